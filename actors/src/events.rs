@@ -1,0 +1,80 @@
+//! Domain events: what happened, reported through the transactional outbox.
+//!
+//! Each event commits in the same transaction as the change it reports, then a relay publishes it.
+//! Consumers dedupe by `id`, so a replayed event changes nothing.
+
+use crate::ids::{new_id, ListingId, OrderId, RoomId, UserId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// An event with its identity and time; `payload` is what consumers read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DomainEvent {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub payload: EventPayload,
+}
+
+impl DomainEvent {
+    pub fn new(at: DateTime<Utc>, payload: EventPayload) -> Self {
+        Self { id: new_id(), at, payload }
+    }
+
+    /// The event's name on the bus, as the design names them (`order.created`, …).
+    pub fn kind(&self) -> &'static str {
+        self.payload.kind()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventPayload {
+    OrderCreated {
+        order_id: OrderId,
+        room_id: RoomId,
+        listing_id: ListingId,
+        user_id: UserId,
+        quantity: u32,
+        total_cents: i64,
+    },
+    OrderCancelled {
+        order_id: OrderId,
+        room_id: RoomId,
+        listing_id: ListingId,
+        user_id: UserId,
+        quantity: u32,
+    },
+    StockAdded {
+        room_id: RoomId,
+        listing_id: ListingId,
+        added: u32,
+    },
+    LiveStarted {
+        room_id: RoomId,
+    },
+    LiveEnded {
+        room_id: RoomId,
+    },
+}
+
+impl EventPayload {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventPayload::OrderCreated { .. } => "order.created",
+            EventPayload::OrderCancelled { .. } => "order.cancelled",
+            EventPayload::StockAdded { .. } => "inventory.stock_added",
+            EventPayload::LiveStarted { .. } => "live.started",
+            EventPayload::LiveEnded { .. } => "live.ended",
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("event handler failed: {0}")]
+pub struct HandlerError(pub String);
+
+/// A consumer of published events. Delivery is at least once, so a handler dedupes by event id.
+pub trait EventHandler: Send + Sync + 'static {
+    fn handle(&self, event: DomainEvent) -> futures_util::future::BoxFuture<'static, Result<(), HandlerError>>;
+}

@@ -1,0 +1,525 @@
+//! The rules of one listing's flash stock, with no actor, clock or I/O: every decision is a method
+//! taking `&mut self` and the time, returning what was decided. The actor adds only the mailbox and
+//! the journal.
+//!
+//! Durability shapes one rule here: effects that *take* availability (a reservation) apply at once
+//! and can be undone if their commit fails, while effects that *give* availability back (a cancel,
+//! a restock) apply only after their commit. Undoing a take can only free stock, so a failed commit
+//! can never leave the listing oversold.
+
+use crate::ids::{ListingId, OrderId, RoomId, UserId};
+use crate::order::{Order, OrderStatus};
+use crate::room::RoomStatus;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+
+/// The most units one order may ask for; anything larger is an absurd quantity, not a big buyer.
+pub const MAX_ORDER_QUANTITY: u32 = 10_000;
+
+/// What a merchant set when placing the listing into the room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListingTerms {
+    pub listing_id: ListingId,
+    pub room_id: RoomId,
+    pub price_cents: i64,
+    pub per_user_limit: u32,
+    /// `None`: open as soon as the room is live.
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+/// A buyer's request, already authenticated and routed to this listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReserveRequest {
+    /// Chosen by the caller so a retried request can be recognised.
+    pub order_id: OrderId,
+    pub user_id: UserId,
+    pub quantity: u32,
+    pub idempotency_key: Option<String>,
+}
+
+/// What a reserve decided when it did not refuse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reserved {
+    /// A new order that now holds stock.
+    New(Order),
+    /// The idempotency key was seen with the same request: this is that order again.
+    Replayed(OrderId),
+}
+
+/// Why a reservation was refused; each names the rule that refused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ReserveError {
+    #[error("the room is not live yet")]
+    LiveNotStarted,
+    #[error("the live has ended")]
+    LiveEnded,
+    #[error("the sale has not opened yet")]
+    SaleNotOpen,
+    #[error("the sale has ended")]
+    SaleEnded,
+    #[error("quantity must be a whole number from 1 to 10000")]
+    InvalidQuantity,
+    #[error("not enough stock left")]
+    SoldOut,
+    #[error("the per-user limit would be exceeded")]
+    LimitExceeded,
+    #[error("the idempotency key was used with another request")]
+    IdempotencyKeyReused,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CancelError {
+    #[error("no such order on this listing")]
+    UnknownOrder,
+    #[error("the order can no longer be cancelled")]
+    NotCancellable,
+}
+
+/// An order that holds stock right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Holding {
+    user_id: UserId,
+    quantity: u32,
+    status: OrderStatus,
+    /// A cancel is on its way to the journal: refuse a second one, keep the stock until it commits.
+    cancelling: bool,
+}
+
+/// A remembered idempotency key: which order it made and from which request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KeyUse {
+    order_id: OrderId,
+    quantity: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct InventoryState {
+    terms: ListingTerms,
+    room_status: RoomStatus,
+    reservation_ttl: Duration,
+    /// Units ever made sellable: the initial stock plus every committed restock.
+    total: u64,
+    /// Units held by reserved or paid orders.
+    taken: u64,
+    per_user: HashMap<UserId, u32>,
+    holdings: HashMap<OrderId, Holding>,
+    keys: HashMap<(UserId, String), KeyUse>,
+}
+
+/// An order as rebuilt from storage when the actor starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOrder {
+    pub order_id: OrderId,
+    pub user_id: UserId,
+    pub quantity: u32,
+    pub status: OrderStatus,
+    pub idempotency_key: Option<String>,
+}
+
+impl InventoryState {
+    pub fn new(terms: ListingTerms, room_status: RoomStatus, total: u64, reservation_ttl: Duration) -> Self {
+        Self {
+            terms,
+            room_status,
+            reservation_ttl,
+            total,
+            taken: 0,
+            per_user: HashMap::new(),
+            holdings: HashMap::new(),
+            keys: HashMap::new(),
+        }
+    }
+
+    /// Rebuilds the state from the listing's stored orders (after a restart or an idle stop).
+    pub fn rehydrate(
+        terms: ListingTerms,
+        room_status: RoomStatus,
+        total: u64,
+        reservation_ttl: Duration,
+        orders: impl IntoIterator<Item = StoredOrder>,
+    ) -> Self {
+        let mut state = Self::new(terms, room_status, total, reservation_ttl);
+        for order in orders {
+            if let Some(key) = order.idempotency_key.clone() {
+                let key_use = KeyUse { order_id: order.order_id, quantity: order.quantity };
+                state.keys.insert((order.user_id, key), key_use);
+            }
+            if order.status.holds_stock() {
+                state.hold(order.order_id, order.user_id, order.quantity, order.status);
+            }
+        }
+        state
+    }
+
+    pub fn terms(&self) -> &ListingTerms {
+        &self.terms
+    }
+
+    pub fn room_status(&self) -> RoomStatus {
+        self.room_status
+    }
+
+    pub fn set_room_status(&mut self, status: RoomStatus) {
+        self.room_status = status;
+    }
+
+    /// Units that can still be reserved.
+    pub fn stock_left(&self) -> u64 {
+        self.total - self.taken
+    }
+
+    /// Units held by reserved or paid orders.
+    pub fn taken(&self) -> u64 {
+        self.taken
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Units the user's reserved and paid orders hold.
+    pub fn held_by(&self, user_id: &UserId) -> u32 {
+        self.per_user.get(user_id).copied().unwrap_or(0)
+    }
+
+    /// The one serialized step of the order path: idempotency, room, window, quantity, stock and
+    /// the per-user limit, in that order, and on success the units are held at once.
+    pub fn reserve(&mut self, req: ReserveRequest, now: DateTime<Utc>) -> Result<Reserved, ReserveError> {
+        // Stored times have millisecond precision; answer with exactly what a later read returns.
+        let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
+        if let Some(key) = &req.idempotency_key {
+            if let Some(used) = self.keys.get(&(req.user_id, key.clone())) {
+                return if used.quantity == req.quantity {
+                    Ok(Reserved::Replayed(used.order_id))
+                } else {
+                    Err(ReserveError::IdempotencyKeyReused)
+                };
+            }
+        }
+        match self.room_status {
+            RoomStatus::Scheduled => return Err(ReserveError::LiveNotStarted),
+            RoomStatus::Ended => return Err(ReserveError::LiveEnded),
+            RoomStatus::Live => {}
+        }
+        if self.terms.starts_at.is_some_and(|starts| now < starts) {
+            return Err(ReserveError::SaleNotOpen);
+        }
+        if self.terms.ends_at.is_some_and(|ends| now >= ends) {
+            return Err(ReserveError::SaleEnded);
+        }
+        if req.quantity == 0 || req.quantity > MAX_ORDER_QUANTITY {
+            return Err(ReserveError::InvalidQuantity);
+        }
+        if u64::from(req.quantity) > self.stock_left() {
+            return Err(ReserveError::SoldOut);
+        }
+        if self.held_by(&req.user_id) + req.quantity > self.terms.per_user_limit {
+            return Err(ReserveError::LimitExceeded);
+        }
+
+        self.hold(req.order_id, req.user_id, req.quantity, OrderStatus::Reserved);
+        if let Some(key) = &req.idempotency_key {
+            let key_use = KeyUse { order_id: req.order_id, quantity: req.quantity };
+            self.keys.insert((req.user_id, key.clone()), key_use);
+        }
+        let total_cents = self.terms.price_cents * i64::from(req.quantity);
+        Ok(Reserved::New(Order {
+            id: req.order_id,
+            room_id: self.terms.room_id,
+            listing_id: self.terms.listing_id,
+            user_id: req.user_id,
+            quantity: req.quantity,
+            unit_price_cents: self.terms.price_cents,
+            total_cents,
+            status: OrderStatus::Reserved,
+            idempotency_key: req.idempotency_key,
+            expires_at: now + self.reservation_ttl,
+            created_at: now,
+        }))
+    }
+
+    /// Takes back a reservation whose commit failed: its units and its key are released as if it
+    /// had never been made.
+    pub fn undo_reserve(&mut self, order_id: OrderId) {
+        if let Some(holding) = self.release(order_id) {
+            self.keys.retain(|(user, _), used| !(*user == holding.user_id && used.order_id == order_id));
+        }
+    }
+
+    /// Starts cancelling a reserved order. The stock stays held until `finish_cancel`, after the
+    /// cancel has committed; `abort_cancel` puts the order back if it did not.
+    pub fn begin_cancel(&mut self, order_id: OrderId) -> Result<(), CancelError> {
+        let holding = self.holdings.get_mut(&order_id).ok_or(CancelError::UnknownOrder)?;
+        if holding.status != OrderStatus::Reserved || holding.cancelling {
+            return Err(CancelError::NotCancellable);
+        }
+        holding.cancelling = true;
+        Ok(())
+    }
+
+    /// The cancel committed: the units return to sale, exactly once.
+    pub fn finish_cancel(&mut self, order_id: OrderId) {
+        if self.holdings.get(&order_id).is_some_and(|h| h.cancelling) {
+            self.release(order_id);
+        }
+    }
+
+    pub fn abort_cancel(&mut self, order_id: OrderId) {
+        if let Some(holding) = self.holdings.get_mut(&order_id) {
+            holding.cancelling = false;
+        }
+    }
+
+    /// A committed restock: `added` more units are sellable.
+    pub fn add_stock(&mut self, added: u32) {
+        self.total += u64::from(added);
+    }
+
+    /// Who holds stock through this order, and how many units.
+    pub fn holding(&self, order_id: &OrderId) -> Option<(UserId, u32)> {
+        self.holdings.get(order_id).map(|h| (h.user_id, h.quantity))
+    }
+
+    fn hold(&mut self, order_id: OrderId, user_id: UserId, quantity: u32, status: OrderStatus) {
+        self.taken += u64::from(quantity);
+        *self.per_user.entry(user_id).or_insert(0) += quantity;
+        let holding = Holding { user_id, quantity, status, cancelling: false };
+        self.holdings.insert(order_id, holding);
+    }
+
+    fn release(&mut self, order_id: OrderId) -> Option<Holding> {
+        let holding = self.holdings.remove(&order_id)?;
+        self.taken -= u64::from(holding.quantity);
+        if let Some(held) = self.per_user.get_mut(&holding.user_id) {
+            *held -= holding.quantity;
+            if *held == 0 {
+                self.per_user.remove(&holding.user_id);
+            }
+        }
+        Some(holding)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::new_id;
+    use proptest::prelude::*;
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).expect("a valid timestamp")
+    }
+
+    fn terms(per_user_limit: u32) -> ListingTerms {
+        ListingTerms {
+            listing_id: new_id(),
+            room_id: new_id(),
+            price_cents: 1999,
+            per_user_limit,
+            starts_at: None,
+            ends_at: None,
+        }
+    }
+
+    fn live(total: u64, per_user_limit: u32) -> InventoryState {
+        InventoryState::new(terms(per_user_limit), RoomStatus::Live, total, Duration::minutes(15))
+    }
+
+    fn request(user_id: UserId, quantity: u32) -> ReserveRequest {
+        ReserveRequest { order_id: new_id(), user_id, quantity, idempotency_key: None }
+    }
+
+    #[test]
+    fn a_reservation_takes_stock_and_prices_the_order() {
+        let mut state = live(10, 5);
+        let user = new_id();
+        let Ok(Reserved::New(order)) = state.reserve(request(user, 3), t0()) else {
+            panic!("expected a new order");
+        };
+        assert_eq!(order.total_cents, 3 * 1999);
+        assert_eq!(order.expires_at, t0() + Duration::minutes(15));
+        assert_eq!(state.stock_left(), 7);
+        assert_eq!(state.held_by(&user), 3);
+    }
+
+    #[test]
+    fn the_room_must_be_live() {
+        let mut state = live(10, 5);
+        state.set_room_status(RoomStatus::Scheduled);
+        assert_eq!(state.reserve(request(new_id(), 1), t0()), Err(ReserveError::LiveNotStarted));
+        state.set_room_status(RoomStatus::Ended);
+        assert_eq!(state.reserve(request(new_id(), 1), t0()), Err(ReserveError::LiveEnded));
+        assert_eq!(state.stock_left(), 10);
+    }
+
+    #[test]
+    fn the_sale_window_is_judged_at_the_given_time() {
+        let mut t = terms(5);
+        t.starts_at = Some(t0());
+        t.ends_at = Some(t0() + Duration::seconds(30));
+        let mut state = InventoryState::new(t, RoomStatus::Live, 10, Duration::minutes(15));
+        let before = t0() - Duration::seconds(1);
+        assert_eq!(state.reserve(request(new_id(), 1), before), Err(ReserveError::SaleNotOpen));
+        assert!(state.reserve(request(new_id(), 1), t0()).is_ok());
+        let after = t0() + Duration::seconds(30);
+        assert_eq!(state.reserve(request(new_id(), 1), after), Err(ReserveError::SaleEnded));
+    }
+
+    #[test]
+    fn absurd_quantities_are_refused() {
+        let mut state = live(10, 5);
+        assert_eq!(state.reserve(request(new_id(), 0), t0()), Err(ReserveError::InvalidQuantity));
+        let huge = request(new_id(), MAX_ORDER_QUANTITY + 1);
+        assert_eq!(state.reserve(huge, t0()), Err(ReserveError::InvalidQuantity));
+    }
+
+    #[test]
+    fn stock_and_the_per_user_limit_bound_every_buyer() {
+        let mut state = live(3, 2);
+        let (a, b) = (new_id(), new_id());
+        assert!(state.reserve(request(a, 2), t0()).is_ok());
+        assert_eq!(state.reserve(request(a, 1), t0()), Err(ReserveError::LimitExceeded));
+        assert_eq!(state.reserve(request(b, 2), t0()), Err(ReserveError::SoldOut));
+        assert!(state.reserve(request(b, 1), t0()).is_ok());
+        assert_eq!(state.stock_left(), 0);
+    }
+
+    #[test]
+    fn an_idempotency_key_replays_its_order_and_refuses_another_request() {
+        let mut state = live(10, 5);
+        let user = new_id();
+        let mut first = request(user, 1);
+        first.idempotency_key = Some("k1".into());
+        let Ok(Reserved::New(order)) = state.reserve(first.clone(), t0()) else {
+            panic!("expected a new order");
+        };
+        let mut again = first.clone();
+        again.order_id = new_id();
+        assert_eq!(state.reserve(again.clone(), t0()), Ok(Reserved::Replayed(order.id)));
+        again.quantity = 2;
+        assert_eq!(state.reserve(again, t0()), Err(ReserveError::IdempotencyKeyReused));
+        assert_eq!(state.stock_left(), 9);
+    }
+
+    #[test]
+    fn a_cancel_returns_stock_only_once_and_only_after_it_commits() {
+        let mut state = live(10, 5);
+        let user = new_id();
+        let Ok(Reserved::New(order)) = state.reserve(request(user, 2), t0()) else {
+            panic!("expected a new order");
+        };
+        state.begin_cancel(order.id).expect("cancellable");
+        assert_eq!(state.stock_left(), 8, "stock is held until the cancel commits");
+        assert_eq!(state.begin_cancel(order.id), Err(CancelError::NotCancellable));
+        state.finish_cancel(order.id);
+        state.finish_cancel(order.id);
+        assert_eq!(state.stock_left(), 10);
+        assert_eq!(state.held_by(&user), 0);
+        assert_eq!(state.begin_cancel(order.id), Err(CancelError::UnknownOrder));
+    }
+
+    #[test]
+    fn an_undone_reservation_frees_its_stock_and_its_key() {
+        let mut state = live(1, 1);
+        let user = new_id();
+        let mut req = request(user, 1);
+        req.idempotency_key = Some("k".into());
+        assert!(state.reserve(req.clone(), t0()).is_ok());
+        state.undo_reserve(req.order_id);
+        assert_eq!(state.stock_left(), 1);
+        let retry = ReserveRequest { order_id: new_id(), ..req };
+        assert!(matches!(state.reserve(retry, t0()), Ok(Reserved::New(_))));
+    }
+
+    #[test]
+    fn rehydration_rebuilds_stock_limits_and_keys() {
+        let user = new_id();
+        let kept = StoredOrder {
+            order_id: new_id(),
+            user_id: user,
+            quantity: 2,
+            status: OrderStatus::Reserved,
+            idempotency_key: Some("k".into()),
+        };
+        let cancelled = StoredOrder {
+            order_id: new_id(),
+            user_id: user,
+            quantity: 1,
+            status: OrderStatus::Cancelled,
+            idempotency_key: None,
+        };
+        let mut state =
+            InventoryState::rehydrate(terms(2), RoomStatus::Live, 5, Duration::minutes(15), [kept.clone(), cancelled]);
+        assert_eq!(state.stock_left(), 3);
+        assert_eq!(state.reserve(request(user, 1), t0()), Err(ReserveError::LimitExceeded));
+        let mut replay = request(user, 2);
+        replay.idempotency_key = Some("k".into());
+        assert_eq!(state.reserve(replay, t0()), Ok(Reserved::Replayed(kept.order_id)));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Reserve { user: usize, quantity: u32, key: Option<u8> },
+        Undo { pick: usize },
+        Cancel { pick: usize, commits: bool },
+        Restock { added: u32 },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0..6usize, 0..5u32, proptest::option::of(0..4u8))
+                .prop_map(|(user, quantity, key)| Op::Reserve { user, quantity, key }),
+            1 => any::<usize>().prop_map(|pick| Op::Undo { pick }),
+            2 => (any::<usize>(), any::<bool>()).prop_map(|(pick, commits)| Op::Cancel { pick, commits }),
+            1 => (1..5u32).prop_map(|added| Op::Restock { added }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn stock_is_conserved_and_limits_hold(initial in 0..20u64, limit in 1..4u32, ops in proptest::collection::vec(op(), 0..80)) {
+            let users: Vec<UserId> = (0..6).map(|_| new_id()).collect();
+            let mut state = live(initial, limit);
+            let mut restocked = 0u64;
+            let mut placed: Vec<OrderId> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Reserve { user, quantity, key } => {
+                        let req = ReserveRequest {
+                            order_id: new_id(),
+                            user_id: users[user],
+                            quantity,
+                            idempotency_key: key.map(|k| format!("key-{k}")),
+                        };
+                        if let Ok(Reserved::New(order)) = state.reserve(req, t0()) {
+                            placed.push(order.id);
+                        }
+                    }
+                    Op::Undo { pick } if !placed.is_empty() => {
+                        let id = placed.swap_remove(pick % placed.len());
+                        state.undo_reserve(id);
+                    }
+                    Op::Cancel { pick, commits } if !placed.is_empty() => {
+                        let id = placed[pick % placed.len()];
+                        if state.begin_cancel(id).is_ok() {
+                            if commits { state.finish_cancel(id) } else { state.abort_cancel(id) }
+                        }
+                    }
+                    Op::Restock { added } => {
+                        state.add_stock(added);
+                        restocked += u64::from(added);
+                    }
+                    _ => {}
+                }
+                let sold = state.taken();
+                prop_assert_eq!(sold + state.stock_left(), initial + restocked);
+                for user in &users {
+                    prop_assert!(state.held_by(user) <= limit);
+                }
+                let held: u64 = users.iter().map(|u| u64::from(state.held_by(u))).sum();
+                prop_assert_eq!(held, sold);
+            }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The journal port: where the inventory actor makes its decisions durable.
+//!
+//! An actor decides in memory, appends an entry, and answers its caller only when the returned
+//! ack resolves, that is when the batch holding the entry has committed. The adapter batches
+//! entries from every actor into one transaction (group commit), so the hot path pays for a
+//! commit per batch, not per order.
+
+use crate::events::DomainEvent;
+use crate::ids::{ListingId, OrderId};
+use crate::order::Order;
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+
+/// One durable change, with the events it reports (they commit together).
+#[derive(Debug, Clone)]
+pub enum JournalEntry {
+    /// A new reservation: the order row, its idempotency key and `order.created`.
+    OrderPlaced { order: Order, event: DomainEvent },
+    /// A reservation given up by its buyer; its stock returns once this commits.
+    OrderCancelled { order_id: OrderId, at: DateTime<Utc>, event: DomainEvent },
+    /// A restock; the new units are sellable once this commits.
+    StockAdded { listing_id: ListingId, added: u32, event: DomainEvent },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JournalError {
+    /// Storage refused or failed the batch; nothing in it is durable.
+    #[error("the journal could not commit: {0}")]
+    Unavailable(String),
+    /// The buyer's idempotency key is already used by another order (on another listing).
+    #[error("the idempotency key is already used by another order")]
+    KeyConflict,
+}
+
+/// Resolves when the entry's batch has committed, or failed.
+pub type JournalAck = BoxFuture<'static, Result<(), JournalError>>;
+
+pub trait Journal: Send + Sync + 'static {
+    fn append(&self, entry: JournalEntry) -> JournalAck;
+}

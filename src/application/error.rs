@@ -1,0 +1,57 @@
+//! What a use case can answer besides success. Domain refusals keep their names; unexpected
+//! causes are wrapped with context. Only the gateway turns these into HTTP statuses.
+
+use crate::infrastructure::db::StorageError;
+use livecart_actors::directory::LoadError;
+use livecart_actors::inventory::ReserveError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Names what was not found; also answers for another user's order, so nothing leaks.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Refused(#[from] ReserveError),
+    #[error("the order can no longer be cancelled")]
+    NotCancellable,
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error("{field}: {reason}")]
+    InvalidField { field: &'static str, reason: String },
+    /// Storage could not be reached or failed; nothing was acknowledged.
+    #[error("storage is unavailable")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        AppError::InvalidField { field, reason: reason.into() }
+    }
+}
+
+impl From<StorageError> for AppError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            StorageError::Corrupt(what) => AppError::Internal(anyhow::anyhow!("corrupt stored data: {what}")),
+            other => AppError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<LoadError> for AppError {
+    fn from(err: LoadError) -> Self {
+        AppError::Unavailable(err.to_string())
+    }
+}
+
+impl From<actix::MailboxError> for AppError {
+    fn from(err: actix::MailboxError) -> Self {
+        AppError::Unavailable(format!("actor unavailable: {err}"))
+    }
+}

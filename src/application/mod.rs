@@ -1,0 +1,74 @@
+//! The application layer: one use case per file, each a function over [`Services`].
+//!
+//! Use cases check who may act, validate what the domain does not, and then either ask the
+//! owning actor (anything touching stock) or the store (everything else).
+
+pub mod cancel_order;
+pub mod change_room_status;
+pub mod create_room;
+pub mod error;
+pub mod get_order;
+pub mod get_room;
+pub mod identity;
+pub mod issue_coupon;
+pub mod list_coupons;
+pub mod list_listings;
+pub mod list_orders;
+pub mod pin_listing;
+pub mod place_listing;
+pub mod place_order;
+pub mod restock_listing;
+pub mod start_coupon_campaign;
+pub mod validate;
+pub mod views;
+
+pub use error::AppError;
+
+use crate::external::stream::StreamSigner;
+use crate::infrastructure::repos::live::RoomRecord;
+use crate::infrastructure::repos::Storage;
+use livecart_actors::directory::Directory;
+use livecart_actors::{Clock, Role, RoomId, UserId};
+use std::sync::Arc;
+
+/// Everything a use case may reach, built once in `startup` and shared by every worker.
+#[derive(Clone)]
+pub struct Services {
+    pub storage: Storage,
+    pub directory: Arc<Directory>,
+    pub clock: Arc<dyn Clock>,
+    pub signer: Arc<dyn StreamSigner>,
+    /// How long a signed push URL stays valid.
+    pub push_url_ttl: chrono::Duration,
+}
+
+/// The authenticated user a use case acts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: UserId,
+    pub role: Role,
+}
+
+impl Caller {
+    pub fn require(&self, role: Role) -> Result<(), AppError> {
+        if self.role == role {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(match role {
+                Role::Merchant => "only a merchant may do this",
+                Role::Viewer => "only a viewer may do this",
+            }))
+        }
+    }
+}
+
+/// The room, if the caller is the merchant who owns it: 404 when it does not exist, 403 when
+/// it belongs to someone else or the caller is no merchant.
+pub async fn owned_room(services: &Services, caller: &Caller, room_id: RoomId) -> Result<RoomRecord, AppError> {
+    caller.require(Role::Merchant)?;
+    let room = services.storage.find_room(room_id).await?.ok_or(AppError::NotFound("room"))?;
+    if room.merchant_id != caller.user_id {
+        return Err(AppError::Forbidden("this room belongs to another merchant"));
+    }
+    Ok(room)
+}

@@ -1,0 +1,111 @@
+//! What the use cases answer with, shaped as the contract's JSON.
+
+use chrono::{DateTime, Utc};
+use livecart_actors::order::{Order, OrderStatus};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StreamView {
+    /// What the encoder (OBS) calls the stream key: name plus signature.
+    pub stream_key: String,
+    /// Signed RTMP push URL; expires.
+    pub push_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PlayView {
+    pub hls: String,
+    pub flv: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RoomView {
+    pub id: Uuid,
+    pub title: String,
+    /// `scheduled`, `live` or `ended`.
+    pub status: String,
+    pub merchant_id: Uuid,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    /// Only for the room's merchant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamView>,
+    pub play: PlayView,
+    pub viewer_count: u64,
+    pub like_count: u64,
+    pub pinned_listing_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ListingView {
+    pub id: Uuid,
+    pub room_id: Uuid,
+    pub title: String,
+    pub price_cents: i64,
+    /// Every unit made sellable: the initial stock plus restocks.
+    pub stock: u64,
+    /// Units still available now.
+    pub stock_left: u64,
+    pub per_user_limit: u32,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderView {
+    pub id: Uuid,
+    pub room_id: Uuid,
+    pub listing_id: Uuid,
+    pub user_id: Uuid,
+    pub quantity: u32,
+    pub unit_price_cents: i64,
+    pub total_cents: i64,
+    /// `reserved`, `paid`, `cancelled`, `expired` or `refunded`.
+    pub status: String,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Order> for OrderView {
+    fn from(o: Order) -> Self {
+        Self {
+            id: o.id,
+            room_id: o.room_id,
+            listing_id: o.listing_id,
+            user_id: o.user_id,
+            quantity: o.quantity,
+            unit_price_cents: o.unit_price_cents,
+            total_cents: o.total_cents,
+            status: o.status.as_str().to_owned(),
+            expires_at: o.expires_at,
+            created_at: o.created_at,
+        }
+    }
+}
+
+impl OrderView {
+    pub fn is(&self, status: OrderStatus) -> bool {
+        self.status == status.as_str()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CampaignView {
+    pub room_id: Uuid,
+    pub amount_off_cents: i64,
+    pub min_spend_cents: i64,
+    pub valid_for_s: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CouponView {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub room_id: Uuid,
+    pub amount_off_cents: i64,
+    pub min_spend_cents: i64,
+    pub expires_at: DateTime<Utc>,
+}

@@ -1,0 +1,81 @@
+//! The one place errors become HTTP: each maps to the contract's status and
+//! `{"error": "<code>", "message": "<text>"}`. Causes of a 500 are logged, never shown.
+
+use crate::application::place_order::refusal_code;
+use crate::application::AppError;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use livecart_actors::inventory::ReserveError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The contract's error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    App(#[from] AppError),
+    /// Malformed JSON, wrong field types.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+}
+
+impl ApiError {
+    fn code(&self) -> (StatusCode, &'static str) {
+        use StatusCode as S;
+        match self {
+            ApiError::BadRequest(_) => (S::BAD_REQUEST, "bad_request"),
+            ApiError::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::NotFound(_) => (S::NOT_FOUND, "not_found"),
+            ApiError::App(app) => match app {
+                AppError::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized"),
+                AppError::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
+                AppError::NotFound(_) => (S::NOT_FOUND, "not_found"),
+                AppError::Refused(r @ (ReserveError::InvalidQuantity | ReserveError::IdempotencyKeyReused)) => {
+                    (S::UNPROCESSABLE_ENTITY, refusal_code(*r))
+                }
+                AppError::Refused(r) => (S::CONFLICT, refusal_code(*r)),
+                AppError::NotCancellable => (S::CONFLICT, "not_cancellable"),
+                AppError::UsernameTaken => (S::CONFLICT, "username_taken"),
+                AppError::InvalidField { .. } => (S::UNPROCESSABLE_ENTITY, "invalid_field"),
+                AppError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable"),
+                AppError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
+            },
+        }
+    }
+
+    /// The body as the contract shapes it, also sent in WebSocket error frames.
+    pub fn body(&self) -> ErrorBody {
+        let (_, code) = self.code();
+        let message = match self {
+            ApiError::App(AppError::Unavailable(_)) => "storage is unavailable; nothing was recorded".to_owned(),
+            ApiError::App(AppError::Internal(_)) => "internal error".to_owned(),
+            other => other.to_string(),
+        };
+        ErrorBody { error: code, message }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ApiError::App(AppError::Internal(cause)) => tracing::error!(error = ?cause, "request failed"),
+            ApiError::App(AppError::Unavailable(cause)) => tracing::warn!(error = %cause, "storage unavailable"),
+            _ => {}
+        }
+        HttpResponse::build(self.status_code()).json(self.body())
+    }
+}

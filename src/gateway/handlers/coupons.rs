@@ -1,0 +1,43 @@
+//! Coupons: the merchant's campaign and the buyer's coupons.
+
+use super::Svc;
+use crate::application::list_coupons::list_coupons;
+use crate::application::start_coupon_campaign::{start_coupon_campaign, NewCampaign};
+use crate::application::views::{CampaignView, CouponView};
+use crate::gateway::auth::Authenticated;
+use crate::gateway::error::{ApiError, ErrorBody};
+use actix_web::{get, post, web, HttpResponse};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Deserialize, ToSchema)]
+pub struct CampaignBody {
+    amount_off_cents: i64,
+    min_spend_cents: i64,
+    valid_for_s: i64,
+}
+
+#[utoipa::path(post, path = "/v1/rooms/{room_id}/coupon-campaign", tag = "coupons", request_body = CampaignBody, security(("bearer" = [])),
+    responses((status = 201, body = CampaignView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[post("/v1/rooms/{room_id}/coupon-campaign")]
+pub async fn start_campaign(
+    svc: Svc,
+    auth: Authenticated,
+    path: web::Path<Uuid>,
+    body: web::Json<CampaignBody>,
+) -> Result<HttpResponse, ApiError> {
+    let input = NewCampaign {
+        amount_off_cents: body.amount_off_cents,
+        min_spend_cents: body.min_spend_cents,
+        valid_for_s: body.valid_for_s,
+    };
+    let campaign = start_coupon_campaign(&svc, &auth.0, path.into_inner(), input).await?;
+    Ok(HttpResponse::Created().json(campaign))
+}
+
+#[utoipa::path(get, path = "/v1/coupons", tag = "coupons", security(("bearer" = [])), responses((status = 200, body = [CouponView])))]
+#[get("/v1/coupons")]
+pub async fn list(svc: Svc, auth: Authenticated) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(list_coupons(&svc, &auth.0).await?))
+}

@@ -1,0 +1,89 @@
+//! `/v1/rooms/{id}/listings`: place, list, restock, pin.
+
+use super::Svc;
+use crate::application::list_listings::list_listings;
+use crate::application::pin_listing::pin_listing;
+use crate::application::place_listing::{place_listing, NewListing};
+use crate::application::restock_listing::restock_listing;
+use crate::application::views::ListingView;
+use crate::gateway::auth::Authenticated;
+use crate::gateway::error::{ApiError, ErrorBody};
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Deserialize, ToSchema)]
+pub struct PlaceListingBody {
+    title: String,
+    price_cents: i64,
+    stock: i64,
+    per_user_limit: i64,
+    /// Absent: open as soon as the room is live.
+    starts_at: Option<DateTime<Utc>>,
+    ends_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RestockBody {
+    /// Units to add, at least 1.
+    add: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PinResponse {
+    room_id: Uuid,
+    pinned_listing_id: Uuid,
+}
+
+#[utoipa::path(post, path = "/v1/rooms/{room_id}/listings", tag = "listings", request_body = PlaceListingBody, security(("bearer" = [])),
+    responses((status = 201, body = ListingView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[post("/v1/rooms/{room_id}/listings")]
+pub async fn place(
+    svc: Svc,
+    auth: Authenticated,
+    path: web::Path<Uuid>,
+    body: web::Json<PlaceListingBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let input = NewListing {
+        title: b.title,
+        price_cents: b.price_cents,
+        stock: b.stock,
+        per_user_limit: b.per_user_limit,
+        starts_at: b.starts_at,
+        ends_at: b.ends_at,
+    };
+    let listing = place_listing(&svc, &auth.0, path.into_inner(), input).await?;
+    Ok(HttpResponse::Created().json(listing))
+}
+
+#[utoipa::path(get, path = "/v1/rooms/{room_id}/listings", tag = "listings", responses((status = 200, body = [ListingView]), (status = 404, body = ErrorBody)))]
+#[get("/v1/rooms/{room_id}/listings")]
+pub async fn list(svc: Svc, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(list_listings(&svc, path.into_inner()).await?))
+}
+
+#[utoipa::path(post, path = "/v1/rooms/{room_id}/listings/{listing_id}/stock", tag = "listings", request_body = RestockBody, security(("bearer" = [])),
+    responses((status = 200, body = ListingView), (status = 422, body = ErrorBody)))]
+#[post("/v1/rooms/{room_id}/listings/{listing_id}/stock")]
+pub async fn restock(
+    svc: Svc,
+    auth: Authenticated,
+    path: web::Path<(Uuid, Uuid)>,
+    body: web::Json<RestockBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (room_id, listing_id) = path.into_inner();
+    let listing = restock_listing(&svc, &auth.0, room_id, listing_id, body.add).await?;
+    Ok(HttpResponse::Ok().json(listing))
+}
+
+#[utoipa::path(post, path = "/v1/rooms/{room_id}/listings/{listing_id}/pin", tag = "listings", security(("bearer" = [])),
+    responses((status = 200, body = PinResponse), (status = 404, body = ErrorBody)))]
+#[post("/v1/rooms/{room_id}/listings/{listing_id}/pin")]
+pub async fn pin(svc: Svc, auth: Authenticated, path: web::Path<(Uuid, Uuid)>) -> Result<HttpResponse, ApiError> {
+    let (room_id, listing_id) = path.into_inner();
+    pin_listing(&svc, &auth.0, room_id, listing_id).await?;
+    Ok(HttpResponse::Ok().json(PinResponse { room_id, pinned_listing_id: listing_id }))
+}

@@ -1,0 +1,32 @@
+//! Health, readiness, metrics and the OpenAPI document.
+
+use super::Svc;
+use crate::gateway::openapi::ApiDoc;
+use actix_web::{get, web, HttpResponse};
+use metrics_exporter_prometheus::PrometheusHandle;
+use utoipa::OpenApi;
+
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+#[get("/readyz")]
+pub async fn readyz(svc: Svc) -> HttpResponse {
+    if svc.storage.ping().await {
+        HttpResponse::Ok().json(serde_json::json!({"status": "ready"}))
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"error": "unavailable", "message": "storage is unreachable"}))
+    }
+}
+
+#[get("/metrics")]
+pub async fn metrics(handle: web::Data<PrometheusHandle>) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(handle.render())
+}
+
+#[get("/openapi.json")]
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

@@ -1,0 +1,36 @@
+//! The gateway: authentication, routing, input validation, and errors mapped to the contract.
+
+pub mod auth;
+pub mod error;
+pub mod handlers;
+pub mod input;
+pub mod openapi;
+
+use actix_web::web;
+use handlers::{coupons, identity, listings, operations, orders, rooms};
+
+/// Every route of the public contract.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(identity::register_user)
+        .service(identity::login_user)
+        .service(identity::guest_user)
+        .service(rooms::create)
+        .service(rooms::show)
+        .service(rooms::start)
+        .service(rooms::end)
+        .service(listings::place)
+        .service(listings::list)
+        .service(listings::restock)
+        .service(listings::pin)
+        .service(orders::place)
+        .service(orders::show)
+        .service(orders::list)
+        .service(orders::cancel)
+        .service(coupons::start_campaign)
+        .service(coupons::list)
+        .service(operations::healthz)
+        .service(operations::readyz)
+        .service(operations::metrics)
+        .service(operations::openapi)
+        .default_service(web::to(input::no_such_route));
+}

@@ -1,0 +1,32 @@
+//! The OpenAPI document of the public contract, generated from the handlers' annotations.
+
+use super::error::ErrorBody;
+use super::handlers::{coupons, identity, listings, orders, rooms};
+use crate::application::views::{CampaignView, CouponView, ListingView, OrderView, PlayView, RoomView, StreamView};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "livecart", description = "Live-commerce server: rooms, flash listings, orders. The WebSocket protocol is in docs/protocol.md."),
+    paths(
+        identity::register_user, identity::login_user, identity::guest_user,
+        rooms::create, rooms::show, rooms::start, rooms::end,
+        listings::place, listings::list, listings::restock, listings::pin,
+        orders::place, orders::show, orders::list, orders::cancel,
+        coupons::start_campaign, coupons::list,
+    ),
+    components(schemas(ErrorBody, RoomView, StreamView, PlayView, ListingView, OrderView, CampaignView, CouponView)),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}

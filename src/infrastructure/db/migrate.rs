@@ -1,0 +1,28 @@
+//! Migrations, one set per backend, embedded in the binary.
+
+use super::connection::DbConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Applies every pending migration; returns how many ran.
+pub fn run_pending(conn: &mut DbConnection) -> anyhow::Result<usize> {
+    let applied = match conn {
+        DbConnection::Pg(c) => c.run_pending_migrations(POSTGRES).map(|v| v.len()),
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE).map(|v| v.len()),
+    };
+    applied.map_err(|e| anyhow::anyhow!("migrations failed: {e}"))
+}
+
+/// `livecart migrate`: connects to the configured database and applies what is pending.
+pub async fn migrate_url(url: &str) -> anyhow::Result<()> {
+    let connector = super::Connector::new(url);
+    let applied = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+        let mut conn = connector.connect()?;
+        run_pending(&mut conn)
+    })
+    .await??;
+    tracing::info!(migrations.applied = applied, "migrations done");
+    Ok(())
+}

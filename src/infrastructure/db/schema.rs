@@ -1,0 +1,99 @@
+//! The diesel schema, one `table!` per table of `migrations/`; identical on both backends.
+
+diesel::table! {
+    identity_users (id) {
+        id -> Text,
+        username -> Nullable<Text>,
+        password_hash -> Nullable<Text>,
+        role -> Text,
+        nickname -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    live_rooms (id) {
+        id -> Text,
+        merchant_id -> Text,
+        title -> Text,
+        status -> Text,
+        scheduled_at -> Nullable<BigInt>,
+        stream_key -> Text,
+        pinned_listing_id -> Nullable<Text>,
+        created_at -> BigInt,
+        started_at -> Nullable<BigInt>,
+        ended_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    catalog_listings (id) {
+        id -> Text,
+        room_id -> Text,
+        title -> Text,
+        price_cents -> BigInt,
+        stock_total -> BigInt,
+        per_user_limit -> Integer,
+        starts_at -> Nullable<BigInt>,
+        ends_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    orders_orders (id) {
+        id -> Text,
+        room_id -> Text,
+        listing_id -> Text,
+        user_id -> Text,
+        quantity -> Integer,
+        unit_price_cents -> BigInt,
+        total_cents -> BigInt,
+        status -> Text,
+        idempotency_key -> Nullable<Text>,
+        expires_at -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    marketing_campaigns (room_id) {
+        room_id -> Text,
+        amount_off_cents -> BigInt,
+        min_spend_cents -> BigInt,
+        valid_for_s -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    marketing_coupons (id) {
+        id -> Text,
+        order_id -> Text,
+        user_id -> Text,
+        room_id -> Text,
+        amount_off_cents -> BigInt,
+        min_spend_cents -> BigInt,
+        expires_at -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    marketing_processed_events (event_id) {
+        event_id -> Text,
+        processed_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    outbox_events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        kind -> Text,
+        payload -> Text,
+        created_at -> BigInt,
+        published_at -> Nullable<BigInt>,
+    }
+}

@@ -1,0 +1,9 @@
+//! Infrastructure: SQL storage, the group-committing journal, the outbox relay and the event bus.
+//! It implements the domain's ports; nothing inward depends on it except through them.
+
+pub mod db;
+pub mod event_bus;
+pub mod journal;
+pub mod outbox_relay;
+pub mod repos;
+pub mod room_store;

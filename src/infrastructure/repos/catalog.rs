@@ -1,0 +1,108 @@
+//! `catalog_listings`: flash listings placed into rooms, with their terms and total stock.
+
+use super::Storage;
+use crate::infrastructure::db::schema::catalog_listings::dsl as listings;
+use crate::infrastructure::db::{parse_id, time, with_conn, StorageError, StorageResult};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use livecart_actors::{ListingId, RoomId};
+
+#[derive(Debug, Clone)]
+pub struct ListingRecord {
+    pub id: ListingId,
+    pub room_id: RoomId,
+    pub title: String,
+    pub price_cents: i64,
+    /// Every unit ever made sellable: the initial stock plus restocks.
+    pub stock_total: u64,
+    pub per_user_limit: u32,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+type Row = (String, String, String, i64, i64, i32, Option<i64>, Option<i64>, i64);
+
+fn from_row(row: Row) -> StorageResult<ListingRecord> {
+    let (id, room_id, title, price_cents, stock_total, per_user_limit, starts_at, ends_at, created_at) = row;
+    let corrupt = |what: &str| StorageError::Corrupt(format!("listing {id}: bad {what}"));
+    Ok(ListingRecord {
+        id: parse_id(&id)?,
+        room_id: parse_id(&room_id)?,
+        title,
+        price_cents,
+        stock_total: u64::try_from(stock_total).map_err(|_| corrupt("stock_total"))?,
+        per_user_limit: u32::try_from(per_user_limit).map_err(|_| corrupt("per_user_limit"))?,
+        starts_at: starts_at.map(time::from_millis),
+        ends_at: ends_at.map(time::from_millis),
+        created_at: time::from_millis(created_at),
+    })
+}
+
+/// Adds restocked units inside the journal's transaction.
+pub fn add_stock(conn: &mut crate::infrastructure::db::DbConnection, id: ListingId, added: u32) -> QueryResult<usize> {
+    diesel::update(listings::catalog_listings.find(id.to_string()))
+        .set(listings::stock_total.eq(listings::stock_total + i64::from(added)))
+        .execute(conn)
+}
+
+macro_rules! listing_columns {
+    () => {
+        (
+            listings::id,
+            listings::room_id,
+            listings::title,
+            listings::price_cents,
+            listings::stock_total,
+            listings::per_user_limit,
+            listings::starts_at,
+            listings::ends_at,
+            listings::created_at,
+        )
+    };
+}
+
+impl Storage {
+    pub async fn insert_listing(&self, listing: ListingRecord) -> StorageResult<()> {
+        with_conn(&self.pool, move |conn| {
+            diesel::insert_into(listings::catalog_listings)
+                .values((
+                    listings::id.eq(listing.id.to_string()),
+                    listings::room_id.eq(listing.room_id.to_string()),
+                    listings::title.eq(listing.title),
+                    listings::price_cents.eq(listing.price_cents),
+                    // Bounded by the use case's validation, far below i64::MAX.
+                    listings::stock_total.eq(listing.stock_total as i64),
+                    listings::per_user_limit.eq(listing.per_user_limit as i32),
+                    listings::starts_at.eq(listing.starts_at.map(time::to_millis)),
+                    listings::ends_at.eq(listing.ends_at.map(time::to_millis)),
+                    listings::created_at.eq(time::to_millis(listing.created_at)),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn find_listing(&self, id: ListingId) -> StorageResult<Option<ListingRecord>> {
+        with_conn(&self.pool, move |conn| {
+            let row: Option<Row> =
+                listings::catalog_listings.find(id.to_string()).select(listing_columns!()).first(conn).optional()?;
+            row.map(from_row).transpose()
+        })
+        .await
+    }
+
+    /// The room's listings in the order they were placed.
+    pub async fn listings_of_room(&self, room_id: RoomId) -> StorageResult<Vec<ListingRecord>> {
+        with_conn(&self.pool, move |conn| {
+            let rows: Vec<Row> = listings::catalog_listings
+                .filter(listings::room_id.eq(room_id.to_string()))
+                .order((listings::created_at.asc(), listings::id.asc()))
+                .select(listing_columns!())
+                .load(conn)?;
+            rows.into_iter().map(from_row).collect()
+        })
+        .await
+    }
+}

@@ -1,0 +1,90 @@
+//! `identity_users`: accounts and guests.
+
+use super::Storage;
+use crate::infrastructure::db::schema::identity_users::dsl as users;
+use crate::infrastructure::db::{parse_id, time, with_conn, StorageError, StorageResult};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use livecart_actors::{Role, UserId};
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: UserId,
+    /// `None` for a guest.
+    pub username: Option<String>,
+    pub password_hash: Option<String>,
+    pub role: Role,
+    pub nickname: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InsertUserError {
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+type Row = (String, Option<String>, Option<String>, String, String, i64);
+
+fn from_row((id, username, password_hash, role, nickname, created_at): Row) -> StorageResult<UserRecord> {
+    Ok(UserRecord {
+        id: parse_id(&id)?,
+        username,
+        password_hash,
+        role: Role::parse(&role).ok_or_else(|| StorageError::Corrupt(format!("bad role {role:?}")))?,
+        nickname,
+        created_at: time::from_millis(created_at),
+    })
+}
+
+impl Storage {
+    pub async fn insert_user(&self, user: UserRecord) -> Result<(), InsertUserError> {
+        let inserted = with_conn(&self.pool, move |conn| {
+            Ok(diesel::insert_into(users::identity_users)
+                .values((
+                    users::id.eq(user.id.to_string()),
+                    users::username.eq(user.username),
+                    users::password_hash.eq(user.password_hash),
+                    users::role.eq(user.role.as_str()),
+                    users::nickname.eq(user.nickname),
+                    users::created_at.eq(time::to_millis(user.created_at)),
+                ))
+                .execute(conn)?)
+        })
+        .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(StorageError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
+                Err(InsertUserError::UsernameTaken)
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    pub async fn find_user_by_username(&self, username: String) -> StorageResult<Option<UserRecord>> {
+        with_conn(&self.pool, move |conn| {
+            let row: Option<Row> = users::identity_users
+                .filter(users::username.eq(username))
+                .select((users::id, users::username, users::password_hash, users::role, users::nickname, users::created_at))
+                .first(conn)
+                .optional()?;
+            row.map(from_row).transpose()
+        })
+        .await
+    }
+
+    pub async fn find_user(&self, id: UserId) -> StorageResult<Option<UserRecord>> {
+        with_conn(&self.pool, move |conn| {
+            let row: Option<Row> = users::identity_users
+                .find(id.to_string())
+                .select((users::id, users::username, users::password_hash, users::role, users::nickname, users::created_at))
+                .first(conn)
+                .optional()?;
+            row.map(from_row).transpose()
+        })
+        .await
+    }
+}

@@ -1,0 +1,118 @@
+//! `live_rooms`: the rooms, their lifecycle and pinned listing.
+
+use super::{outbox, Storage};
+use crate::infrastructure::db::schema::live_rooms::dsl as rooms;
+use crate::infrastructure::db::{parse_id, time, with_conn, StorageError, StorageResult};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use livecart_actors::events::DomainEvent;
+use livecart_actors::room::RoomStatus;
+use livecart_actors::{ListingId, RoomId, UserId};
+
+#[derive(Debug, Clone)]
+pub struct RoomRecord {
+    pub id: RoomId,
+    pub merchant_id: UserId,
+    pub title: String,
+    pub status: RoomStatus,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub stream_key: String,
+    pub pinned_listing_id: Option<ListingId>,
+    pub created_at: DateTime<Utc>,
+}
+
+type Row = (String, String, String, String, Option<i64>, String, Option<String>, i64);
+
+fn from_row(row: Row) -> StorageResult<RoomRecord> {
+    let (id, merchant_id, title, status, scheduled_at, stream_key, pinned, created_at) = row;
+    Ok(RoomRecord {
+        id: parse_id(&id)?,
+        merchant_id: parse_id(&merchant_id)?,
+        title,
+        status: RoomStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("bad status {status:?}")))?,
+        scheduled_at: scheduled_at.map(time::from_millis),
+        stream_key,
+        pinned_listing_id: pinned.as_deref().map(parse_id).transpose()?,
+        created_at: time::from_millis(created_at),
+    })
+}
+
+impl Storage {
+    pub async fn insert_room(&self, room: RoomRecord) -> StorageResult<()> {
+        with_conn(&self.pool, move |conn| {
+            diesel::insert_into(rooms::live_rooms)
+                .values((
+                    rooms::id.eq(room.id.to_string()),
+                    rooms::merchant_id.eq(room.merchant_id.to_string()),
+                    rooms::title.eq(room.title),
+                    rooms::status.eq(room.status.as_str()),
+                    rooms::scheduled_at.eq(room.scheduled_at.map(time::to_millis)),
+                    rooms::stream_key.eq(room.stream_key),
+                    rooms::pinned_listing_id.eq(room.pinned_listing_id.map(|id| id.to_string())),
+                    rooms::created_at.eq(time::to_millis(room.created_at)),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn find_room(&self, id: RoomId) -> StorageResult<Option<RoomRecord>> {
+        with_conn(&self.pool, move |conn| {
+            let row: Option<Row> = rooms::live_rooms
+                .find(id.to_string())
+                .select((
+                    rooms::id,
+                    rooms::merchant_id,
+                    rooms::title,
+                    rooms::status,
+                    rooms::scheduled_at,
+                    rooms::stream_key,
+                    rooms::pinned_listing_id,
+                    rooms::created_at,
+                ))
+                .first(conn)
+                .optional()?;
+            row.map(from_row).transpose()
+        })
+        .await
+    }
+
+    /// Moves the room to `to` only from `from`, with its event, in one transaction. `false` when
+    /// the room was not in `from` (another call moved it first).
+    pub async fn transition_room(
+        &self,
+        id: RoomId,
+        from: RoomStatus,
+        to: RoomStatus,
+        event: DomainEvent,
+    ) -> StorageResult<bool> {
+        let at = time::to_millis(event.at);
+        with_conn(&self.pool, move |conn| {
+            conn.transaction(|conn| {
+                let target = rooms::live_rooms.filter(rooms::id.eq(id.to_string()).and(rooms::status.eq(from.as_str())));
+                let changed = match to {
+                    RoomStatus::Live => diesel::update(target)
+                        .set((rooms::status.eq(to.as_str()), rooms::started_at.eq(at)))
+                        .execute(conn)?,
+                    _ => diesel::update(target).set((rooms::status.eq(to.as_str()), rooms::ended_at.eq(at))).execute(conn)?,
+                };
+                if changed == 1 {
+                    outbox::append(conn, &[&event])?;
+                }
+                Ok(changed == 1)
+            })
+        })
+        .await
+    }
+
+    pub async fn set_pinned_listing(&self, id: RoomId, listing_id: ListingId) -> StorageResult<()> {
+        with_conn(&self.pool, move |conn| {
+            diesel::update(rooms::live_rooms.find(id.to_string()))
+                .set(rooms::pinned_listing_id.eq(listing_id.to_string()))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+}

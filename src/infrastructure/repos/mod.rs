@@ -1,0 +1,30 @@
+//! Storage access, one file per module and its tables. No file reads another module's tables;
+//! the application layer composes what it needs from each.
+
+pub mod identity;
+pub mod live;
+pub mod catalog;
+pub mod orders;
+pub mod marketing;
+pub mod outbox;
+
+use super::db::{Backend, DbPool};
+
+/// The SQL store, shared by every use case; cheap to clone.
+#[derive(Clone)]
+pub struct Storage {
+    pub pool: DbPool,
+    pub backend: Backend,
+}
+
+impl Storage {
+    pub fn new(pool: DbPool, backend: Backend) -> Self {
+        Self { pool, backend }
+    }
+
+    /// Whether the database answers now (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        use diesel::connection::SimpleConnection;
+        super::db::with_conn(&self.pool, |conn| Ok(conn.batch_execute("SELECT 1")?)).await.is_ok()
+    }
+}

@@ -1,0 +1,160 @@
+//! `orders_orders`: every order, as the journal commits it.
+
+use super::Storage;
+use crate::infrastructure::db::schema::orders_orders::dsl as orders;
+use crate::infrastructure::db::{parse_id, time, with_conn, DbConnection, StorageError, StorageResult};
+use crate::per_backend;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use livecart_actors::inventory::StoredOrder;
+use livecart_actors::order::{Order, OrderStatus};
+use livecart_actors::{ListingId, OrderId, UserId};
+use std::collections::HashSet;
+
+#[derive(Insertable)]
+#[diesel(table_name = crate::infrastructure::db::schema::orders_orders)]
+#[diesel(treat_none_as_default_value = false)]
+struct NewOrder {
+    id: String,
+    room_id: String,
+    listing_id: String,
+    user_id: String,
+    quantity: i32,
+    unit_price_cents: i64,
+    total_cents: i64,
+    status: String,
+    idempotency_key: Option<String>,
+    expires_at: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<&Order> for NewOrder {
+    fn from(o: &Order) -> Self {
+        Self {
+            id: o.id.to_string(),
+            room_id: o.room_id.to_string(),
+            listing_id: o.listing_id.to_string(),
+            user_id: o.user_id.to_string(),
+            // Bounded by MAX_ORDER_QUANTITY.
+            quantity: o.quantity as i32,
+            unit_price_cents: o.unit_price_cents,
+            total_cents: o.total_cents,
+            status: o.status.as_str().to_owned(),
+            idempotency_key: o.idempotency_key.clone(),
+            expires_at: time::to_millis(o.expires_at),
+            created_at: time::to_millis(o.created_at),
+            updated_at: time::to_millis(o.created_at),
+        }
+    }
+}
+
+type Row = (String, String, String, String, i32, i64, i64, String, Option<String>, i64, i64);
+
+macro_rules! order_columns {
+    () => {
+        (
+            orders::id,
+            orders::room_id,
+            orders::listing_id,
+            orders::user_id,
+            orders::quantity,
+            orders::unit_price_cents,
+            orders::total_cents,
+            orders::status,
+            orders::idempotency_key,
+            orders::expires_at,
+            orders::created_at,
+        )
+    };
+}
+
+fn from_row(row: Row) -> StorageResult<Order> {
+    let (id, room_id, listing_id, user_id, quantity, unit_price_cents, total_cents, status, key, expires_at, created_at) =
+        row;
+    Ok(Order {
+        quantity: u32::try_from(quantity).map_err(|_| StorageError::Corrupt(format!("order {id}: bad quantity")))?,
+        status: OrderStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("order {id}: bad status")))?,
+        id: parse_id(&id)?,
+        room_id: parse_id(&room_id)?,
+        listing_id: parse_id(&listing_id)?,
+        user_id: parse_id(&user_id)?,
+        unit_price_cents,
+        total_cents,
+        idempotency_key: key,
+        expires_at: time::from_millis(expires_at),
+        created_at: time::from_millis(created_at),
+    })
+}
+
+/// Inserts new orders in one statement inside the journal's transaction. An order whose buyer
+/// already used its idempotency key is skipped; the ids that did go in are returned.
+pub fn insert_new(conn: &mut DbConnection, batch: &[&Order]) -> QueryResult<HashSet<String>> {
+    if batch.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows: Vec<NewOrder> = batch.iter().map(|o| NewOrder::from(*o)).collect();
+    let inserted: Vec<String> = per_backend!(conn, c => diesel::insert_into(orders::orders_orders)
+        .values(&rows)
+        .on_conflict_do_nothing()
+        .returning(orders::id)
+        .get_results(c))?;
+    Ok(inserted.into_iter().collect())
+}
+
+/// Marks a reserved order cancelled inside the journal's transaction.
+pub fn mark_cancelled(conn: &mut DbConnection, id: OrderId, at: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(orders::orders_orders.filter(orders::id.eq(id.to_string()).and(orders::status.eq("reserved"))))
+        .set((orders::status.eq(OrderStatus::Cancelled.as_str()), orders::updated_at.eq(time::to_millis(at))))
+        .execute(conn)
+}
+
+impl Storage {
+    pub async fn find_order(&self, id: OrderId) -> StorageResult<Option<Order>> {
+        with_conn(&self.pool, move |conn| {
+            let row: Option<Row> =
+                orders::orders_orders.find(id.to_string()).select(order_columns!()).first(conn).optional()?;
+            row.map(from_row).transpose()
+        })
+        .await
+    }
+
+    /// The buyer's orders, newest first.
+    pub async fn orders_of_user(&self, user_id: UserId) -> StorageResult<Vec<Order>> {
+        with_conn(&self.pool, move |conn| {
+            let rows: Vec<Row> = orders::orders_orders
+                .filter(orders::user_id.eq(user_id.to_string()))
+                .order((orders::created_at.desc(), orders::id.desc()))
+                .select(order_columns!())
+                .load(conn)?;
+            rows.into_iter().map(from_row).collect()
+        })
+        .await
+    }
+
+    pub async fn orders_of_listing(&self, listing_id: ListingId) -> StorageResult<Vec<Order>> {
+        with_conn(&self.pool, move |conn| {
+            let rows: Vec<Row> = orders::orders_orders
+                .filter(orders::listing_id.eq(listing_id.to_string()))
+                .select(order_columns!())
+                .load(conn)?;
+            rows.into_iter().map(from_row).collect()
+        })
+        .await
+    }
+
+    /// What an InventoryActor needs to rebuild the listing's holdings, limits and keys.
+    pub async fn stored_orders_of_listing(&self, listing_id: ListingId) -> StorageResult<Vec<StoredOrder>> {
+        let orders = self.orders_of_listing(listing_id).await?;
+        Ok(orders
+            .into_iter()
+            .map(|o| StoredOrder {
+                order_id: o.id,
+                user_id: o.user_id,
+                quantity: o.quantity,
+                status: o.status,
+                idempotency_key: o.idempotency_key,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,150 @@
+//! Settings: `config/default.toml` (compiled in) → `config/{LIVECART_ENV}.toml` →
+//! `LIVECART__SECTION__KEY` environment variables. Named `settings` so it does not shadow the
+//! `config` crate.
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// `development` unless `LIVECART_ENV` says otherwise.
+    #[serde(default = "development")]
+    pub env: String,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub auth: AuthSettings,
+    pub limits: LimitSettings,
+    pub orders: OrderSettings,
+    pub stream: StreamSettings,
+    pub actors: ActorSettings,
+}
+
+fn development() -> String {
+    "development".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub bind: String,
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_size: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisSettings {
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub jwt_secret: String,
+    pub token_ttl_s: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitSettings {
+    pub enabled: bool,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderSettings {
+    pub reservation_ttl_s: i64,
+    pub journal_max_batch: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StreamSettings {
+    pub push_domain: String,
+    pub play_domain: String,
+    pub app_name: String,
+    pub push_key: String,
+    pub push_url_ttl_s: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ActorSettings {
+    pub arbiters: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("settings could not be read: {0}")]
+    Read(#[from] config::ConfigError),
+    #[error("refusing to start in production with the development {0}: set it in the environment")]
+    DefaultSecret(&'static str),
+}
+
+impl Settings {
+    /// Reads the layers for `LIVECART_ENV` (default `development`).
+    pub fn load() -> Result<Self, SettingsError> {
+        let env = std::env::var("LIVECART_ENV").unwrap_or_else(|_| development());
+        Self::load_for(&env)
+    }
+
+    pub fn load_for(env: &str) -> Result<Self, SettingsError> {
+        let mut builder = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .add_source(File::with_name(&format!("config/{env}")).required(false))
+            .add_source(
+                Environment::with_prefix("LIVECART")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("server.allowed_origins"),
+            )
+            .set_override("env", env)?;
+        if env == "production" {
+            builder = builder
+                .set_override_option("database.url", std::env::var("DATABASE_URL").ok())?
+                .set_override_option("redis.url", std::env::var("REDIS_URL").ok())?;
+        }
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.refuse_development_secrets()?;
+        Ok(settings)
+    }
+
+    fn refuse_development_secrets(&self) -> Result<(), SettingsError> {
+        if self.env != "production" {
+            return Ok(());
+        }
+        let defaults: Settings = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .build()?
+            .try_deserialize()?;
+        if self.auth.jwt_secret == defaults.auth.jwt_secret {
+            return Err(SettingsError::DefaultSecret("JWT secret (LIVECART__AUTH__JWT_SECRET)"));
+        }
+        if self.stream.push_key == defaults.stream.push_key {
+            return Err(SettingsError::DefaultSecret("stream push key (LIVECART__STREAM__PUSH_KEY)"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compiled_in_defaults_are_complete() {
+        let settings = Settings::load_for("development").expect("defaults load");
+        assert_eq!(settings.server.bind, "127.0.0.1:8080");
+        assert!(settings.database.url.starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn production_refuses_the_development_jwt_secret() {
+        let err = Settings::load_for("production").expect_err("must refuse");
+        assert!(matches!(err, SettingsError::DefaultSecret(_)), "{err}");
+    }
+}
