@@ -7,9 +7,9 @@ use crate::gateway::{self, auth::TokenKeys, input};
 use crate::infrastructure::db::{build_pool, migrate, Connector};
 use crate::infrastructure::event_bus::InProcessBus;
 use crate::infrastructure::journal::SqlJournal;
+use crate::infrastructure::outbox_relay;
 use crate::infrastructure::repos::Storage;
 use crate::infrastructure::room_store::SqlRoomStore;
-use crate::infrastructure::outbox_relay;
 use crate::settings::Settings;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
@@ -44,20 +44,29 @@ impl Application {
         let storage = Storage::new(pool, backend);
 
         let committed = Arc::new(Notify::new());
-        let journal = SqlJournal::start(connector, settings.orders.journal_max_batch, committed.clone())
-            .context("cannot start the journal")?;
+        let journal = SqlJournal::start(
+            connector,
+            settings.orders.journal_max_batch,
+            committed.clone(),
+        )
+        .context("cannot start the journal")?;
         let bus = InProcessBus::new(vec![Arc::new(IssueCoupon::new(storage.clone()))]);
         outbox_relay::spawn(storage.clone(), Arc::new(bus), committed);
 
         let arbiters = match settings.actors.arbiters {
-            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
             n => n,
         };
         let directory = Directory::new(
             Arc::new(SqlRoomStore::new(storage.clone())),
             Arc::new(journal),
             Arc::new(SystemClock),
-            DirectorySettings { reservation_ttl: chrono::Duration::seconds(settings.orders.reservation_ttl_s), arbiters },
+            DirectorySettings {
+                reservation_ttl: chrono::Duration::seconds(settings.orders.reservation_ttl_s),
+                arbiters,
+            },
         );
         let stream = &settings.stream;
         let services = Services {
@@ -78,7 +87,11 @@ impl Application {
         let port = listener.local_addr()?.port();
         let server = serve(listener, &settings, services.clone())?;
         tracing::info!(server.port = port, "livecart listening");
-        Ok(Self { port, server, services })
+        Ok(Self {
+            port,
+            server,
+            services,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -100,7 +113,10 @@ impl Application {
 
 fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyhow::Result<Server> {
     let services = web::Data::new(services);
-    let keys = web::Data::new(TokenKeys::new(&settings.auth.jwt_secret, settings.auth.token_ttl_s)?);
+    let keys = web::Data::new(TokenKeys::new(
+        &settings.auth.jwt_secret,
+        settings.auth.token_ttl_s,
+    )?);
     let metrics = web::Data::new(metrics_handle());
     let body_limit = settings.limits.max_body_bytes;
     let server = HttpServer::new(move || {

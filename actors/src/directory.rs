@@ -43,7 +43,8 @@ pub struct LoadError(pub String);
 /// The port through which the directory rehydrates a room from storage.
 pub trait RoomStore: Send + Sync + 'static {
     /// The room with its listings and their orders; `None` when no such room exists.
-    fn load_room(&self, room_id: RoomId) -> BoxFuture<'static, Result<Option<RoomSeed>, LoadError>>;
+    fn load_room(&self, room_id: RoomId)
+        -> BoxFuture<'static, Result<Option<RoomSeed>, LoadError>>;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +78,9 @@ impl Directory {
         clock: Arc<dyn Clock>,
         settings: DirectorySettings,
     ) -> Self {
-        let arbiters = (0..settings.arbiters.max(1)).map(|_| Arbiter::new()).collect();
+        let arbiters = (0..settings.arbiters.max(1))
+            .map(|_| Arbiter::new())
+            .collect();
         Self {
             entries: Mutex::new(Entries::default()),
             store,
@@ -121,27 +124,42 @@ impl Directory {
     }
 
     /// Starts the actor of a listing just placed into a running room (a no-op when the room's
-    /// rehydration already picked it up).
-    pub fn attach_listing(&self, room: &Addr<RoomActor>, seed: ListingSeed) -> Addr<InventoryActor> {
-        let mut entries = self.entries();
-        if let Some(addr) = entries.listings.get(&seed.terms.listing_id) {
-            return addr.clone();
-        }
+    /// rehydration already picked it up). Returns once the room has pushed its status into the
+    /// new actor, so an order sent after this cannot overtake the status.
+    pub async fn attach_listing(
+        &self,
+        room: &Addr<RoomActor>,
+        seed: ListingSeed,
+    ) -> Result<Addr<InventoryActor>, MailboxError> {
         let listing_id = seed.terms.listing_id;
-        // Scheduled until the room's AttachListing handler pushes the real status.
-        let inventory = self.start_inventory(&mut entries, seed, RoomStatus::Scheduled, room);
-        room.do_send(AttachListing { listing_id, inventory: inventory.clone() });
-        inventory
+        let inventory = {
+            let mut entries = self.entries();
+            if let Some(addr) = entries.listings.get(&listing_id) {
+                return Ok(addr.clone());
+            }
+            // Scheduled until the room's AttachListing handler pushes the real status.
+            self.start_inventory(&mut entries, seed, RoomStatus::Scheduled, room)
+        };
+        room.send(AttachListing { listing_id, inventory: inventory.clone() }).await?;
+        Ok(inventory)
     }
 
     fn start_room(&self, entries: &mut Entries, seed: RoomSeed) -> Addr<RoomActor> {
         let arbiter = self.pick_arbiter();
-        let actor = RoomActor::new(seed.room_id, seed.merchant_id, seed.status, seed.pinned_listing_id);
+        let actor = RoomActor::new(
+            seed.room_id,
+            seed.merchant_id,
+            seed.status,
+            seed.pinned_listing_id,
+        );
         let room = RoomActor::start_in_arbiter(&arbiter, |_ctx| actor);
         for listing in seed.listings {
             let listing_id = listing.terms.listing_id;
             let inventory = self.start_inventory(entries, listing, seed.status, &room);
-            room.do_send(AttachListing { listing_id, inventory });
+            room.do_send(AttachListing {
+                listing_id,
+                inventory,
+            });
         }
         entries.rooms.insert(seed.room_id, room.clone());
         room
@@ -155,8 +173,13 @@ impl Directory {
         room: &Addr<RoomActor>,
     ) -> Addr<InventoryActor> {
         let listing_id = seed.terms.listing_id;
-        let state =
-            InventoryState::rehydrate(seed.terms, status, seed.total_stock, self.settings.reservation_ttl, seed.orders);
+        let state = InventoryState::rehydrate(
+            seed.terms,
+            status,
+            seed.total_stock,
+            self.settings.reservation_ttl,
+            seed.orders,
+        );
         let (journal, clock) = (self.journal.clone(), self.clock.clone());
         let watcher = room.clone().recipient();
         let arbiter = self.pick_arbiter();
@@ -174,7 +197,9 @@ impl Directory {
 
     fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
         // A poisoned lock only means another request panicked mid-insert; the maps stay usable.
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -18,7 +18,11 @@ pub struct DomainEvent {
 
 impl DomainEvent {
     pub fn new(at: DateTime<Utc>, payload: EventPayload) -> Self {
-        Self { id: new_id(), at, payload }
+        Self {
+            id: new_id(),
+            at,
+            payload,
+        }
     }
 
     /// The event's name on the bus, as the design names them (`order.created`, …).
@@ -76,5 +80,8 @@ pub struct HandlerError(pub String);
 
 /// A consumer of published events. Delivery is at least once, so a handler dedupes by event id.
 pub trait EventHandler: Send + Sync + 'static {
-    fn handle(&self, event: DomainEvent) -> futures_util::future::BoxFuture<'static, Result<(), HandlerError>>;
+    fn handle(
+        &self,
+        event: DomainEvent,
+    ) -> futures_util::future::BoxFuture<'static, Result<(), HandlerError>>;
 }

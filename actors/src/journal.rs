@@ -17,9 +17,17 @@ pub enum JournalEntry {
     /// A new reservation: the order row, its idempotency key and `order.created`.
     OrderPlaced { order: Order, event: DomainEvent },
     /// A reservation given up by its buyer; its stock returns once this commits.
-    OrderCancelled { order_id: OrderId, at: DateTime<Utc>, event: DomainEvent },
+    OrderCancelled {
+        order_id: OrderId,
+        at: DateTime<Utc>,
+        event: DomainEvent,
+    },
     /// A restock; the new units are sellable once this commits.
-    StockAdded { listing_id: ListingId, added: u32, event: DomainEvent },
+    StockAdded {
+        listing_id: ListingId,
+        added: u32,
+        event: DomainEvent,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -6,8 +6,16 @@ use livecart_actors::inventory::{Cancel, CancelFailed};
 use livecart_actors::order::{Order, OrderStatus};
 use livecart_actors::OrderId;
 
-pub async fn cancel_order(services: &Services, caller: &Caller, order_id: OrderId) -> Result<Order, AppError> {
-    let order = services.storage.find_order(order_id).await?.ok_or(AppError::NotFound("order"))?;
+pub async fn cancel_order(
+    services: &Services,
+    caller: &Caller,
+    order_id: OrderId,
+) -> Result<Order, AppError> {
+    let order = services
+        .storage
+        .find_order(order_id)
+        .await?
+        .ok_or(AppError::NotFound("order"))?;
     if order.user_id != caller.user_id {
         return Err(AppError::NotFound("order"));
     }
@@ -18,12 +26,22 @@ pub async fn cancel_order(services: &Services, caller: &Caller, order_id: OrderI
         .directory
         .inventory(order.room_id, order.listing_id)
         .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("order {order_id} names a listing that is gone")))?;
-    inventory.send(Cancel { order_id }).await?.map_err(|e| match e {
-        // Cancelled (or expired) by a racing call between our read and the actor's decision.
-        CancelFailed::Refused(_) => AppError::NotCancellable,
-        CancelFailed::Storage(e) => AppError::Unavailable(e.to_string()),
-    })?;
+        .ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!(
+                "order {order_id} names a listing that is gone"
+            ))
+        })?;
+    inventory
+        .send(Cancel { order_id })
+        .await?
+        .map_err(|e| match e {
+            // Cancelled (or expired) by a racing call between our read and the actor's decision.
+            CancelFailed::Refused(_) => AppError::NotCancellable,
+            CancelFailed::Storage(e) => AppError::Unavailable(e.to_string()),
+        })?;
     tracing::info!(order.id = %order_id, listing.id = %order.listing_id, "order cancelled");
-    Ok(Order { status: OrderStatus::Cancelled, ..order })
+    Ok(Order {
+        status: OrderStatus::Cancelled,
+        ..order
+    })
 }

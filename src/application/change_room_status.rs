@@ -7,11 +7,19 @@ use livecart_actors::inventory::ReserveError;
 use livecart_actors::room::{ChangeStatus, RoomStatus};
 use livecart_actors::RoomId;
 
-pub async fn start_live(services: &Services, caller: &Caller, room_id: RoomId) -> Result<RoomStatus, AppError> {
+pub async fn start_live(
+    services: &Services,
+    caller: &Caller,
+    room_id: RoomId,
+) -> Result<RoomStatus, AppError> {
     change_status(services, caller, room_id, RoomStatus::Live).await
 }
 
-pub async fn end_live(services: &Services, caller: &Caller, room_id: RoomId) -> Result<RoomStatus, AppError> {
+pub async fn end_live(
+    services: &Services,
+    caller: &Caller,
+    room_id: RoomId,
+) -> Result<RoomStatus, AppError> {
     change_status(services, caller, room_id, RoomStatus::Ended).await
 }
 
@@ -34,11 +42,22 @@ async fn change_status(
         _ => EventPayload::LiveEnded { room_id },
     };
     let event = DomainEvent::new(services.clock.now(), payload);
-    let moved = services.storage.transition_room(room_id, room.status, target, event).await?;
+    let moved = services
+        .storage
+        .transition_room(room_id, room.status, target, event)
+        .await?;
     if !moved {
         // Another call moved the room first: answer from where it stands now.
-        let now = services.storage.find_room(room_id).await?.ok_or(AppError::NotFound("room"))?;
-        return if now.status == target { Ok(target) } else { Err(AppError::Refused(ReserveError::LiveEnded)) };
+        let now = services
+            .storage
+            .find_room(room_id)
+            .await?
+            .ok_or(AppError::NotFound("room"))?;
+        return if now.status == target {
+            Ok(target)
+        } else {
+            Err(AppError::Refused(ReserveError::LiveEnded))
+        };
     }
     if let Some(actor) = services.directory.room(room_id).await? {
         actor.send(ChangeStatus { status: target }).await?;

@@ -31,14 +31,19 @@ pub enum AppError {
 
 impl AppError {
     pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
-        AppError::InvalidField { field, reason: reason.into() }
+        AppError::InvalidField {
+            field,
+            reason: reason.into(),
+        }
     }
 }
 
 impl From<StorageError> for AppError {
     fn from(err: StorageError) -> Self {
         match err {
-            StorageError::Corrupt(what) => AppError::Internal(anyhow::anyhow!("corrupt stored data: {what}")),
+            StorageError::Corrupt(what) => {
+                AppError::Internal(anyhow::anyhow!("corrupt stored data: {what}"))
+            }
             other => AppError::Unavailable(other.to_string()),
         }
     }

@@ -5,8 +5,16 @@ use super::{AppError, Caller, Services};
 use livecart_actors::order::Order;
 use livecart_actors::OrderId;
 
-pub async fn get_order(services: &Services, caller: &Caller, order_id: OrderId) -> Result<Order, AppError> {
-    let order = services.storage.find_order(order_id).await?.ok_or(AppError::NotFound("order"))?;
+pub async fn get_order(
+    services: &Services,
+    caller: &Caller,
+    order_id: OrderId,
+) -> Result<Order, AppError> {
+    let order = services
+        .storage
+        .find_order(order_id)
+        .await?
+        .ok_or(AppError::NotFound("order"))?;
     if order.user_id == caller.user_id {
         return Ok(order);
     }

@@ -6,8 +6,16 @@ use crate::infrastructure::repos::live::RoomRecord;
 use livecart_actors::room::Describe;
 use livecart_actors::RoomId;
 
-pub async fn get_room(services: &Services, caller: Option<&Caller>, room_id: RoomId) -> Result<RoomView, AppError> {
-    let mut room = services.storage.find_room(room_id).await?.ok_or(AppError::NotFound("room"))?;
+pub async fn get_room(
+    services: &Services,
+    caller: Option<&Caller>,
+    room_id: RoomId,
+) -> Result<RoomView, AppError> {
+    let mut room = services
+        .storage
+        .find_room(room_id)
+        .await?
+        .ok_or(AppError::NotFound("room"))?;
     // The actor's pinned listing and status are the freshest when the room is running.
     if let Some(actor) = services.directory.room(room_id).await? {
         let live = actor.send(Describe).await?;
@@ -20,8 +28,14 @@ pub async fn get_room(services: &Services, caller: Option<&Caller>, room_id: Roo
 pub fn room_view(services: &Services, room: &RoomRecord, caller: Option<&Caller>) -> RoomView {
     let owner = caller.is_some_and(|c| c.user_id == room.merchant_id);
     let stream = owner.then(|| {
-        let target = services.signer.push(&room.stream_key, services.clock.now() + services.push_url_ttl);
-        StreamView { stream_key: target.stream_key, push_url: target.push_url }
+        let target = services.signer.push(
+            &room.stream_key,
+            services.clock.now() + services.push_url_ttl,
+        );
+        StreamView {
+            stream_key: target.stream_key,
+            push_url: target.push_url,
+        }
     });
     let play = services.signer.play(&room.stream_key);
     RoomView {
@@ -31,7 +45,10 @@ pub fn room_view(services: &Services, room: &RoomRecord, caller: Option<&Caller>
         merchant_id: room.merchant_id,
         scheduled_at: room.scheduled_at,
         stream,
-        play: PlayView { hls: play.hls, flv: play.flv },
+        play: PlayView {
+            hls: play.hls,
+            flv: play.flv,
+        },
         viewer_count: 0,
         like_count: 0,
         pinned_listing_id: room.pinned_listing_id,

@@ -8,8 +8,15 @@ use livecart_actors::room::Describe;
 use livecart_actors::RoomId;
 use std::collections::HashMap;
 
-pub async fn list_listings(services: &Services, room_id: RoomId) -> Result<Vec<ListingView>, AppError> {
-    let room = services.directory.room(room_id).await?.ok_or(AppError::NotFound("room"))?;
+pub async fn list_listings(
+    services: &Services,
+    room_id: RoomId,
+) -> Result<Vec<ListingView>, AppError> {
+    let room = services
+        .directory
+        .room(room_id)
+        .await?
+        .ok_or(AppError::NotFound("room"))?;
     let live = room.send(Describe).await?;
     let mut stock_left = HashMap::with_capacity(live.listings.len());
     for (listing_id, inventory) in live.listings {

@@ -15,13 +15,23 @@ pub async fn restock_listing(
 ) -> Result<ListingView, AppError> {
     owned_room(services, caller, room_id).await?;
     let added = validate::range("add", add, 1, MAX_STOCK)? as u32;
-    let inventory =
-        services.directory.inventory(room_id, listing_id).await?.ok_or(AppError::NotFound("listing"))?;
-    let stock_left = inventory.send(Restock { added }).await?.map_err(|e| match e {
-        RestockFailed::NothingAdded => AppError::invalid("add", "must be at least 1"),
-        RestockFailed::Storage(e) => AppError::Unavailable(e.to_string()),
-    })?;
-    let listing = services.storage.find_listing(listing_id).await?.ok_or(AppError::NotFound("listing"))?;
+    let inventory = services
+        .directory
+        .inventory(room_id, listing_id)
+        .await?
+        .ok_or(AppError::NotFound("listing"))?;
+    let stock_left = inventory
+        .send(Restock { added })
+        .await?
+        .map_err(|e| match e {
+            RestockFailed::NothingAdded => AppError::invalid("add", "must be at least 1"),
+            RestockFailed::Storage(e) => AppError::Unavailable(e.to_string()),
+        })?;
+    let listing = services
+        .storage
+        .find_listing(listing_id)
+        .await?
+        .ok_or(AppError::NotFound("listing"))?;
     tracing::info!(room.id = %room_id, listing.id = %listing_id, added, "listing restocked");
     Ok(listing_view(&listing, stock_left))
 }

@@ -49,7 +49,13 @@ impl StreamSigner for TencentSigner {
         let tx_time = format!("{:X}", expires_at.timestamp());
         let tx_secret = md5_hex(&format!("{}{}{}", self.key, stream_name, tx_time));
         let stream_key = format!("{stream_name}?txSecret={tx_secret}&txTime={tx_time}");
-        PushTarget { push_url: format!("rtmp://{}/{}/{}", self.push_domain, self.app_name, stream_key), stream_key }
+        PushTarget {
+            push_url: format!(
+                "rtmp://{}/{}/{}",
+                self.push_domain, self.app_name, stream_key
+            ),
+            stream_key,
+        }
     }
 
     fn play(&self, stream_name: &str) -> PlayUrls {
@@ -73,7 +79,13 @@ impl StreamSigner for AliyunSigner {
         let uri = format!("/{}/{}", self.app_name, stream_name);
         let hash = md5_hex(&format!("{uri}-{ts}-{rand}-{uid}-{}", self.key));
         let stream_key = format!("{stream_name}?auth_key={ts}-{rand}-{uid}-{hash}");
-        PushTarget { push_url: format!("rtmp://{}/{}/{}", self.push_domain, self.app_name, stream_key), stream_key }
+        PushTarget {
+            push_url: format!(
+                "rtmp://{}/{}/{}",
+                self.push_domain, self.app_name, stream_key
+            ),
+            stream_key,
+        }
     }
 
     fn play(&self, stream_name: &str) -> PlayUrls {
@@ -112,7 +124,10 @@ mod tests {
             target.push_url,
             "rtmp://push.example.com/live/livecart-room-1?txSecret=44cd39db985b22c54349d3ba5b34b72c&txTime=6955B900"
         );
-        assert_eq!(target.stream_key, "livecart-room-1?txSecret=44cd39db985b22c54349d3ba5b34b72c&txTime=6955B900");
+        assert_eq!(
+            target.stream_key,
+            "livecart-room-1?txSecret=44cd39db985b22c54349d3ba5b34b72c&txTime=6955B900"
+        );
     }
 
     #[test]

@@ -44,7 +44,12 @@ impl TokenKeys {
 
     pub fn issue(&self, user_id: UserId, role: Role) -> Result<String, AppError> {
         let now = Utc::now().timestamp();
-        let claims = Claims { sub: user_id, role, iat: now, exp: now + self.ttl_s };
+        let claims = Claims {
+            sub: user_id,
+            role,
+            iat: now,
+            exp: now + self.ttl_s,
+        };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("signing a token failed: {e}")))
     }
@@ -52,7 +57,10 @@ impl TokenKeys {
     pub fn verify(&self, token: &str) -> Result<Caller, AppError> {
         let data = decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| AppError::Unauthorized("the token is invalid or expired"))?;
-        Ok(Caller { user_id: data.claims.sub, role: data.claims.role })
+        Ok(Caller {
+            user_id: data.claims.sub,
+            role: data.claims.role,
+        })
     }
 }
 
@@ -66,10 +74,14 @@ fn bearer(req: &HttpRequest) -> Result<Option<&str>, AppError> {
     let Some(header) = req.headers().get(actix_web::http::header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = header.to_str().map_err(|_| AppError::Unauthorized("malformed Authorization header"))?;
+    let value = header
+        .to_str()
+        .map_err(|_| AppError::Unauthorized("malformed Authorization header"))?;
     match value.strip_prefix("Bearer ") {
         Some(token) if !token.trim().is_empty() => Ok(Some(token.trim())),
-        _ => Err(AppError::Unauthorized("expected 'Authorization: Bearer <token>'")),
+        _ => Err(AppError::Unauthorized(
+            "expected 'Authorization: Bearer <token>'",
+        )),
     }
 }
 

@@ -2,7 +2,9 @@
 
 use super::error::ErrorBody;
 use super::handlers::{coupons, identity, listings, orders, rooms};
-use crate::application::views::{CampaignView, CouponView, ListingView, OrderView, PlayView, RoomView, StreamView};
+use crate::application::views::{
+    CampaignView, CouponView, ListingView, OrderView, PlayView, RoomView, StreamView,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -26,7 +28,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         let components = doc.components.get_or_insert_with(Default::default);
-        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .build();
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
     }
 }

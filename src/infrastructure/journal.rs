@@ -31,7 +31,11 @@ pub struct SqlJournal {
 impl SqlJournal {
     /// Starts the journal thread. `committed` is notified after every batch that wrote events,
     /// so the outbox relay publishes them without polling.
-    pub fn start(connector: Connector, max_batch: usize, committed: Arc<Notify>) -> anyhow::Result<Self> {
+    pub fn start(
+        connector: Connector,
+        max_batch: usize,
+        committed: Arc<Notify>,
+    ) -> anyhow::Result<Self> {
         let conn = connector.connect()?;
         let (queue, inbox) = mpsc::channel();
         thread::Builder::new()
@@ -49,12 +53,20 @@ impl Journal for SqlJournal {
             if sent.is_err() {
                 return Err(JournalError::Unavailable("the journal has stopped".into()));
             }
-            answer.await.unwrap_or_else(|_| Err(JournalError::Unavailable("the journal has stopped".into())))
+            answer.await.unwrap_or_else(|_| {
+                Err(JournalError::Unavailable("the journal has stopped".into()))
+            })
         })
     }
 }
 
-fn run(connector: Connector, conn: DbConnection, inbox: mpsc::Receiver<Pending>, max_batch: usize, committed: Arc<Notify>) {
+fn run(
+    connector: Connector,
+    conn: DbConnection,
+    inbox: mpsc::Receiver<Pending>,
+    max_batch: usize,
+    committed: Arc<Notify>,
+) {
     let mut conn = Some(conn);
     let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
     while let Ok(first) = inbox.recv() {
@@ -66,7 +78,10 @@ fn run(connector: Connector, conn: DbConnection, inbox: mpsc::Receiver<Pending>,
             }
         }
         if conn.is_none() {
-            conn = connector.connect().map_err(|e| tracing::error!(error = %e, "journal cannot reconnect")).ok();
+            conn = connector
+                .connect()
+                .map_err(|e| tracing::error!(error = %e, "journal cannot reconnect"))
+                .ok();
         }
         let outcome = match conn.as_mut() {
             Some(c) => commit(c, &batch),
@@ -86,7 +101,9 @@ fn run(connector: Connector, conn: DbConnection, inbox: mpsc::Receiver<Pending>,
                 // Drop the connection: the next batch starts on a fresh one.
                 conn = None;
                 for pending in batch.drain(..) {
-                    let _ = pending.reply.send(Err(JournalError::Unavailable(err.to_string())));
+                    let _ = pending
+                        .reply
+                        .send(Err(JournalError::Unavailable(err.to_string())));
                 }
             }
         }
@@ -94,7 +111,10 @@ fn run(connector: Connector, conn: DbConnection, inbox: mpsc::Receiver<Pending>,
 }
 
 /// Writes a batch in one transaction; per entry, `Ok` or why that entry alone was refused.
-fn commit(conn: &mut DbConnection, batch: &[Pending]) -> diesel::QueryResult<Vec<Result<(), JournalError>>> {
+fn commit(
+    conn: &mut DbConnection,
+    batch: &[Pending],
+) -> diesel::QueryResult<Vec<Result<(), JournalError>>> {
     conn.transaction(|conn| {
         let placed: Vec<&Order> = batch
             .iter()
@@ -117,12 +137,20 @@ fn commit(conn: &mut DbConnection, batch: &[Pending]) -> diesel::QueryResult<Vec
                         Err(JournalError::KeyConflict)
                     }
                 }
-                JournalEntry::OrderCancelled { order_id, at, event } => {
+                JournalEntry::OrderCancelled {
+                    order_id,
+                    at,
+                    event,
+                } => {
                     orders::mark_cancelled(conn, *order_id, *at)?;
                     events.push(event);
                     Ok(())
                 }
-                JournalEntry::StockAdded { listing_id, added, event } => {
+                JournalEntry::StockAdded {
+                    listing_id,
+                    added,
+                    event,
+                } => {
                     catalog::add_stock(conn, *listing_id, *added)?;
                     events.push(event);
                     Ok(())

@@ -119,12 +119,21 @@ impl InventoryActor {
         clock: Arc<dyn Clock>,
         stock_watcher: Option<Recipient<StockChanged>>,
     ) -> Self {
-        Self { state, journal, clock, pending: HashMap::new(), stock_watcher }
+        Self {
+            state,
+            journal,
+            clock,
+            pending: HashMap::new(),
+            stock_watcher,
+        }
     }
 
     fn announce_stock(&self) {
         if let Some(watcher) = &self.stock_watcher {
-            let change = StockChanged { listing_id: self.state.terms().listing_id, stock_left: self.state.stock_left() };
+            let change = StockChanged {
+                listing_id: self.state.terms().listing_id,
+                stock_left: self.state.stock_left(),
+            };
             // A full room mailbox drops this update; the next one carries the newer value anyway.
             let _ = watcher.try_send(change);
         }
@@ -148,7 +157,15 @@ impl Handler<Reserve> for InventoryActor {
             Ok(Reserved::Replayed(order_id)) => match self.pending.get(&order_id) {
                 Some(commit) => {
                     let commit = commit.clone();
-                    Box::pin(async move { commit.await.map(|()| Placed::Replayed(order_id)).map_err(Into::into) }.into_actor(self))
+                    Box::pin(
+                        async move {
+                            commit
+                                .await
+                                .map(|()| Placed::Replayed(order_id))
+                                .map_err(Into::into)
+                        }
+                        .into_actor(self),
+                    )
                 }
                 None => Box::pin(fut::ready(Ok(Placed::Replayed(order_id)))),
             },
@@ -164,7 +181,13 @@ impl Handler<Reserve> for InventoryActor {
                         total_cents: order.total_cents,
                     },
                 );
-                let commit = self.journal.append(JournalEntry::OrderPlaced { order: order.clone(), event }).shared();
+                let commit = self
+                    .journal
+                    .append(JournalEntry::OrderPlaced {
+                        order: order.clone(),
+                        event,
+                    })
+                    .shared();
                 self.pending.insert(order.id, commit.clone());
                 Box::pin(commit.into_actor(self).map(move |committed, act, _ctx| {
                     act.pending.remove(&order.id);
@@ -207,18 +230,26 @@ impl Handler<Cancel> for InventoryActor {
                 quantity,
             },
         );
-        let commit = self.journal.append(JournalEntry::OrderCancelled { order_id, at: now, event });
-        Box::pin(commit.into_actor(self).map(move |committed, act, _ctx| match committed {
-            Ok(()) => {
-                act.state.finish_cancel(order_id);
-                act.announce_stock();
-                Ok(())
-            }
-            Err(err) => {
-                act.state.abort_cancel(order_id);
-                Err(err.into())
-            }
-        }))
+        let commit = self.journal.append(JournalEntry::OrderCancelled {
+            order_id,
+            at: now,
+            event,
+        });
+        Box::pin(
+            commit
+                .into_actor(self)
+                .map(move |committed, act, _ctx| match committed {
+                    Ok(()) => {
+                        act.state.finish_cancel(order_id);
+                        act.announce_stock();
+                        Ok(())
+                    }
+                    Err(err) => {
+                        act.state.abort_cancel(order_id);
+                        Err(err.into())
+                    }
+                }),
+        )
     }
 }
 
@@ -231,9 +262,17 @@ impl Handler<Restock> for InventoryActor {
         }
         let terms = self.state.terms();
         let listing_id = terms.listing_id;
-        let payload = EventPayload::StockAdded { room_id: terms.room_id, listing_id, added: msg.added };
+        let payload = EventPayload::StockAdded {
+            room_id: terms.room_id,
+            listing_id,
+            added: msg.added,
+        };
         let event = DomainEvent::new(self.clock.now(), payload);
-        let commit = self.journal.append(JournalEntry::StockAdded { listing_id, added: msg.added, event });
+        let commit = self.journal.append(JournalEntry::StockAdded {
+            listing_id,
+            added: msg.added,
+            event,
+        });
         Box::pin(commit.into_actor(self).map(move |committed, act, _ctx| {
             committed?;
             act.state.add_stock(msg.added);

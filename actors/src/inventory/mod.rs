@@ -4,8 +4,8 @@ pub mod actor;
 pub mod state;
 
 pub use actor::{
-    Cancel, CancelFailed, InventoryActor, InventorySnapshot, Placed, Reserve, ReserveFailed, Restock,
-    RestockFailed, SetRoomStatus, Snapshot,
+    Cancel, CancelFailed, InventoryActor, InventorySnapshot, Placed, Reserve, ReserveFailed,
+    Restock, RestockFailed, SetRoomStatus, Snapshot,
 };
 pub use state::{
     CancelError, InventoryState, ListingTerms, ReserveError, ReserveRequest, Reserved, StoredOrder,

@@ -118,7 +118,12 @@ pub struct StoredOrder {
 }
 
 impl InventoryState {
-    pub fn new(terms: ListingTerms, room_status: RoomStatus, total: u64, reservation_ttl: Duration) -> Self {
+    pub fn new(
+        terms: ListingTerms,
+        room_status: RoomStatus,
+        total: u64,
+        reservation_ttl: Duration,
+    ) -> Self {
         Self {
             terms,
             room_status,
@@ -142,7 +147,10 @@ impl InventoryState {
         let mut state = Self::new(terms, room_status, total, reservation_ttl);
         for order in orders {
             if let Some(key) = order.idempotency_key.clone() {
-                let key_use = KeyUse { order_id: order.order_id, quantity: order.quantity };
+                let key_use = KeyUse {
+                    order_id: order.order_id,
+                    quantity: order.quantity,
+                };
                 state.keys.insert((order.user_id, key), key_use);
             }
             if order.status.holds_stock() {
@@ -185,7 +193,11 @@ impl InventoryState {
 
     /// The one serialized step of the order path: idempotency, room, window, quantity, stock and
     /// the per-user limit, in that order, and on success the units are held at once.
-    pub fn reserve(&mut self, req: ReserveRequest, now: DateTime<Utc>) -> Result<Reserved, ReserveError> {
+    pub fn reserve(
+        &mut self,
+        req: ReserveRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Reserved, ReserveError> {
         // Stored times have millisecond precision; answer with exactly what a later read returns.
         let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
         if let Some(key) = &req.idempotency_key {
@@ -218,9 +230,17 @@ impl InventoryState {
             return Err(ReserveError::LimitExceeded);
         }
 
-        self.hold(req.order_id, req.user_id, req.quantity, OrderStatus::Reserved);
+        self.hold(
+            req.order_id,
+            req.user_id,
+            req.quantity,
+            OrderStatus::Reserved,
+        );
         if let Some(key) = &req.idempotency_key {
-            let key_use = KeyUse { order_id: req.order_id, quantity: req.quantity };
+            let key_use = KeyUse {
+                order_id: req.order_id,
+                quantity: req.quantity,
+            };
             self.keys.insert((req.user_id, key.clone()), key_use);
         }
         let total_cents = self.terms.price_cents * i64::from(req.quantity);
@@ -243,14 +263,18 @@ impl InventoryState {
     /// had never been made.
     pub fn undo_reserve(&mut self, order_id: OrderId) {
         if let Some(holding) = self.release(order_id) {
-            self.keys.retain(|(user, _), used| !(*user == holding.user_id && used.order_id == order_id));
+            self.keys
+                .retain(|(user, _), used| !(*user == holding.user_id && used.order_id == order_id));
         }
     }
 
     /// Starts cancelling a reserved order. The stock stays held until `finish_cancel`, after the
     /// cancel has committed; `abort_cancel` puts the order back if it did not.
     pub fn begin_cancel(&mut self, order_id: OrderId) -> Result<(), CancelError> {
-        let holding = self.holdings.get_mut(&order_id).ok_or(CancelError::UnknownOrder)?;
+        let holding = self
+            .holdings
+            .get_mut(&order_id)
+            .ok_or(CancelError::UnknownOrder)?;
         if holding.status != OrderStatus::Reserved || holding.cancelling {
             return Err(CancelError::NotCancellable);
         }
@@ -284,7 +308,12 @@ impl InventoryState {
     fn hold(&mut self, order_id: OrderId, user_id: UserId, quantity: u32, status: OrderStatus) {
         self.taken += u64::from(quantity);
         *self.per_user.entry(user_id).or_insert(0) += quantity;
-        let holding = Holding { user_id, quantity, status, cancelling: false };
+        let holding = Holding {
+            user_id,
+            quantity,
+            status,
+            cancelling: false,
+        };
         self.holdings.insert(order_id, holding);
     }
 
@@ -323,11 +352,21 @@ mod tests {
     }
 
     fn live(total: u64, per_user_limit: u32) -> InventoryState {
-        InventoryState::new(terms(per_user_limit), RoomStatus::Live, total, Duration::minutes(15))
+        InventoryState::new(
+            terms(per_user_limit),
+            RoomStatus::Live,
+            total,
+            Duration::minutes(15),
+        )
     }
 
     fn request(user_id: UserId, quantity: u32) -> ReserveRequest {
-        ReserveRequest { order_id: new_id(), user_id, quantity, idempotency_key: None }
+        ReserveRequest {
+            order_id: new_id(),
+            user_id,
+            quantity,
+            idempotency_key: None,
+        }
     }
 
     #[test]
@@ -347,9 +386,15 @@ mod tests {
     fn the_room_must_be_live() {
         let mut state = live(10, 5);
         state.set_room_status(RoomStatus::Scheduled);
-        assert_eq!(state.reserve(request(new_id(), 1), t0()), Err(ReserveError::LiveNotStarted));
+        assert_eq!(
+            state.reserve(request(new_id(), 1), t0()),
+            Err(ReserveError::LiveNotStarted)
+        );
         state.set_room_status(RoomStatus::Ended);
-        assert_eq!(state.reserve(request(new_id(), 1), t0()), Err(ReserveError::LiveEnded));
+        assert_eq!(
+            state.reserve(request(new_id(), 1), t0()),
+            Err(ReserveError::LiveEnded)
+        );
         assert_eq!(state.stock_left(), 10);
     }
 
@@ -360,18 +405,30 @@ mod tests {
         t.ends_at = Some(t0() + Duration::seconds(30));
         let mut state = InventoryState::new(t, RoomStatus::Live, 10, Duration::minutes(15));
         let before = t0() - Duration::seconds(1);
-        assert_eq!(state.reserve(request(new_id(), 1), before), Err(ReserveError::SaleNotOpen));
+        assert_eq!(
+            state.reserve(request(new_id(), 1), before),
+            Err(ReserveError::SaleNotOpen)
+        );
         assert!(state.reserve(request(new_id(), 1), t0()).is_ok());
         let after = t0() + Duration::seconds(30);
-        assert_eq!(state.reserve(request(new_id(), 1), after), Err(ReserveError::SaleEnded));
+        assert_eq!(
+            state.reserve(request(new_id(), 1), after),
+            Err(ReserveError::SaleEnded)
+        );
     }
 
     #[test]
     fn absurd_quantities_are_refused() {
         let mut state = live(10, 5);
-        assert_eq!(state.reserve(request(new_id(), 0), t0()), Err(ReserveError::InvalidQuantity));
+        assert_eq!(
+            state.reserve(request(new_id(), 0), t0()),
+            Err(ReserveError::InvalidQuantity)
+        );
         let huge = request(new_id(), MAX_ORDER_QUANTITY + 1);
-        assert_eq!(state.reserve(huge, t0()), Err(ReserveError::InvalidQuantity));
+        assert_eq!(
+            state.reserve(huge, t0()),
+            Err(ReserveError::InvalidQuantity)
+        );
     }
 
     #[test]
@@ -379,8 +436,14 @@ mod tests {
         let mut state = live(3, 2);
         let (a, b) = (new_id(), new_id());
         assert!(state.reserve(request(a, 2), t0()).is_ok());
-        assert_eq!(state.reserve(request(a, 1), t0()), Err(ReserveError::LimitExceeded));
-        assert_eq!(state.reserve(request(b, 2), t0()), Err(ReserveError::SoldOut));
+        assert_eq!(
+            state.reserve(request(a, 1), t0()),
+            Err(ReserveError::LimitExceeded)
+        );
+        assert_eq!(
+            state.reserve(request(b, 2), t0()),
+            Err(ReserveError::SoldOut)
+        );
         assert!(state.reserve(request(b, 1), t0()).is_ok());
         assert_eq!(state.stock_left(), 0);
     }
@@ -396,9 +459,15 @@ mod tests {
         };
         let mut again = first.clone();
         again.order_id = new_id();
-        assert_eq!(state.reserve(again.clone(), t0()), Ok(Reserved::Replayed(order.id)));
+        assert_eq!(
+            state.reserve(again.clone(), t0()),
+            Ok(Reserved::Replayed(order.id))
+        );
         again.quantity = 2;
-        assert_eq!(state.reserve(again, t0()), Err(ReserveError::IdempotencyKeyReused));
+        assert_eq!(
+            state.reserve(again, t0()),
+            Err(ReserveError::IdempotencyKeyReused)
+        );
         assert_eq!(state.stock_left(), 9);
     }
 
@@ -410,8 +479,15 @@ mod tests {
             panic!("expected a new order");
         };
         state.begin_cancel(order.id).expect("cancellable");
-        assert_eq!(state.stock_left(), 8, "stock is held until the cancel commits");
-        assert_eq!(state.begin_cancel(order.id), Err(CancelError::NotCancellable));
+        assert_eq!(
+            state.stock_left(),
+            8,
+            "stock is held until the cancel commits"
+        );
+        assert_eq!(
+            state.begin_cancel(order.id),
+            Err(CancelError::NotCancellable)
+        );
         state.finish_cancel(order.id);
         state.finish_cancel(order.id);
         assert_eq!(state.stock_left(), 10);
@@ -428,7 +504,10 @@ mod tests {
         assert!(state.reserve(req.clone(), t0()).is_ok());
         state.undo_reserve(req.order_id);
         assert_eq!(state.stock_left(), 1);
-        let retry = ReserveRequest { order_id: new_id(), ..req };
+        let retry = ReserveRequest {
+            order_id: new_id(),
+            ..req
+        };
         assert!(matches!(state.reserve(retry, t0()), Ok(Reserved::New(_))));
     }
 
@@ -449,21 +528,43 @@ mod tests {
             status: OrderStatus::Cancelled,
             idempotency_key: None,
         };
-        let mut state =
-            InventoryState::rehydrate(terms(2), RoomStatus::Live, 5, Duration::minutes(15), [kept.clone(), cancelled]);
+        let mut state = InventoryState::rehydrate(
+            terms(2),
+            RoomStatus::Live,
+            5,
+            Duration::minutes(15),
+            [kept.clone(), cancelled],
+        );
         assert_eq!(state.stock_left(), 3);
-        assert_eq!(state.reserve(request(user, 1), t0()), Err(ReserveError::LimitExceeded));
+        assert_eq!(
+            state.reserve(request(user, 1), t0()),
+            Err(ReserveError::LimitExceeded)
+        );
         let mut replay = request(user, 2);
         replay.idempotency_key = Some("k".into());
-        assert_eq!(state.reserve(replay, t0()), Ok(Reserved::Replayed(kept.order_id)));
+        assert_eq!(
+            state.reserve(replay, t0()),
+            Ok(Reserved::Replayed(kept.order_id))
+        );
     }
 
     #[derive(Debug, Clone)]
     enum Op {
-        Reserve { user: usize, quantity: u32, key: Option<u8> },
-        Undo { pick: usize },
-        Cancel { pick: usize, commits: bool },
-        Restock { added: u32 },
+        Reserve {
+            user: usize,
+            quantity: u32,
+            key: Option<u8>,
+        },
+        Undo {
+            pick: usize,
+        },
+        Cancel {
+            pick: usize,
+            commits: bool,
+        },
+        Restock {
+            added: u32,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {

@@ -68,7 +68,12 @@ pub struct RoomActor {
 }
 
 impl RoomActor {
-    pub fn new(room_id: RoomId, merchant_id: UserId, status: RoomStatus, pinned_listing_id: Option<ListingId>) -> Self {
+    pub fn new(
+        room_id: RoomId,
+        merchant_id: UserId,
+        status: RoomStatus,
+        pinned_listing_id: Option<ListingId>,
+    ) -> Self {
         Self {
             room_id,
             merchant_id,
@@ -105,7 +110,9 @@ impl Handler<AttachListing> for RoomActor {
             return;
         }
         // The listing may have been created while this room was starting: give it the status now.
-        msg.inventory.do_send(SetRoomStatus { status: self.status });
+        msg.inventory.do_send(SetRoomStatus {
+            status: self.status,
+        });
         self.listings.push(msg.listing_id);
         self.inventories.insert(msg.listing_id, msg.inventory);
     }

@@ -14,14 +14,20 @@ pub struct Registration {
 
 pub async fn register(services: &Services, input: Registration) -> Result<UserRecord, AppError> {
     let username = input.username.trim().to_owned();
-    let valid_chars = username.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    let valid_chars = username
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
     if !(3..=32).contains(&username.len()) || !valid_chars {
-        return Err(AppError::invalid("username", "3 to 32 letters, digits, '_', '.' or '-'"));
+        return Err(AppError::invalid(
+            "username",
+            "3 to 32 letters, digits, '_', '.' or '-'",
+        ));
     }
     if !(8..=128).contains(&input.password.chars().count()) {
         return Err(AppError::invalid("password", "must be 8 to 128 characters"));
     }
-    let role = Role::parse(&input.role).ok_or_else(|| AppError::invalid("role", "must be merchant or viewer"))?;
+    let role = Role::parse(&input.role)
+        .ok_or_else(|| AppError::invalid("role", "must be merchant or viewer"))?;
     let user = UserRecord {
         id: new_id(),
         nickname: username.clone(),

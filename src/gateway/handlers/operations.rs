@@ -23,7 +23,9 @@ pub async fn readyz(svc: Svc) -> HttpResponse {
 
 #[get("/metrics")]
 pub async fn metrics(handle: web::Data<PrometheusHandle>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(handle.render())
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(handle.render())
 }
 
 #[get("/openapi.json")]

@@ -66,7 +66,11 @@ pub async fn place(
 
 #[utoipa::path(get, path = "/v1/orders/{order_id}", tag = "orders", security(("bearer" = [])), responses((status = 200, body = OrderView), (status = 404, body = ErrorBody)))]
 #[get("/v1/orders/{order_id}")]
-pub async fn show(svc: Svc, auth: Authenticated, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn show(
+    svc: Svc,
+    auth: Authenticated,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let order = get_order(&svc, &auth.0, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(OrderView::from(order)))
 }
@@ -74,14 +78,22 @@ pub async fn show(svc: Svc, auth: Authenticated, path: web::Path<Uuid>) -> Resul
 #[utoipa::path(get, path = "/v1/orders", tag = "orders", security(("bearer" = [])), responses((status = 200, body = [OrderView])))]
 #[get("/v1/orders")]
 pub async fn list(svc: Svc, auth: Authenticated) -> Result<HttpResponse, ApiError> {
-    let orders: Vec<OrderView> = list_orders(&svc, &auth.0).await?.into_iter().map(OrderView::from).collect();
+    let orders: Vec<OrderView> = list_orders(&svc, &auth.0)
+        .await?
+        .into_iter()
+        .map(OrderView::from)
+        .collect();
     Ok(HttpResponse::Ok().json(orders))
 }
 
 #[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "orders", security(("bearer" = [])),
     responses((status = 200, body = OrderView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[post("/v1/orders/{order_id}/cancel")]
-pub async fn cancel(svc: Svc, auth: Authenticated, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn cancel(
+    svc: Svc,
+    auth: Authenticated,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let order = cancel_order(&svc, &auth.0, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(OrderView::from(order)))
 }

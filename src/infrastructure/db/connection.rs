@@ -42,7 +42,10 @@ pub struct Connector {
 
 impl Connector {
     pub fn new(url: &str) -> Self {
-        Self { url: url.to_owned(), backend: Backend::of_url(url) }
+        Self {
+            url: url.to_owned(),
+            backend: Backend::of_url(url),
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -56,16 +59,20 @@ impl Connector {
                 .map_err(r2d2::Error::ConnectionError),
             Backend::Sqlite => {
                 let path = self.url.trim_start_matches("sqlite://");
-                if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                if let Some(dir) = Path::new(path)
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                {
                     // An error here resurfaces, better worded, from establish below.
                     let _ = std::fs::create_dir_all(dir);
                 }
-                let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
-                // WAL lets readers run beside the journal's writes; busy_timeout makes the rare
-                // writer outside the journal wait its turn instead of failing.
+                let mut conn =
+                    SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                // busy_timeout first, so even switching to WAL waits for a lock instead of failing; WAL
+                // lets readers run beside the journal's writes.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
@@ -83,7 +90,8 @@ impl ManageConnection for Connector {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {

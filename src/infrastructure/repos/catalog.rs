@@ -21,10 +21,30 @@ pub struct ListingRecord {
     pub created_at: DateTime<Utc>,
 }
 
-type Row = (String, String, String, i64, i64, i32, Option<i64>, Option<i64>, i64);
+type Row = (
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i32,
+    Option<i64>,
+    Option<i64>,
+    i64,
+);
 
 fn from_row(row: Row) -> StorageResult<ListingRecord> {
-    let (id, room_id, title, price_cents, stock_total, per_user_limit, starts_at, ends_at, created_at) = row;
+    let (
+        id,
+        room_id,
+        title,
+        price_cents,
+        stock_total,
+        per_user_limit,
+        starts_at,
+        ends_at,
+        created_at,
+    ) = row;
     let corrupt = |what: &str| StorageError::Corrupt(format!("listing {id}: bad {what}"));
     Ok(ListingRecord {
         id: parse_id(&id)?,
@@ -40,7 +60,11 @@ fn from_row(row: Row) -> StorageResult<ListingRecord> {
 }
 
 /// Adds restocked units inside the journal's transaction.
-pub fn add_stock(conn: &mut crate::infrastructure::db::DbConnection, id: ListingId, added: u32) -> QueryResult<usize> {
+pub fn add_stock(
+    conn: &mut crate::infrastructure::db::DbConnection,
+    id: ListingId,
+    added: u32,
+) -> QueryResult<usize> {
     diesel::update(listings::catalog_listings.find(id.to_string()))
         .set(listings::stock_total.eq(listings::stock_total + i64::from(added)))
         .execute(conn)
@@ -86,8 +110,11 @@ impl Storage {
 
     pub async fn find_listing(&self, id: ListingId) -> StorageResult<Option<ListingRecord>> {
         with_conn(&self.pool, move |conn| {
-            let row: Option<Row> =
-                listings::catalog_listings.find(id.to_string()).select(listing_columns!()).first(conn).optional()?;
+            let row: Option<Row> = listings::catalog_listings
+                .find(id.to_string())
+                .select(listing_columns!())
+                .first(conn)
+                .optional()?;
             row.map(from_row).transpose()
         })
         .await

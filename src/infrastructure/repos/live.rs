@@ -21,7 +21,16 @@ pub struct RoomRecord {
     pub created_at: DateTime<Utc>,
 }
 
-type Row = (String, String, String, String, Option<i64>, String, Option<String>, i64);
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    String,
+    Option<String>,
+    i64,
+);
 
 fn from_row(row: Row) -> StorageResult<RoomRecord> {
     let (id, merchant_id, title, status, scheduled_at, stream_key, pinned, created_at) = row;
@@ -29,7 +38,8 @@ fn from_row(row: Row) -> StorageResult<RoomRecord> {
         id: parse_id(&id)?,
         merchant_id: parse_id(&merchant_id)?,
         title,
-        status: RoomStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("bad status {status:?}")))?,
+        status: RoomStatus::parse(&status)
+            .ok_or_else(|| StorageError::Corrupt(format!("bad status {status:?}")))?,
         scheduled_at: scheduled_at.map(time::from_millis),
         stream_key,
         pinned_listing_id: pinned.as_deref().map(parse_id).transpose()?,
@@ -90,12 +100,18 @@ impl Storage {
         let at = time::to_millis(event.at);
         with_conn(&self.pool, move |conn| {
             conn.transaction(|conn| {
-                let target = rooms::live_rooms.filter(rooms::id.eq(id.to_string()).and(rooms::status.eq(from.as_str())));
+                let target = rooms::live_rooms.filter(
+                    rooms::id
+                        .eq(id.to_string())
+                        .and(rooms::status.eq(from.as_str())),
+                );
                 let changed = match to {
                     RoomStatus::Live => diesel::update(target)
                         .set((rooms::status.eq(to.as_str()), rooms::started_at.eq(at)))
                         .execute(conn)?,
-                    _ => diesel::update(target).set((rooms::status.eq(to.as_str()), rooms::ended_at.eq(at))).execute(conn)?,
+                    _ => diesel::update(target)
+                        .set((rooms::status.eq(to.as_str()), rooms::ended_at.eq(at)))
+                        .execute(conn)?,
                 };
                 if changed == 1 {
                     outbox::append(conn, &[&event])?;

@@ -1,11 +1,11 @@
 //! Storage access, one file per module and its tables. No file reads another module's tables;
 //! the application layer composes what it needs from each.
 
+pub mod catalog;
 pub mod identity;
 pub mod live;
-pub mod catalog;
-pub mod orders;
 pub mod marketing;
+pub mod orders;
 pub mod outbox;
 
 use super::db::{Backend, DbPool};
@@ -25,6 +25,8 @@ impl Storage {
     /// Whether the database answers now (for `/readyz`).
     pub async fn ping(&self) -> bool {
         use diesel::connection::SimpleConnection;
-        super::db::with_conn(&self.pool, |conn| Ok(conn.batch_execute("SELECT 1")?)).await.is_ok()
+        super::db::with_conn(&self.pool, |conn| Ok(conn.batch_execute("SELECT 1")?))
+            .await
+            .is_ok()
     }
 }

@@ -2,7 +2,9 @@
 
 use super::Storage;
 use crate::infrastructure::db::schema::orders_orders::dsl as orders;
-use crate::infrastructure::db::{parse_id, time, with_conn, DbConnection, StorageError, StorageResult};
+use crate::infrastructure::db::{
+    parse_id, time, with_conn, DbConnection, StorageError, StorageResult,
+};
 use crate::per_backend;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -49,7 +51,19 @@ impl From<&Order> for NewOrder {
     }
 }
 
-type Row = (String, String, String, String, i32, i64, i64, String, Option<String>, i64, i64);
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    i32,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    i64,
+    i64,
+);
 
 macro_rules! order_columns {
     () => {
@@ -70,11 +84,24 @@ macro_rules! order_columns {
 }
 
 fn from_row(row: Row) -> StorageResult<Order> {
-    let (id, room_id, listing_id, user_id, quantity, unit_price_cents, total_cents, status, key, expires_at, created_at) =
-        row;
+    let (
+        id,
+        room_id,
+        listing_id,
+        user_id,
+        quantity,
+        unit_price_cents,
+        total_cents,
+        status,
+        key,
+        expires_at,
+        created_at,
+    ) = row;
     Ok(Order {
-        quantity: u32::try_from(quantity).map_err(|_| StorageError::Corrupt(format!("order {id}: bad quantity")))?,
-        status: OrderStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("order {id}: bad status")))?,
+        quantity: u32::try_from(quantity)
+            .map_err(|_| StorageError::Corrupt(format!("order {id}: bad quantity")))?,
+        status: OrderStatus::parse(&status)
+            .ok_or_else(|| StorageError::Corrupt(format!("order {id}: bad status")))?,
         id: parse_id(&id)?,
         room_id: parse_id(&room_id)?,
         listing_id: parse_id(&listing_id)?,
@@ -103,17 +130,33 @@ pub fn insert_new(conn: &mut DbConnection, batch: &[&Order]) -> QueryResult<Hash
 }
 
 /// Marks a reserved order cancelled inside the journal's transaction.
-pub fn mark_cancelled(conn: &mut DbConnection, id: OrderId, at: DateTime<Utc>) -> QueryResult<usize> {
-    diesel::update(orders::orders_orders.filter(orders::id.eq(id.to_string()).and(orders::status.eq("reserved"))))
-        .set((orders::status.eq(OrderStatus::Cancelled.as_str()), orders::updated_at.eq(time::to_millis(at))))
-        .execute(conn)
+pub fn mark_cancelled(
+    conn: &mut DbConnection,
+    id: OrderId,
+    at: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(
+        orders::orders_orders.filter(
+            orders::id
+                .eq(id.to_string())
+                .and(orders::status.eq("reserved")),
+        ),
+    )
+    .set((
+        orders::status.eq(OrderStatus::Cancelled.as_str()),
+        orders::updated_at.eq(time::to_millis(at)),
+    ))
+    .execute(conn)
 }
 
 impl Storage {
     pub async fn find_order(&self, id: OrderId) -> StorageResult<Option<Order>> {
         with_conn(&self.pool, move |conn| {
-            let row: Option<Row> =
-                orders::orders_orders.find(id.to_string()).select(order_columns!()).first(conn).optional()?;
+            let row: Option<Row> = orders::orders_orders
+                .find(id.to_string())
+                .select(order_columns!())
+                .first(conn)
+                .optional()?;
             row.map(from_row).transpose()
         })
         .await
@@ -144,7 +187,10 @@ impl Storage {
     }
 
     /// What an InventoryActor needs to rebuild the listing's holdings, limits and keys.
-    pub async fn stored_orders_of_listing(&self, listing_id: ListingId) -> StorageResult<Vec<StoredOrder>> {
+    pub async fn stored_orders_of_listing(
+        &self,
+        listing_id: ListingId,
+    ) -> StorageResult<Vec<StoredOrder>> {
         let orders = self.orders_of_listing(listing_id).await?;
         Ok(orders
             .into_iter()

@@ -1,0 +1,70 @@
+use crate::helpers::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+on_both_backends! {
+    async fn every_order_in_a_campaign_room_earns_exactly_one_coupon(backend) {
+        const N: usize = 12;
+        let app = spawn_app(backend).await;
+        let merchant = app.merchant().await;
+        let room = app.live_room(&merchant).await;
+        let listing = app.simple_listing(&merchant, room, 100, 5).await;
+        let early = app.guest().await;
+        expect_status(app.order(&early, room, listing, json!(1), None).await, StatusCode::CREATED).await;
+
+        let body = json!({"amount_off_cents": 500, "min_spend_cents": 2000, "valid_for_s": 86400});
+        let res = app.post(&format!("/v1/rooms/{room}/coupon-campaign"), Some(&merchant.token), body).await;
+        expect_status(res, StatusCode::CREATED).await;
+        let res = app.post(&format!("/v1/rooms/{room}/coupon-campaign"), Some(&merchant.token), json!({"amount_off_cents": 0, "min_spend_cents": 0, "valid_for_s": 10})).await;
+        expect_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+
+        let buyers = app.guests(N).await;
+        let mut orders = Vec::new();
+        for buyer in &buyers {
+            let order = expect_status(app.order(buyer, room, listing, json!(1), None).await, StatusCode::CREATED).await;
+            orders.push(id_of(order));
+        }
+
+        // Coupons come from the order.created event, after the order is acknowledged.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        for (buyer, order) in buyers.iter().zip(&orders) {
+            let coupons = loop {
+                let list = expect_status(app.get("/v1/coupons", Some(&buyer.token)).await, StatusCode::OK).await;
+                if list.as_array().is_some_and(|a| !a.is_empty()) || tokio::time::Instant::now() > deadline {
+                    break list;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            let coupons: &Vec<Value> = coupons.as_array().expect("array");
+            assert_eq!(coupons.len(), 1, "one coupon per order: {coupons:?}");
+            assert_eq!(coupons[0]["order_id"], json!(order));
+            assert_eq!(coupons[0]["room_id"], json!(room));
+            assert_eq!(coupons[0]["amount_off_cents"], 500);
+        }
+        let none = expect_status(app.get("/v1/coupons", Some(&early.token)).await, StatusCode::OK).await;
+        assert_eq!(none.as_array().map(Vec::len), Some(0), "an order before the campaign earns nothing");
+    }
+
+    async fn a_replayed_order_created_event_issues_nothing_new(backend) {
+        let app = spawn_app(backend).await;
+        let merchant = app.merchant().await;
+        let room = app.live_room(&merchant).await;
+        let listing = app.simple_listing(&merchant, room, 10, 5).await;
+        let body = json!({"amount_off_cents": 100, "min_spend_cents": 0, "valid_for_s": 3600});
+        expect_status(app.post(&format!("/v1/rooms/{room}/coupon-campaign"), Some(&merchant.token), body).await, StatusCode::CREATED).await;
+        let buyer = app.guest().await;
+        let order = id_of(expect_status(app.order(&buyer, room, listing, json!(1), None).await, StatusCode::CREATED).await);
+
+        let event = livecart_actors::events::DomainEvent::new(chrono::Utc::now(), livecart_actors::events::EventPayload::OrderCreated {
+            order_id: order, room_id: room, listing_id: listing, user_id: buyer.id, quantity: 1, total_cents: 1999,
+        });
+        use livecart_actors::events::EventHandler;
+        let handler = livecart::application::issue_coupon::IssueCoupon::new(app.services.storage.clone());
+        handler.handle(event.clone()).await.expect("first delivery");
+        handler.handle(event).await.expect("second delivery");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let coupons = app.services.storage.coupons_of_user(buyer.id).await.expect("coupons");
+        assert_eq!(coupons.len(), 1, "the order has one coupon whatever the deliveries");
+    }
+}

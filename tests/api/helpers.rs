@@ -1,0 +1,289 @@
+//! `spawn_app()` and one typed helper per endpoint, in the manner of zero-to-production.
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use livecart::application::Services;
+use livecart::settings::Settings;
+use livecart::startup::Application;
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// The database a scenario runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each scenario once per backend, as `<scenario>::on_sqlite` and `<scenario>::on_postgres`.
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($backend:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn scenario($backend: $crate::helpers::Backend) $body
+            #[actix_web::test]
+            async fn on_sqlite() { scenario($crate::helpers::Backend::Sqlite).await }
+            #[actix_web::test]
+            async fn on_postgres() { scenario($crate::helpers::Backend::Postgres).await }
+        }
+    )*};
+}
+
+/// The PostgreSQL server the suite creates its databases on.
+fn postgres_admin_url() -> String {
+    std::env::var("LIVECART_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A fresh, empty database for one scenario.
+pub fn fresh_database(backend: Backend) -> String {
+    let name = format!("livecart_test_{}", Uuid::new_v4().simple());
+    match backend {
+        Backend::Sqlite => {
+            let path = std::env::temp_dir().join(format!("{name}.db"));
+            format!("sqlite://{}", path.display())
+        }
+        Backend::Postgres => {
+            let admin = postgres_admin_url();
+            let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
+                panic!("PostgreSQL must be reachable at {admin} (scripts/test starts it): {e}")
+            });
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .expect("create test database");
+            let base = admin
+                .rsplit_once('/')
+                .map(|(base, _)| base)
+                .unwrap_or(&admin)
+                .to_owned();
+            format!("{base}/{name}")
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub database_url: String,
+    pub client: reqwest::Client,
+    pub services: Services,
+    handle: actix_web::dev::ServerHandle,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_on(fresh_database(backend)).await
+}
+
+/// Starts the app on an existing database (a restart keeps its data).
+pub async fn spawn_app_on(database_url: String) -> TestApp {
+    livecart::telemetry::init_with_default("warn");
+    let mut settings = Settings::load_for("test").expect("test settings");
+    settings.database.url = database_url.clone();
+    settings.server.bind = "127.0.0.1:0".into();
+    let app = Application::build(settings).await.expect("the app starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let services = app.services().clone();
+    let handle = app.handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(512)
+        .build()
+        .expect("client");
+    TestApp {
+        address,
+        database_url,
+        client,
+        services,
+        handle,
+    }
+}
+
+pub struct User {
+    pub id: Uuid,
+    pub token: String,
+}
+
+impl TestApp {
+    /// Stops accepting requests and waits for in-flight ones.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        let mut req = self.client.post(self.url(path)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn register(&self, username: &str, role: &str) -> Response {
+        let body = json!({"username": username, "password": "correct-horse-battery", "role": role});
+        self.post("/v1/auth/register", None, body).await
+    }
+
+    pub async fn merchant(&self) -> User {
+        let name = format!("m{}", &Uuid::new_v4().simple().to_string()[..12]);
+        user_of(self.register(&name, "merchant").await).await
+    }
+
+    pub async fn guest(&self) -> User {
+        user_of(
+            self.post("/v1/auth/guest", None, json!({"nickname": "viewer"}))
+                .await,
+        )
+        .await
+    }
+
+    pub async fn guests(&self, n: usize) -> Vec<User> {
+        let mut users = Vec::with_capacity(n);
+        for chunk in (0..n).collect::<Vec<_>>().chunks(50) {
+            let batch = futures_util::future::join_all(chunk.iter().map(|_| self.guest())).await;
+            users.extend(batch);
+        }
+        users
+    }
+
+    /// A room owned by `merchant`, scheduled.
+    pub async fn room(&self, merchant: &User) -> Uuid {
+        let res = self
+            .post(
+                "/v1/rooms",
+                Some(&merchant.token),
+                json!({"title": "Flash night"}),
+            )
+            .await;
+        id_of(expect_status(res, StatusCode::CREATED).await)
+    }
+
+    /// A live room of `merchant`.
+    pub async fn live_room(&self, merchant: &User) -> Uuid {
+        let room = self.room(merchant).await;
+        self.start(merchant, room).await;
+        room
+    }
+
+    pub async fn start(&self, merchant: &User, room: Uuid) {
+        let res = self
+            .post(
+                &format!("/v1/rooms/{room}/start"),
+                Some(&merchant.token),
+                json!({}),
+            )
+            .await;
+        expect_status(res, StatusCode::OK).await;
+    }
+
+    pub async fn listing(&self, merchant: &User, room: Uuid, body: Value) -> Uuid {
+        let res = self
+            .post(
+                &format!("/v1/rooms/{room}/listings"),
+                Some(&merchant.token),
+                body,
+            )
+            .await;
+        id_of(expect_status(res, StatusCode::CREATED).await)
+    }
+
+    /// A listing of `stock` units, at most `limit` per buyer, open while the room is live.
+    pub async fn simple_listing(
+        &self,
+        merchant: &User,
+        room: Uuid,
+        stock: u64,
+        limit: u32,
+    ) -> Uuid {
+        let body = json!({"title": "Jasmine tea", "price_cents": 1999, "stock": stock, "per_user_limit": limit});
+        self.listing(merchant, room, body).await
+    }
+
+    pub async fn order(
+        &self,
+        buyer: &User,
+        room: Uuid,
+        listing: Uuid,
+        quantity: Value,
+        key: Option<&str>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .post(self.url(&format!("/v1/rooms/{room}/orders")))
+            .bearer_auth(&buyer.token)
+            .json(&json!({"listing_id": listing, "quantity": quantity}));
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn stock_left(&self, room: Uuid, listing: Uuid) -> u64 {
+        let res = self.get(&format!("/v1/rooms/{room}/listings"), None).await;
+        let listings = expect_status(res, StatusCode::OK).await;
+        let found = listings
+            .as_array()
+            .expect("an array")
+            .iter()
+            .find(|l| l["id"] == json!(listing))
+            .expect("the listing is listed")
+            .clone();
+        found["stock_left"].as_u64().expect("stock_left")
+    }
+
+    /// Orders of the listing as the database holds them.
+    pub async fn stored_orders(&self, listing: Uuid) -> Vec<livecart_actors::order::Order> {
+        self.services
+            .storage
+            .orders_of_listing(listing)
+            .await
+            .expect("orders readable")
+    }
+}
+
+pub async fn expect_status(res: Response, status: StatusCode) -> Value {
+    let got = res.status();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    assert_eq!(got, status, "unexpected status; body: {body}");
+    body
+}
+
+/// Asserts the contract's error shape and code.
+pub async fn expect_error(res: Response, status: StatusCode, code: &str) {
+    let body = expect_status(res, status).await;
+    assert_eq!(body["error"], code, "body: {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "body: {body}"
+    );
+}
+
+pub fn id_of(body: Value) -> Uuid {
+    body["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no id in {body}"))
+}
+
+async fn user_of(res: Response) -> User {
+    let status = res.status();
+    let body: Value = res.json().await.expect("json body");
+    assert!(status.is_success(), "{status}: {body}");
+    User {
+        id: body["user_id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("user_id"),
+        token: body["token"].as_str().expect("token").to_owned(),
+    }
+}

@@ -1,0 +1,13 @@
+//! The integration suite: the real server on a real port, with real databases.
+//! Every scenario runs twice, on SQLite and on PostgreSQL (see `on_both_backends!`).
+
+#[macro_use]
+mod helpers;
+
+mod concurrency;
+mod coupons;
+mod idempotency;
+mod identity;
+mod operations;
+mod refusals;
+mod restart;
