@@ -3,6 +3,7 @@
 use crate::application::issue_coupon::IssueCoupon;
 use crate::application::Services;
 use crate::external::stream::TencentSigner;
+use crate::gateway::ws::upgrade::AllowedOrigins;
 use crate::gateway::{self, auth::TokenKeys, input};
 use crate::infrastructure::db::{build_pool, migrate, Connector};
 use crate::infrastructure::event_bus::InProcessBus;
@@ -15,6 +16,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use livecart_actors::directory::{Directory, DirectorySettings};
+use livecart_actors::room::{RateLimit, RoomConfig};
 use livecart_actors::SystemClock;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::net::TcpListener;
@@ -66,6 +68,10 @@ impl Application {
             DirectorySettings {
                 reservation_ttl: chrono::Duration::seconds(settings.orders.reservation_ttl_s),
                 arbiters,
+                room: RoomConfig {
+                    chat_limit: settings.limits.enabled.then_some(RateLimit { per_second: 2.0, burst: 5.0 }),
+                    ..RoomConfig::default()
+                },
             },
         );
         let stream = &settings.stream;
@@ -119,6 +125,7 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
     )?);
     let metrics = web::Data::new(metrics_handle());
     let body_limit = settings.limits.max_body_bytes;
+    let origins = web::Data::new(AllowedOrigins(settings.server.allowed_origins.clone()));
     let server = HttpServer::new(move || {
         App::new()
             .wrap(tracing_actix_web_lite())
@@ -127,6 +134,8 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
             .app_data(metrics.clone())
             .app_data(input::json_config(body_limit))
             .app_data(input::path_config())
+            .app_data(input::query_config())
+            .app_data(origins.clone())
             .configure(gateway::routes)
     })
     .listen(listener)?

@@ -10,7 +10,9 @@ use crate::clock::Clock;
 use crate::ids::{ListingId, RoomId, UserId};
 use crate::inventory::{InventoryActor, InventoryState, ListingTerms, StoredOrder};
 use crate::journal::Journal;
-use crate::room::{AttachListing, RoomActor, RoomStatus};
+use crate::room::fanout::FanoutShard;
+use crate::room::{AttachListing, RoomActor, RoomConfig, RoomInit, RoomStatus};
+use crate::session::ListingInfo;
 use actix::prelude::*;
 use chrono::Duration;
 use futures_util::future::BoxFuture;
@@ -25,12 +27,15 @@ pub struct RoomSeed {
     pub merchant_id: UserId,
     pub status: RoomStatus,
     pub pinned_listing_id: Option<ListingId>,
+    /// Users muted in the room's chat.
+    pub muted: Vec<UserId>,
     pub listings: Vec<ListingSeed>,
 }
 
 /// A listing as stored: its terms, every unit ever made sellable, and its orders.
 #[derive(Debug, Clone)]
 pub struct ListingSeed {
+    pub title: String,
     pub terms: ListingTerms,
     pub total_stock: u64,
     pub orders: Vec<StoredOrder>,
@@ -53,6 +58,7 @@ pub struct DirectorySettings {
     pub reservation_ttl: Duration,
     /// Arbiters (threads) the actors are spread over; one per core.
     pub arbiters: usize,
+    pub room: RoomConfig,
 }
 
 #[derive(Default)]
@@ -140,26 +146,27 @@ impl Directory {
             // Scheduled until the room's AttachListing handler pushes the real status.
             self.start_inventory(&mut entries, seed, RoomStatus::Scheduled, room)
         };
-        room.send(AttachListing { listing_id, inventory: inventory.clone() }).await?;
+        let (inventory, info) = inventory;
+        room.send(AttachListing { listing: info, inventory: inventory.clone() }).await?;
         Ok(inventory)
     }
 
     fn start_room(&self, entries: &mut Entries, seed: RoomSeed) -> Addr<RoomActor> {
-        let arbiter = self.pick_arbiter();
-        let actor = RoomActor::new(
-            seed.room_id,
-            seed.merchant_id,
-            seed.status,
-            seed.pinned_listing_id,
-        );
-        let room = RoomActor::start_in_arbiter(&arbiter, |_ctx| actor);
+        // One fan-out shard per arbiter: a large room's broadcasts use every core.
+        let shards = self.arbiters.iter().map(|a| FanoutShard::start_in_arbiter(&a.handle(), |_| FanoutShard::default())).collect();
+        let init = RoomInit {
+            room_id: seed.room_id,
+            merchant_id: seed.merchant_id,
+            status: seed.status,
+            pinned_listing_id: seed.pinned_listing_id,
+            muted: seed.muted.into_iter().collect(),
+            epoch: new_epoch(),
+        };
+        let (clock, config) = (self.clock.clone(), self.settings.room);
+        let room = RoomActor::start_in_arbiter(&self.pick_arbiter(), move |_ctx| RoomActor::new(init, shards, clock, config));
         for listing in seed.listings {
-            let listing_id = listing.terms.listing_id;
-            let inventory = self.start_inventory(entries, listing, seed.status, &room);
-            room.do_send(AttachListing {
-                listing_id,
-                inventory,
-            });
+            let (inventory, info) = self.start_inventory(entries, listing, seed.status, &room);
+            room.do_send(AttachListing { listing: info, inventory });
         }
         entries.rooms.insert(seed.room_id, room.clone());
         room
@@ -171,23 +178,29 @@ impl Directory {
         seed: ListingSeed,
         status: RoomStatus,
         room: &Addr<RoomActor>,
-    ) -> Addr<InventoryActor> {
-        let listing_id = seed.terms.listing_id;
-        let state = InventoryState::rehydrate(
-            seed.terms,
-            status,
-            seed.total_stock,
-            self.settings.reservation_ttl,
-            seed.orders,
-        );
+    ) -> (Addr<InventoryActor>, ListingInfo) {
+        let terms = seed.terms.clone();
+        let state =
+            InventoryState::rehydrate(seed.terms, status, seed.total_stock, self.settings.reservation_ttl, seed.orders);
+        let info = ListingInfo {
+            id: terms.listing_id,
+            room_id: terms.room_id,
+            title: seed.title,
+            price_cents: terms.price_cents,
+            stock: state.total(),
+            stock_left: state.stock_left(),
+            per_user_limit: terms.per_user_limit,
+            starts_at: terms.starts_at,
+            ends_at: terms.ends_at,
+        };
         let (journal, clock) = (self.journal.clone(), self.clock.clone());
         let watcher = room.clone().recipient();
         let arbiter = self.pick_arbiter();
         let addr = InventoryActor::start_in_arbiter(&arbiter, move |_ctx| {
             InventoryActor::new(state, journal, clock, Some(watcher))
         });
-        entries.listings.insert(listing_id, addr.clone());
-        addr
+        entries.listings.insert(terms.listing_id, addr.clone());
+        (addr, info)
     }
 
     fn pick_arbiter(&self) -> ArbiterHandle {
@@ -201,6 +214,11 @@ impl Directory {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// A chat-ring epoch: random, and below 2^53 so JavaScript clients hold it exactly.
+fn new_epoch() -> u64 {
+    (uuid::Uuid::new_v4().as_u64_pair().0 >> 12).max(1)
 }
 
 impl Drop for Directory {

@@ -13,6 +13,7 @@ pub mod inventory;
 pub mod journal;
 pub mod order;
 pub mod room;
+pub mod session;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use identity::Role;

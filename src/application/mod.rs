@@ -14,6 +14,7 @@ pub mod issue_coupon;
 pub mod list_coupons;
 pub mod list_listings;
 pub mod list_orders;
+pub mod moderate_chat;
 pub mod pin_listing;
 pub mod place_listing;
 pub mod place_order;

@@ -61,6 +61,7 @@ pub async fn place_listing(
     services.storage.insert_listing(listing.clone()).await?;
     if let Some(room_actor) = services.directory.room(room_id).await? {
         let seed = ListingSeed {
+            title: listing.title.clone(),
             terms: ListingTerms {
                 listing_id: listing.id,
                 room_id,

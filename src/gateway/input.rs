@@ -30,6 +30,12 @@ pub fn path_config() -> web::PathConfig {
         .error_handler(|_err: PathError, _req| ApiError::NotFound("resource").into())
 }
 
+/// Query strings of the wrong shape (`epoch=abc`) are bad requests.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default()
+        .error_handler(|err, _req| ApiError::BadRequest(format!("invalid query string: {err}")).into())
+}
+
 pub async fn no_such_route() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound("route"))
 }

@@ -5,9 +5,10 @@ pub mod error;
 pub mod handlers;
 pub mod input;
 pub mod openapi;
+pub mod ws;
 
 use actix_web::web;
-use handlers::{coupons, identity, listings, operations, orders, rooms};
+use handlers::{coupons, identity, listings, moderation, operations, orders, rooms};
 
 /// Every route of the public contract.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -28,6 +29,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(orders::cancel)
         .service(coupons::start_campaign)
         .service(coupons::list)
+        .service(moderation::mute)
+        .service(moderation::unmute)
+        .service(moderation::delete_chat)
+        .service(ws::upgrade::connect)
         .service(operations::healthz)
         .service(operations::readyz)
         .service(operations::metrics)

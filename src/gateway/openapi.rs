@@ -1,7 +1,7 @@
 //! The OpenAPI document of the public contract, generated from the handlers' annotations.
 
 use super::error::ErrorBody;
-use super::handlers::{coupons, identity, listings, orders, rooms};
+use super::handlers::{coupons, identity, listings, moderation, orders, rooms};
 use crate::application::views::{
     CampaignView, CouponView, ListingView, OrderView, PlayView, RoomView, StreamView,
 };
@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         listings::place, listings::list, listings::restock, listings::pin,
         orders::place, orders::show, orders::list, orders::cancel,
         coupons::start_campaign, coupons::list,
+        moderation::mute, moderation::unmute, moderation::delete_chat,
     ),
     components(schemas(ErrorBody, RoomView, StreamView, PlayView, ListingView, OrderView, CampaignView, CouponView)),
     modifiers(&BearerAuth),

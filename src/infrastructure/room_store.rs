@@ -34,6 +34,7 @@ impl RoomStore for SqlRoomStore {
                     .await
                     .map_err(fail)?;
                 listings.push(ListingSeed {
+                    title: listing.title.clone(),
                     terms: ListingTerms {
                         listing_id: listing.id,
                         room_id,
@@ -51,6 +52,7 @@ impl RoomStore for SqlRoomStore {
                 merchant_id: room.merchant_id,
                 status: room.status,
                 pinned_listing_id: room.pinned_listing_id,
+                muted: storage.muted_users(room_id).await.map_err(fail)?,
                 listings,
             }))
         })

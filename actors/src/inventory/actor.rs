@@ -16,6 +16,7 @@ use actix::prelude::*;
 use futures_util::future::{FutureExt, Shared};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Reserve units for a buyer; answered after the order is durable.
 #[derive(Debug, Message)]
@@ -108,9 +109,14 @@ pub struct InventoryActor {
     /// Commits still in flight, by order: a replay of the same idempotency key waits on the same
     /// commit rather than answering with an order that is not durable yet.
     pending: HashMap<OrderId, Shared<JournalAck>>,
-    /// Told the stock left after every committed change, for the room's fan-out.
+    /// Told the stock left after committed changes, for the room's fan-out.
     stock_watcher: Option<Recipient<StockChanged>>,
+    /// An announcement is already scheduled: changes until then are coalesced into it.
+    announce_pending: bool,
 }
+
+/// How long stock changes are gathered into one announcement to the room.
+const ANNOUNCE_AFTER: Duration = Duration::from_millis(50);
 
 impl InventoryActor {
     pub fn new(
@@ -119,24 +125,26 @@ impl InventoryActor {
         clock: Arc<dyn Clock>,
         stock_watcher: Option<Recipient<StockChanged>>,
     ) -> Self {
-        Self {
-            state,
-            journal,
-            clock,
-            pending: HashMap::new(),
-            stock_watcher,
-        }
+        Self { state, journal, clock, pending: HashMap::new(), stock_watcher, announce_pending: false }
     }
 
-    fn announce_stock(&self) {
-        if let Some(watcher) = &self.stock_watcher {
-            let change = StockChanged {
-                listing_id: self.state.terms().listing_id,
-                stock_left: self.state.stock_left(),
-            };
-            // A full room mailbox drops this update; the next one carries the newer value anyway.
-            let _ = watcher.try_send(change);
+    /// Tells the room the stock soon, once for every burst of changes: a sale of thousands of
+    /// orders a second costs the room a few messages a second, so do_send stays bounded.
+    fn announce_stock(&mut self, ctx: &mut Context<Self>) {
+        if self.stock_watcher.is_none() || self.announce_pending {
+            return;
         }
+        self.announce_pending = true;
+        ctx.run_later(ANNOUNCE_AFTER, |act, _ctx| {
+            act.announce_pending = false;
+            if let Some(watcher) = &act.stock_watcher {
+                watcher.do_send(StockChanged {
+                    listing_id: act.state.terms().listing_id,
+                    stock_left: act.state.stock_left(),
+                    total: act.state.total(),
+                });
+            }
+        });
     }
 }
 
@@ -189,11 +197,11 @@ impl Handler<Reserve> for InventoryActor {
                     })
                     .shared();
                 self.pending.insert(order.id, commit.clone());
-                Box::pin(commit.into_actor(self).map(move |committed, act, _ctx| {
+                Box::pin(commit.into_actor(self).map(move |committed, act, ctx| {
                     act.pending.remove(&order.id);
                     match committed {
                         Ok(()) => {
-                            act.announce_stock();
+                            act.announce_stock(ctx);
                             Ok(Placed::New(order))
                         }
                         Err(err) => {
@@ -238,10 +246,10 @@ impl Handler<Cancel> for InventoryActor {
         Box::pin(
             commit
                 .into_actor(self)
-                .map(move |committed, act, _ctx| match committed {
+                .map(move |committed, act, ctx| match committed {
                     Ok(()) => {
                         act.state.finish_cancel(order_id);
-                        act.announce_stock();
+                        act.announce_stock(ctx);
                         Ok(())
                     }
                     Err(err) => {
@@ -273,10 +281,10 @@ impl Handler<Restock> for InventoryActor {
             added: msg.added,
             event,
         });
-        Box::pin(commit.into_actor(self).map(move |committed, act, _ctx| {
+        Box::pin(commit.into_actor(self).map(move |committed, act, ctx| {
             committed?;
             act.state.add_stock(msg.added);
-            act.announce_stock();
+            act.announce_stock(ctx);
             Ok(act.state.stock_left())
         }))
     }

@@ -1,7 +1,13 @@
-//! One live room: its lifecycle, listings and pinned listing, owned by the RoomActor.
+//! One live room: its lifecycle, listings, audience, chat and fan-out, owned by the RoomActor.
 
 pub mod actor;
+pub mod chat;
+pub mod fanout;
+pub mod limiter;
+pub mod messages;
 pub mod status;
 
-pub use actor::{AttachListing, ChangeStatus, Describe, Pin, RoomActor, RoomView, StockChanged};
+pub use actor::{RoomActor, RoomConfig, RoomInit};
+pub use limiter::RateLimit;
+pub use messages::*;
 pub use status::RoomStatus;

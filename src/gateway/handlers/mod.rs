@@ -4,6 +4,7 @@
 pub mod coupons;
 pub mod identity;
 pub mod listings;
+pub mod moderation;
 pub mod operations;
 pub mod orders;
 pub mod rooms;

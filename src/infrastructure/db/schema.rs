@@ -97,3 +97,11 @@ diesel::table! {
         published_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    live_mutes (room_id, user_id) {
+        room_id -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+    }
+}

@@ -132,3 +132,35 @@ impl Storage {
         .await
     }
 }
+
+impl Storage {
+    /// Mutes or unmutes a user in a room's chat; repeating either is harmless.
+    pub async fn set_muted(&self, room_id: RoomId, user_id: UserId, muted: bool) -> StorageResult<()> {
+        use crate::infrastructure::db::schema::live_mutes::dsl as mutes;
+        let now = time::to_millis(Utc::now());
+        with_conn(&self.pool, move |conn| {
+            let key = (room_id.to_string(), user_id.to_string());
+            let existing = mutes::live_mutes.find(key.clone());
+            conn.transaction(|conn| {
+                diesel::delete(existing).execute(conn)?;
+                if muted {
+                    diesel::insert_into(mutes::live_mutes)
+                        .values((mutes::room_id.eq(key.0), mutes::user_id.eq(key.1), mutes::created_at.eq(now)))
+                        .execute(conn)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    pub async fn muted_users(&self, room_id: RoomId) -> StorageResult<Vec<UserId>> {
+        use crate::infrastructure::db::schema::live_mutes::dsl as mutes;
+        with_conn(&self.pool, move |conn| {
+            let ids: Vec<String> =
+                mutes::live_mutes.filter(mutes::room_id.eq(room_id.to_string())).select(mutes::user_id).load(conn)?;
+            ids.iter().map(|id| parse_id(id)).collect()
+        })
+        .await
+    }
+}

@@ -1,0 +1,103 @@
+//! The RoomActor's messages: from use cases (status, listings, pin, moderation), from
+//! inventory actors (stock), and from sessions (join, leave, chat, likes).
+
+use crate::ids::{ListingId, RoomId, UserId};
+use crate::inventory::InventoryActor;
+use crate::room::RoomStatus;
+use crate::session::{ListingInfo, SessionId, SharedOutbox, Viewer};
+use actix::prelude::*;
+use std::sync::Arc;
+
+/// The room's new status, already durable.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ChangeStatus {
+    pub status: RoomStatus,
+}
+
+/// A listing placed into the room, with the actor that owns its stock.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct AttachListing {
+    pub listing: ListingInfo,
+    pub inventory: Addr<InventoryActor>,
+}
+
+/// The listing the merchant is presenting now, already durable.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Pin {
+    pub listing_id: ListingId,
+}
+
+/// A listing's stock after a committed change, from its InventoryActor.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct StockChanged {
+    pub listing_id: ListingId,
+    pub stock_left: u64,
+    /// Every unit ever made sellable (changes with a restock).
+    pub total: u64,
+}
+
+/// Ask for the room as it stands.
+#[derive(Debug, Message)]
+#[rtype(result = "RoomView")]
+pub struct Describe;
+
+#[derive(Debug, Clone)]
+pub struct RoomView {
+    pub room_id: RoomId,
+    pub merchant_id: UserId,
+    pub status: RoomStatus,
+    pub pinned_listing_id: Option<ListingId>,
+    pub viewer_count: u64,
+    pub like_count: u64,
+    /// In the order the listings were placed.
+    pub listings: Vec<(ListingId, Addr<InventoryActor>)>,
+}
+
+/// A session enters: it gets the welcome (and missed chat) before any broadcast.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Join {
+    pub session_id: SessionId,
+    pub viewer: Viewer,
+    pub outbox: Arc<SharedOutbox>,
+    pub resume: Option<(u64, u64)>,
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Leave {
+    pub session_id: SessionId,
+}
+
+/// A chat line from a session; the room checks mutes and the sender's rate.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct PostChat {
+    pub session_id: SessionId,
+    pub text: String,
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct AddLikes {
+    pub count: u32,
+}
+
+/// Moderation, already durable: the user may not chat in this room until unmuted.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct SetMuted {
+    pub user_id: UserId,
+    pub muted: bool,
+}
+
+/// Moderation: remove a chat message; `false` when it is no longer in the ring.
+#[derive(Debug, Message)]
+#[rtype(result = "bool")]
+pub struct DeleteChat {
+    pub offset: u64,
+}

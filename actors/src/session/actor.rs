@@ -1,0 +1,212 @@
+//! The SessionActor: one per WebSocket connection.
+//!
+//! It knows the viewer, keeps the heartbeat, answers pings, bounds the buys in flight, and turns
+//! client frames into room messages or order-desk calls. It never touches the socket: the
+//! gateway feeds it parsed frames ([`Inbound`]) and a writer task drains its outbox.
+
+use super::frames::{ClientFrame, ServerFrame};
+use super::order_desk::{BuyRequest, OrderDesk};
+use super::outbox::{CloseCode, Outgoing, Policy, SharedOutbox};
+use crate::identity::Role;
+use crate::ids::{RoomId, UserId};
+use crate::room::{AddLikes, Join, Leave, PostChat, RoomActor};
+use actix::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub type SessionId = u64;
+
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
+/// How often the server pings, and how long a silent client is kept.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Buys one connection may have waiting on the order path at once.
+const MAX_BUYS_IN_FLIGHT: usize = 16;
+/// The contract's chat length.
+const MAX_CHAT_CHARS: usize = 500;
+const MAX_LIKES_PER_FRAME: u32 = 100;
+
+/// Who is connected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    pub user_id: UserId,
+    pub nickname: String,
+    pub role: Role,
+}
+
+/// What arrives from the client, already parsed by the gateway.
+#[derive(Debug)]
+pub enum Inbound {
+    Frame(ClientFrame),
+    /// Text that is not a valid client frame; the reason goes back in an error frame.
+    Invalid(String),
+    /// A protocol-level ping, to be answered with the same payload.
+    Ping(Vec<u8>),
+    /// Any other sign of life (a protocol-level pong).
+    Heard,
+    /// A frame over the size limit.
+    TooBig,
+    /// The client closed, or the connection broke.
+    Closed,
+}
+
+/// The writer finished (client gone, or the close frame was sent): stop the session.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Disconnect;
+
+pub struct SessionActor {
+    id: SessionId,
+    viewer: Viewer,
+    room_id: RoomId,
+    room: Addr<RoomActor>,
+    outbox: Arc<SharedOutbox>,
+    desk: Arc<dyn OrderDesk>,
+    /// `(epoch, offset)` from the upgrade URL, for chat replay.
+    resume: Option<(u64, u64)>,
+    last_heard: Instant,
+    buys_in_flight: usize,
+}
+
+impl SessionActor {
+    pub fn new(
+        viewer: Viewer,
+        room_id: RoomId,
+        room: Addr<RoomActor>,
+        outbox: Arc<SharedOutbox>,
+        desk: Arc<dyn OrderDesk>,
+        resume: Option<(u64, u64)>,
+    ) -> Self {
+        Self {
+            id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
+            viewer,
+            room_id,
+            room,
+            outbox,
+            desk,
+            resume,
+            last_heard: Instant::now(),
+            buys_in_flight: 0,
+        }
+    }
+
+    fn reply(&self, frame: ServerFrame) {
+        self.outbox.push(frame.encode(), Policy::MustDeliver);
+    }
+
+    fn on_frame(&mut self, frame: ClientFrame, ctx: &mut Context<Self>) {
+        match frame {
+            ClientFrame::Ping => self.reply(ServerFrame::Pong),
+            ClientFrame::Chat { text } => {
+                let length = text.chars().count();
+                if length == 0 || length > MAX_CHAT_CHARS || text.trim().is_empty() {
+                    self.reply(ServerFrame::error("invalid_field", "chat text must be 1 to 500 characters"));
+                    return;
+                }
+                let post = PostChat { session_id: self.id, text };
+                if self.room.try_send(post).is_err() {
+                    self.reply(ServerFrame::error("rate_limited", "the room is busy; try again"));
+                }
+            }
+            ClientFrame::Like { count } => {
+                if count == 0 || count > MAX_LIKES_PER_FRAME {
+                    self.reply(ServerFrame::error("invalid_field", "count must be 1 to 100"));
+                    return;
+                }
+                if self.room.try_send(AddLikes { count }).is_err() {
+                    self.reply(ServerFrame::error("rate_limited", "the room is busy; try again"));
+                }
+            }
+            ClientFrame::Buy { request_id, listing_id, quantity } => {
+                if self.buys_in_flight >= MAX_BUYS_IN_FLIGHT {
+                    let error = super::FrameError::new("rate_limited", "too many buys in flight on this connection");
+                    self.reply(ServerFrame::Order { request_id, order: None, error: Some(error) });
+                    return;
+                }
+                self.buys_in_flight += 1;
+                let request = BuyRequest {
+                    user_id: self.viewer.user_id,
+                    role: self.viewer.role,
+                    room_id: self.room_id,
+                    listing_id,
+                    quantity,
+                };
+                let bought = self.desk.buy(request);
+                ctx.spawn(bought.into_actor(self).map(move |result, act, _ctx| {
+                    act.buys_in_flight -= 1;
+                    let frame = match result {
+                        Ok(order) => ServerFrame::Order { request_id, order: Some(order), error: None },
+                        Err(error) => ServerFrame::Order { request_id, order: None, error: Some(error) },
+                    };
+                    act.reply(frame);
+                }));
+            }
+        }
+    }
+}
+
+impl Actor for SessionActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let join = Join {
+            session_id: self.id,
+            viewer: self.viewer.clone(),
+            outbox: self.outbox.clone(),
+            resume: self.resume,
+        };
+        // Nothing from the client is handled before the welcome is queued.
+        ctx.wait(self.room.send(join).into_actor(self).map(|joined, act, ctx| {
+            if joined.is_err() {
+                act.outbox.close(CloseCode::GoingAway, "the room is unavailable");
+                ctx.stop();
+            }
+        }));
+        ctx.run_interval(HEARTBEAT_EVERY, |act, ctx| {
+            if act.last_heard.elapsed() > CLIENT_TIMEOUT {
+                act.outbox.close(CloseCode::GoingAway, "no heartbeat");
+                ctx.stop();
+            } else {
+                act.outbox.push_control(Outgoing::Ping);
+            }
+        });
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.room.do_send(Leave { session_id: self.id });
+        self.outbox.close(CloseCode::Normal, "bye");
+    }
+}
+
+impl StreamHandler<Inbound> for SessionActor {
+    fn handle(&mut self, item: Inbound, ctx: &mut Self::Context) {
+        self.last_heard = Instant::now();
+        match item {
+            Inbound::Frame(frame) => self.on_frame(frame, ctx),
+            Inbound::Invalid(reason) => self.reply(ServerFrame::error("bad_request", reason)),
+            Inbound::Ping(payload) => {
+                self.outbox.push_control(Outgoing::Pong(payload));
+            }
+            Inbound::Heard => {}
+            Inbound::TooBig => {
+                self.outbox.close(CloseCode::TooBig, "frame too large");
+                ctx.stop();
+            }
+            Inbound::Closed => ctx.stop(),
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+impl Handler<Disconnect> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Disconnect, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}

@@ -1,0 +1,148 @@
+//! The WebSocket protocol's frames (docs/protocol.md): text frames, one JSON object each,
+//! discriminated by `type`.
+
+use crate::ids::{ListingId, RoomId, UserId};
+use bytestring::ByteString;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What a client may send.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    Chat { text: String },
+    Like { count: u32 },
+    Buy { request_id: String, listing_id: ListingId, quantity: serde_json::Number },
+    Ping,
+}
+
+/// The contract's error object, inside `error` and `order` frames.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FrameError {
+    pub error: String,
+    pub message: String,
+}
+
+impl FrameError {
+    pub fn new(error: &str, message: impl Into<String>) -> Self {
+        Self { error: error.to_owned(), message: message.into() }
+    }
+}
+
+/// A listing as viewers see it, in the welcome snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListingInfo {
+    pub id: ListingId,
+    pub room_id: RoomId,
+    pub title: String,
+    pub price_cents: i64,
+    pub stock: u64,
+    pub stock_left: u64,
+    pub per_user_limit: u32,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoomSummary {
+    pub id: RoomId,
+    pub status: &'static str,
+    pub pinned_listing_id: Option<ListingId>,
+    pub viewer_count: u64,
+    pub like_count: u64,
+}
+
+/// What the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    Welcome {
+        room: RoomSummary,
+        listings: Vec<ListingInfo>,
+        epoch: u64,
+        offset: u64,
+        /// True when the missed chat after the client's `(epoch, offset)` follows.
+        recovered: bool,
+    },
+    Chat {
+        offset: u64,
+        user_id: UserId,
+        nickname: String,
+        text: String,
+        at: DateTime<Utc>,
+    },
+    /// A listing was placed into the room while the viewer was connected.
+    Listing {
+        listing: ListingInfo,
+    },
+    /// A moderator removed the chat message at `offset`.
+    ChatDeleted {
+        offset: u64,
+    },
+    Likes {
+        total: u64,
+    },
+    Viewers {
+        count: u64,
+    },
+    Pinned {
+        listing_id: ListingId,
+    },
+    Stock {
+        listing_id: ListingId,
+        stock_left: u64,
+    },
+    LiveStatus {
+        status: &'static str,
+    },
+    SaleOpen {
+        listing_id: ListingId,
+    },
+    Order {
+        request_id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        order: Option<serde_json::Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<FrameError>,
+    },
+    Error {
+        error: String,
+        message: String,
+    },
+    Pong,
+}
+
+impl ServerFrame {
+    /// Serializes once; the bytes are then shared by every viewer it goes to.
+    pub fn encode(&self) -> ByteString {
+        // unwrap: every field is a plain string, number, id or time, which always serialize.
+        ByteString::from(serde_json::to_string(self).unwrap())
+    }
+
+    pub fn error(code: &str, message: impl Into<String>) -> Self {
+        ServerFrame::Error { error: code.to_owned(), message: message.into() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_frames_parse_by_type() {
+        let chat: ClientFrame = serde_json::from_str(r#"{"type":"chat","text":"hi"}"#).expect("chat");
+        assert_eq!(chat, ClientFrame::Chat { text: "hi".into() });
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"dance"}"#).is_err());
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"like","count":"many"}"#).is_err());
+    }
+
+    #[test]
+    fn server_frames_carry_their_type() {
+        let text = ServerFrame::Stock { listing_id: ListingId::nil(), stock_left: 3 }.encode();
+        let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(v["type"], "stock");
+        assert_eq!(v["stock_left"], 3);
+        let pong: serde_json::Value = serde_json::from_str(&ServerFrame::Pong.encode()).expect("json");
+        assert_eq!(pong, serde_json::json!({"type": "pong"}));
+    }
+}

@@ -1,0 +1,13 @@
+//! One WebSocket connection: the SessionActor, its wire frames, and the bounded outbound queue
+//! with a delivery policy per frame type. Transport-free: the gateway feeds parsed frames in and
+//! drains the outbox to the socket.
+
+pub mod actor;
+pub mod frames;
+pub mod order_desk;
+pub mod outbox;
+
+pub use actor::{Inbound, SessionActor, SessionId, Viewer};
+pub use frames::{ClientFrame, FrameError, ListingInfo, ServerFrame};
+pub use order_desk::{BuyRequest, OrderDesk};
+pub use outbox::{CloseCode, LatestKey, Outbox, OutboxLimits, Outgoing, Policy, SharedOutbox};

@@ -1,0 +1,21 @@
+//! The port through which a session buys: the same use case as HTTP orders, owned by the
+//! application layer, so a `buy` frame and `POST /orders` can never disagree.
+
+use super::frames::FrameError;
+use crate::identity::Role;
+use crate::ids::{ListingId, RoomId, UserId};
+use futures_util::future::BoxFuture;
+
+#[derive(Debug, Clone)]
+pub struct BuyRequest {
+    pub user_id: UserId,
+    pub role: Role,
+    pub room_id: RoomId,
+    pub listing_id: ListingId,
+    pub quantity: serde_json::Number,
+}
+
+pub trait OrderDesk: Send + Sync + 'static {
+    /// The order as the HTTP API shows it, or the contract's error.
+    fn buy(&self, request: BuyRequest) -> BoxFuture<'static, Result<serde_json::Value, FrameError>>;
+}

@@ -1,0 +1,367 @@
+//! A session's outbound queue: bounded, with a delivery policy per frame type.
+//!
+//! The room and the fan-out shards push here without ever waiting; only the session's writer
+//! waits, on the client's socket. Memory per connection stays bounded whatever the client does:
+//! - droppable frames (chat) beyond `max_droppable` are dropped;
+//! - latest-value frames (stock per listing, viewers, likes, pinned) replace the one of the same
+//!   key still waiting, so at most one per key is ever queued;
+//! - must-deliver frames (welcome, order results, live status, errors) beyond `max_must`
+//!   cannot be honoured: the session is closed with [`CloseCode::ResyncRequired`].
+//!
+//! A client that stops reading while chat flows would never trip the must-deliver rule, so a
+//! session that drops more than `drop_budget` frames without the writer draining one is closed
+//! the same way: it has fallen too far behind to be worth feeding.
+
+use bytestring::ByteString;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use tokio::sync::Notify;
+
+use crate::ids::ListingId;
+
+/// The close codes of docs/protocol.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseCode {
+    /// 1000: the server ends the session normally.
+    Normal,
+    /// 1001: the client stopped answering heartbeats, or the server is going away.
+    GoingAway,
+    /// 1009: a frame or message exceeded the size limit.
+    TooBig,
+    /// 4001: the client fell behind; reconnect with `epoch` and `offset` to resync.
+    ResyncRequired,
+}
+
+impl CloseCode {
+    pub fn code(self) -> u16 {
+        match self {
+            CloseCode::Normal => 1000,
+            CloseCode::GoingAway => 1001,
+            CloseCode::TooBig => 1009,
+            CloseCode::ResyncRequired => 4001,
+        }
+    }
+}
+
+/// Which latest value a frame carries; a newer frame with the same key replaces a waiting one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LatestKey {
+    Stock(ListingId),
+    Viewers,
+    Likes,
+    Pinned,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    Droppable,
+    Latest(LatestKey),
+    MustDeliver,
+}
+
+/// What the writer sends next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    Text(ByteString),
+    /// A protocol-level ping (heartbeat).
+    Ping,
+    /// Answer to the client's protocol-level ping.
+    Pong(Vec<u8>),
+    Close { code: CloseCode, reason: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxLimits {
+    pub max_droppable: usize,
+    pub max_must: usize,
+    pub drop_budget: usize,
+}
+
+impl Default for OutboxLimits {
+    fn default() -> Self {
+        Self { max_droppable: 256, max_must: 256, drop_budget: 2_000 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    Queued,
+    Coalesced,
+    Dropped,
+    /// The frame could not be honoured and the session is now closing.
+    Closed,
+}
+
+#[derive(Debug)]
+enum Slot {
+    Droppable(ByteString),
+    Latest(LatestKey),
+    Must(Outgoing),
+}
+
+/// The queue itself, without locking: pure and unit-tested.
+#[derive(Debug)]
+pub struct Outbox {
+    limits: OutboxLimits,
+    slots: VecDeque<Slot>,
+    latest: HashMap<LatestKey, ByteString>,
+    droppable: usize,
+    must: usize,
+    dropped_since_drain: usize,
+    /// Set once the session is closing: nothing more is queued.
+    closing: bool,
+    finished: bool,
+}
+
+impl Outbox {
+    pub fn new(limits: OutboxLimits) -> Self {
+        Self {
+            limits,
+            slots: VecDeque::new(),
+            latest: HashMap::new(),
+            droppable: 0,
+            must: 0,
+            dropped_since_drain: 0,
+            closing: false,
+            finished: false,
+        }
+    }
+
+    pub fn push(&mut self, frame: ByteString, policy: Policy) -> Pushed {
+        if self.closing {
+            return Pushed::Closed;
+        }
+        match policy {
+            Policy::Droppable => {
+                if self.droppable >= self.limits.max_droppable {
+                    self.dropped_since_drain += 1;
+                    if self.dropped_since_drain > self.limits.drop_budget {
+                        self.close(CloseCode::ResyncRequired, "too far behind: reconnect with epoch and offset");
+                        return Pushed::Closed;
+                    }
+                    return Pushed::Dropped;
+                }
+                self.droppable += 1;
+                self.slots.push_back(Slot::Droppable(frame));
+                Pushed::Queued
+            }
+            Policy::Latest(key) => {
+                if self.latest.insert(key, frame).is_some() {
+                    Pushed::Coalesced
+                } else {
+                    self.slots.push_back(Slot::Latest(key));
+                    Pushed::Queued
+                }
+            }
+            Policy::MustDeliver => self.push_must(Outgoing::Text(frame)),
+        }
+    }
+
+    /// Queues a control frame (ping, pong) that must go out.
+    pub fn push_control(&mut self, item: Outgoing) -> Pushed {
+        if self.closing {
+            return Pushed::Closed;
+        }
+        self.push_must(item)
+    }
+
+    fn push_must(&mut self, item: Outgoing) -> Pushed {
+        if self.must >= self.limits.max_must {
+            self.close(CloseCode::ResyncRequired, "too far behind: reconnect with epoch and offset");
+            return Pushed::Closed;
+        }
+        self.must += 1;
+        self.slots.push_back(Slot::Must(item));
+        Pushed::Queued
+    }
+
+    /// Drops everything waiting and queues the close frame; later pushes are refused.
+    pub fn close(&mut self, code: CloseCode, reason: &str) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        self.slots.clear();
+        self.latest.clear();
+        self.droppable = 0;
+        self.must = 0;
+        self.slots.push_back(Slot::Must(Outgoing::Close { code, reason: reason.to_owned() }));
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing
+    }
+
+    /// Frames waiting, for metrics and tests.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The next frame for the writer; `None` when empty. After the close frame, always `None`.
+    pub fn pop(&mut self) -> Option<Outgoing> {
+        if self.finished {
+            return None;
+        }
+        let slot = self.slots.pop_front()?;
+        self.dropped_since_drain = 0;
+        let item = match slot {
+            Slot::Droppable(frame) => {
+                self.droppable -= 1;
+                Outgoing::Text(frame)
+            }
+            Slot::Latest(key) => match self.latest.remove(&key) {
+                Some(frame) => Outgoing::Text(frame),
+                None => return self.pop(),
+            },
+            Slot::Must(item) => {
+                self.must = self.must.saturating_sub(1);
+                item
+            }
+        };
+        if matches!(item, Outgoing::Close { .. }) {
+            self.finished = true;
+        }
+        Some(item)
+    }
+}
+
+/// The outbox shared between its producers (room, shards, session) and the one writer.
+#[derive(Debug)]
+pub struct SharedOutbox {
+    queue: Mutex<Outbox>,
+    ready: Notify,
+}
+
+impl SharedOutbox {
+    pub fn new(limits: OutboxLimits) -> Self {
+        Self { queue: Mutex::new(Outbox::new(limits)), ready: Notify::new() }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Outbox> {
+        // The queue's invariants hold between statements; a panic elsewhere cannot break them.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn push(&self, frame: ByteString, policy: Policy) -> Pushed {
+        let pushed = self.lock().push(frame, policy);
+        if pushed != Pushed::Dropped {
+            self.ready.notify_one();
+        }
+        pushed
+    }
+
+    pub fn push_control(&self, item: Outgoing) -> Pushed {
+        let pushed = self.lock().push_control(item);
+        self.ready.notify_one();
+        pushed
+    }
+
+    pub fn close(&self, code: CloseCode, reason: &str) {
+        self.lock().close(code, reason);
+        self.ready.notify_one();
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.lock().is_closing()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// Waits for the next frame; `None` once the close frame has been handed out.
+    pub async fn next(&self) -> Option<Outgoing> {
+        loop {
+            let notified = self.ready.notified();
+            {
+                let mut queue = self.lock();
+                if let Some(item) = queue.pop() {
+                    return Some(item);
+                }
+                if queue.finished {
+                    return None;
+                }
+            }
+            notified.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> OutboxLimits {
+        OutboxLimits { max_droppable: 2, max_must: 2, drop_budget: 3 }
+    }
+
+    fn text(s: &str) -> ByteString {
+        ByteString::from(s.to_owned())
+    }
+
+    fn drain(outbox: &mut Outbox) -> Vec<Outgoing> {
+        std::iter::from_fn(|| outbox.pop()).collect()
+    }
+
+    #[test]
+    fn droppable_frames_beyond_the_cap_are_dropped() {
+        let mut o = Outbox::new(limits());
+        assert_eq!(o.push(text("a"), Policy::Droppable), Pushed::Queued);
+        assert_eq!(o.push(text("b"), Policy::Droppable), Pushed::Queued);
+        assert_eq!(o.push(text("c"), Policy::Droppable), Pushed::Dropped);
+        assert_eq!(drain(&mut o), vec![Outgoing::Text(text("a")), Outgoing::Text(text("b"))]);
+    }
+
+    #[test]
+    fn latest_value_frames_coalesce_in_place() {
+        let mut o = Outbox::new(limits());
+        let key = LatestKey::Stock(ListingId::nil());
+        o.push(text("stock 9"), Policy::Latest(key));
+        o.push(text("chat"), Policy::Droppable);
+        assert_eq!(o.push(text("stock 7"), Policy::Latest(key)), Pushed::Coalesced);
+        assert_eq!(drain(&mut o), vec![Outgoing::Text(text("stock 7")), Outgoing::Text(text("chat"))]);
+    }
+
+    #[test]
+    fn a_must_deliver_frame_that_cannot_be_queued_closes_with_resync() {
+        let mut o = Outbox::new(limits());
+        o.push(text("m1"), Policy::MustDeliver);
+        o.push(text("m2"), Policy::MustDeliver);
+        assert_eq!(o.push(text("m3"), Policy::MustDeliver), Pushed::Closed);
+        let out = drain(&mut o);
+        assert!(matches!(out.as_slice(), [Outgoing::Close { code: CloseCode::ResyncRequired, .. }]), "{out:?}");
+        assert_eq!(o.push(text("late"), Policy::MustDeliver), Pushed::Closed);
+    }
+
+    #[test]
+    fn a_reader_that_never_drains_is_closed_after_the_drop_budget() {
+        let mut o = Outbox::new(limits());
+        let mut outcomes = Vec::new();
+        for _ in 0..10 {
+            outcomes.push(o.push(text("chat"), Policy::Droppable));
+        }
+        assert_eq!(outcomes.iter().filter(|p| **p == Pushed::Dropped).count(), 3);
+        assert!(o.is_closing());
+        assert!(o.len() <= 1, "memory is released on close");
+    }
+
+    #[test]
+    fn draining_resets_the_drop_budget() {
+        let mut o = Outbox::new(limits());
+        for _ in 0..5 {
+            o.push(text("a"), Policy::Droppable);
+            o.push(text("b"), Policy::Droppable);
+            o.push(text("c"), Policy::Droppable);
+            drain(&mut o);
+        }
+        assert!(!o.is_closing());
+    }
+}

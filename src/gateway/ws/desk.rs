@@ -1,0 +1,51 @@
+//! The order desk for `buy` frames: the same quantity rules and the same `place_order` use case
+//! as `POST /v1/rooms/{id}/orders`, with errors in the same codes.
+
+use crate::application::place_order::{place_order, OrderOutcome, OrderRequest};
+use crate::application::views::OrderView;
+use crate::application::{Caller, Services};
+use crate::gateway::error::ApiError;
+use crate::gateway::handlers::orders::parse_quantity;
+use futures_util::future::BoxFuture;
+use livecart_actors::session::{BuyRequest, FrameError, OrderDesk};
+
+pub struct WsOrderDesk {
+    services: Services,
+}
+
+impl WsOrderDesk {
+    pub fn new(services: Services) -> Self {
+        Self { services }
+    }
+}
+
+impl OrderDesk for WsOrderDesk {
+    fn buy(&self, request: BuyRequest) -> BoxFuture<'static, Result<serde_json::Value, FrameError>> {
+        let services = self.services.clone();
+        Box::pin(async move {
+            let caller = Caller { user_id: request.user_id, role: request.role };
+            let placed = async {
+                let order = OrderRequest {
+                    room_id: request.room_id,
+                    listing_id: request.listing_id,
+                    quantity: parse_quantity(&request.quantity)?,
+                    idempotency_key: None,
+                };
+                place_order(&services, &caller, order).await
+            };
+            match placed.await {
+                Ok(OrderOutcome::Created(order) | OrderOutcome::Replayed(order)) => {
+                    // unwrap: OrderView is plain data and always serializes.
+                    Ok(serde_json::to_value(OrderView::from(order)).unwrap())
+                }
+                Err(err) => {
+                    if let crate::application::AppError::Internal(cause) = &err {
+                        tracing::error!(error = ?cause, "buy over WebSocket failed");
+                    }
+                    let body = ApiError::from(err).body();
+                    Err(FrameError::new(body.error, body.message))
+                }
+            }
+        })
+    }
+}

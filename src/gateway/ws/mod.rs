@@ -1,0 +1,11 @@
+//! The room WebSocket (`GET /v1/rooms/{id}/ws`): the upgrade with its checks, the parsing of
+//! client frames, the writer that drains a session's outbox, and the order desk that lets a
+//! `buy` frame take the same path as `POST /orders`. The protocol is in docs/protocol.md.
+
+pub mod desk;
+pub mod inbound;
+pub mod upgrade;
+pub mod writer;
+
+/// Largest frame, and largest message after continuations, a client may send.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;

@@ -1,0 +1,80 @@
+//! `GET /v1/rooms/{id}/ws?token=JWT[&epoch=E&offset=N]`: every check happens before the
+//! upgrade, so a refused client gets a plain HTTP error in the contract's shape.
+
+use super::{desk::WsOrderDesk, inbound, writer, MAX_FRAME_BYTES};
+use crate::application::AppError;
+use crate::gateway::auth::TokenKeys;
+use crate::gateway::error::ApiError;
+use crate::gateway::handlers::Svc;
+use actix::{Actor, AsyncContext};
+use actix_web::http::header::ORIGIN;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use livecart_actors::session::{OutboxLimits, SessionActor, SharedOutbox, Viewer};
+use serde::Deserialize;
+use std::sync::Arc;
+use uuid::Uuid;
+
+#[derive(Deserialize)]
+pub struct WsQuery {
+    token: Option<String>,
+    epoch: Option<u64>,
+    offset: Option<u64>,
+}
+
+/// Browser origins allowed besides the server's own (`server.allowed_origins`).
+#[derive(Debug, Clone, Default)]
+pub struct AllowedOrigins(pub Vec<String>);
+
+impl AllowedOrigins {
+    /// No `Origin` (native apps, load testers) passes; a browser's must be ours or listed.
+    fn permit(&self, req: &HttpRequest) -> bool {
+        let Some(origin) = req.headers().get(ORIGIN) else {
+            return true;
+        };
+        let Ok(origin) = origin.to_str() else {
+            return false;
+        };
+        let info = req.connection_info();
+        let own = format!("{}://{}", info.scheme(), info.host());
+        origin.eq_ignore_ascii_case(&own) || self.0.iter().any(|o| o.eq_ignore_ascii_case(origin))
+    }
+}
+
+#[get("/v1/rooms/{room_id}/ws")]
+pub async fn connect(
+    req: HttpRequest,
+    body: web::Payload,
+    svc: Svc,
+    keys: web::Data<TokenKeys>,
+    origins: web::Data<AllowedOrigins>,
+    path: web::Path<Uuid>,
+    query: web::Query<WsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let room_id = path.into_inner();
+    let token = query.token.as_deref().ok_or(AppError::Unauthorized("a token query parameter is required"))?;
+    let caller = keys.verify(token)?;
+    if !origins.permit(&req) {
+        return Err(AppError::Forbidden("this origin may not open the room").into());
+    }
+    let user = svc.storage.find_user(caller.user_id).await.map_err(AppError::from)?;
+    let user = user.ok_or(AppError::Unauthorized("the token's user no longer exists"))?;
+    let room = svc.directory.room(room_id).await.map_err(AppError::from)?.ok_or(AppError::NotFound("room"))?;
+
+    let (response, socket, stream) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
+    let stream =
+        stream.max_frame_size(MAX_FRAME_BYTES).aggregate_continuations().max_continuation_size(MAX_FRAME_BYTES);
+    let outbox = Arc::new(SharedOutbox::new(OutboxLimits::default()));
+    let viewer = Viewer { user_id: user.id, nickname: user.nickname, role: user.role };
+    let resume = query.epoch.zip(query.offset);
+    let desk = Arc::new(WsOrderDesk::new(svc.get_ref().clone()));
+    let session_outbox = outbox.clone();
+    let session = SessionActor::create(move |ctx| {
+        ctx.add_stream(stream.map(inbound::parse));
+        SessionActor::new(viewer, room_id, room, session_outbox, desk, resume)
+    });
+    actix_web::rt::spawn(writer::drain(socket, outbox, session));
+    metrics::counter!("livecart_ws_connections_total").increment(1);
+    Ok(response)
+}
