@@ -29,9 +29,7 @@ async fn main() -> anyhow::Result<()> {
         settings.server.bind = bind;
     }
     match cli.command {
-        Some(Command::Migrate) => {
-            livecart::infrastructure::db::migrate::migrate_url(&settings.database.url).await
-        }
+        Some(Command::Migrate) => livecart::infrastructure::db::migrate::migrate_url(&settings.database.url).await,
         None => Application::build(settings)
             .await?
             .run_until_stopped()

@@ -122,9 +122,7 @@ impl Settings {
             .build()?
             .try_deserialize()?;
         if self.auth.jwt_secret == defaults.auth.jwt_secret {
-            return Err(SettingsError::DefaultSecret(
-                "JWT secret (LIVECART__AUTH__JWT_SECRET)",
-            ));
+            return Err(SettingsError::DefaultSecret("JWT secret (LIVECART__AUTH__JWT_SECRET)"));
         }
         if self.stream.push_key == defaults.stream.push_key {
             return Err(SettingsError::DefaultSecret(

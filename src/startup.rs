@@ -46,19 +46,13 @@ impl Application {
         let storage = Storage::new(pool, backend);
 
         let committed = Arc::new(Notify::new());
-        let journal = SqlJournal::start(
-            connector,
-            settings.orders.journal_max_batch,
-            committed.clone(),
-        )
-        .context("cannot start the journal")?;
+        let journal = SqlJournal::start(connector, settings.orders.journal_max_batch, committed.clone())
+            .context("cannot start the journal")?;
         let bus = InProcessBus::new(vec![Arc::new(IssueCoupon::new(storage.clone()))]);
         outbox_relay::spawn(storage.clone(), Arc::new(bus), committed);
 
         let arbiters = match settings.actors.arbiters {
-            0 => std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             n => n,
         };
         let directory = Directory::new(
@@ -69,7 +63,10 @@ impl Application {
                 reservation_ttl: chrono::Duration::seconds(settings.orders.reservation_ttl_s),
                 arbiters,
                 room: RoomConfig {
-                    chat_limit: settings.limits.enabled.then_some(RateLimit { per_second: 2.0, burst: 5.0 }),
+                    chat_limit: settings.limits.enabled.then_some(RateLimit {
+                        per_second: 2.0,
+                        burst: 5.0,
+                    }),
                     ..RoomConfig::default()
                 },
             },
@@ -93,11 +90,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let server = serve(listener, &settings, services.clone())?;
         tracing::info!(server.port = port, "livecart listening");
-        Ok(Self {
-            port,
-            server,
-            services,
-        })
+        Ok(Self { port, server, services })
     }
 
     pub fn port(&self) -> u16 {
@@ -119,10 +112,7 @@ impl Application {
 
 fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyhow::Result<Server> {
     let services = web::Data::new(services);
-    let keys = web::Data::new(TokenKeys::new(
-        &settings.auth.jwt_secret,
-        settings.auth.token_ttl_s,
-    )?);
+    let keys = web::Data::new(TokenKeys::new(&settings.auth.jwt_secret, settings.auth.token_ttl_s)?);
     let metrics = web::Data::new(metrics_handle());
     let body_limit = settings.limits.max_body_bytes;
     let origins = web::Data::new(AllowedOrigins(settings.server.allowed_origins.clone()));

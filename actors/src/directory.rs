@@ -48,8 +48,7 @@ pub struct LoadError(pub String);
 /// The port through which the directory rehydrates a room from storage.
 pub trait RoomStore: Send + Sync + 'static {
     /// The room with its listings and their orders; `None` when no such room exists.
-    fn load_room(&self, room_id: RoomId)
-        -> BoxFuture<'static, Result<Option<RoomSeed>, LoadError>>;
+    fn load_room(&self, room_id: RoomId) -> BoxFuture<'static, Result<Option<RoomSeed>, LoadError>>;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -84,9 +83,7 @@ impl Directory {
         clock: Arc<dyn Clock>,
         settings: DirectorySettings,
     ) -> Self {
-        let arbiters = (0..settings.arbiters.max(1))
-            .map(|_| Arbiter::new())
-            .collect();
+        let arbiters = (0..settings.arbiters.max(1)).map(|_| Arbiter::new()).collect();
         Self {
             entries: Mutex::new(Entries::default()),
             store,
@@ -147,13 +144,21 @@ impl Directory {
             self.start_inventory(&mut entries, seed, RoomStatus::Scheduled, room)
         };
         let (inventory, info) = inventory;
-        room.send(AttachListing { listing: info, inventory: inventory.clone() }).await?;
+        room.send(AttachListing {
+            listing: info,
+            inventory: inventory.clone(),
+        })
+        .await?;
         Ok(inventory)
     }
 
     fn start_room(&self, entries: &mut Entries, seed: RoomSeed) -> Addr<RoomActor> {
         // One fan-out shard per arbiter: a large room's broadcasts use every core.
-        let shards = self.arbiters.iter().map(|a| FanoutShard::start_in_arbiter(&a.handle(), |_| FanoutShard::default())).collect();
+        let shards = self
+            .arbiters
+            .iter()
+            .map(|a| FanoutShard::start_in_arbiter(&a.handle(), |_| FanoutShard::default()))
+            .collect();
         let init = RoomInit {
             room_id: seed.room_id,
             merchant_id: seed.merchant_id,
@@ -163,10 +168,15 @@ impl Directory {
             epoch: new_epoch(),
         };
         let (clock, config) = (self.clock.clone(), self.settings.room);
-        let room = RoomActor::start_in_arbiter(&self.pick_arbiter(), move |_ctx| RoomActor::new(init, shards, clock, config));
+        let room = RoomActor::start_in_arbiter(&self.pick_arbiter(), move |_ctx| {
+            RoomActor::new(init, shards, clock, config)
+        });
         for listing in seed.listings {
             let (inventory, info) = self.start_inventory(entries, listing, seed.status, &room);
-            room.do_send(AttachListing { listing: info, inventory });
+            room.do_send(AttachListing {
+                listing: info,
+                inventory,
+            });
         }
         entries.rooms.insert(seed.room_id, room.clone());
         room
@@ -180,8 +190,13 @@ impl Directory {
         room: &Addr<RoomActor>,
     ) -> (Addr<InventoryActor>, ListingInfo) {
         let terms = seed.terms.clone();
-        let state =
-            InventoryState::rehydrate(seed.terms, status, seed.total_stock, self.settings.reservation_ttl, seed.orders);
+        let state = InventoryState::rehydrate(
+            seed.terms,
+            status,
+            seed.total_stock,
+            self.settings.reservation_ttl,
+            seed.orders,
+        );
         let info = ListingInfo {
             id: terms.listing_id,
             room_id: terms.room_id,
@@ -210,9 +225,7 @@ impl Directory {
 
     fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
         // A poisoned lock only means another request panicked mid-insert; the maps stay usable.
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

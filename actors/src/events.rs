@@ -80,8 +80,5 @@ pub struct HandlerError(pub String);
 
 /// A consumer of published events. Delivery is at least once, so a handler dedupes by event id.
 pub trait EventHandler: Send + Sync + 'static {
-    fn handle(
-        &self,
-        event: DomainEvent,
-    ) -> futures_util::future::BoxFuture<'static, Result<(), HandlerError>>;
+    fn handle(&self, event: DomainEvent) -> futures_util::future::BoxFuture<'static, Result<(), HandlerError>>;
 }

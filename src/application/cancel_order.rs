@@ -6,11 +6,7 @@ use livecart_actors::inventory::{Cancel, CancelFailed};
 use livecart_actors::order::{Order, OrderStatus};
 use livecart_actors::OrderId;
 
-pub async fn cancel_order(
-    services: &Services,
-    caller: &Caller,
-    order_id: OrderId,
-) -> Result<Order, AppError> {
+pub async fn cancel_order(services: &Services, caller: &Caller, order_id: OrderId) -> Result<Order, AppError> {
     let order = services
         .storage
         .find_order(order_id)
@@ -26,19 +22,12 @@ pub async fn cancel_order(
         .directory
         .inventory(order.room_id, order.listing_id)
         .await?
-        .ok_or_else(|| {
-            AppError::Internal(anyhow::anyhow!(
-                "order {order_id} names a listing that is gone"
-            ))
-        })?;
-    inventory
-        .send(Cancel { order_id })
-        .await?
-        .map_err(|e| match e {
-            // Cancelled (or expired) by a racing call between our read and the actor's decision.
-            CancelFailed::Refused(_) => AppError::NotCancellable,
-            CancelFailed::Storage(e) => AppError::Unavailable(e.to_string()),
-        })?;
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("order {order_id} names a listing that is gone")))?;
+    inventory.send(Cancel { order_id }).await?.map_err(|e| match e {
+        // Cancelled (or expired) by a racing call between our read and the actor's decision.
+        CancelFailed::Refused(_) => AppError::NotCancellable,
+        CancelFailed::Storage(e) => AppError::Unavailable(e.to_string()),
+    })?;
     tracing::info!(order.id = %order_id, listing.id = %order.listing_id, "order cancelled");
     Ok(Order {
         status: OrderStatus::Cancelled,

@@ -7,19 +7,11 @@ use livecart_actors::inventory::ReserveError;
 use livecart_actors::room::{ChangeStatus, RoomStatus};
 use livecart_actors::RoomId;
 
-pub async fn start_live(
-    services: &Services,
-    caller: &Caller,
-    room_id: RoomId,
-) -> Result<RoomStatus, AppError> {
+pub async fn start_live(services: &Services, caller: &Caller, room_id: RoomId) -> Result<RoomStatus, AppError> {
     change_status(services, caller, room_id, RoomStatus::Live).await
 }
 
-pub async fn end_live(
-    services: &Services,
-    caller: &Caller,
-    room_id: RoomId,
-) -> Result<RoomStatus, AppError> {
+pub async fn end_live(services: &Services, caller: &Caller, room_id: RoomId) -> Result<RoomStatus, AppError> {
     change_status(services, caller, room_id, RoomStatus::Ended).await
 }
 

@@ -14,11 +14,7 @@ pub struct NewRoom {
     pub scheduled_at: Option<DateTime<Utc>>,
 }
 
-pub async fn create_room(
-    services: &Services,
-    caller: &Caller,
-    input: NewRoom,
-) -> Result<RoomView, AppError> {
+pub async fn create_room(services: &Services, caller: &Caller, input: NewRoom) -> Result<RoomView, AppError> {
     caller.require(Role::Merchant)?;
     let id = new_id();
     let room = RoomRecord {

@@ -41,9 +41,7 @@ impl AppError {
 impl From<StorageError> for AppError {
     fn from(err: StorageError) -> Self {
         match err {
-            StorageError::Corrupt(what) => {
-                AppError::Internal(anyhow::anyhow!("corrupt stored data: {what}"))
-            }
+            StorageError::Corrupt(what) => AppError::Internal(anyhow::anyhow!("corrupt stored data: {what}")),
             other => AppError::Unavailable(other.to_string()),
         }
     }

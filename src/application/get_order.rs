@@ -5,11 +5,7 @@ use super::{AppError, Caller, Services};
 use livecart_actors::order::Order;
 use livecart_actors::OrderId;
 
-pub async fn get_order(
-    services: &Services,
-    caller: &Caller,
-    order_id: OrderId,
-) -> Result<Order, AppError> {
+pub async fn get_order(services: &Services, caller: &Caller, order_id: OrderId) -> Result<Order, AppError> {
     let order = services
         .storage
         .find_order(order_id)

@@ -6,32 +6,31 @@ use crate::infrastructure::repos::live::RoomRecord;
 use livecart_actors::room::Describe;
 use livecart_actors::RoomId;
 
-pub async fn get_room(
-    services: &Services,
-    caller: Option<&Caller>,
-    room_id: RoomId,
-) -> Result<RoomView, AppError> {
+pub async fn get_room(services: &Services, caller: Option<&Caller>, room_id: RoomId) -> Result<RoomView, AppError> {
     let mut room = services
         .storage
         .find_room(room_id)
         .await?
         .ok_or(AppError::NotFound("room"))?;
-    // The actor's pinned listing and status are the freshest when the room is running.
-    if let Some(actor) = services.directory.room(room_id).await? {
-        let live = actor.send(Describe).await?;
-        room.status = live.status;
-        room.pinned_listing_id = live.pinned_listing_id;
-    }
-    Ok(room_view(services, &room, caller))
+    let Some(actor) = services.directory.room(room_id).await? else {
+        return Ok(room_view(services, &room, caller));
+    };
+    // The running room's figures are the live ones: status, pin, audience.
+    let live = actor.send(Describe).await?;
+    room.status = live.status;
+    room.pinned_listing_id = live.pinned_listing_id;
+    let mut view = room_view(services, &room, caller);
+    view.viewer_count = live.viewer_count;
+    view.like_count = live.like_count;
+    Ok(view)
 }
 
 pub fn room_view(services: &Services, room: &RoomRecord, caller: Option<&Caller>) -> RoomView {
     let owner = caller.is_some_and(|c| c.user_id == room.merchant_id);
     let stream = owner.then(|| {
-        let target = services.signer.push(
-            &room.stream_key,
-            services.clock.now() + services.push_url_ttl,
-        );
+        let target = services
+            .signer
+            .push(&room.stream_key, services.clock.now() + services.push_url_ttl);
         StreamView {
             stream_key: target.stream_key,
             push_url: target.push_url,

@@ -35,25 +35,18 @@ impl EventHandler for IssueCoupon {
             let fail = |e: crate::infrastructure::db::StorageError| HandlerError(e.to_string());
             let campaign = storage.find_campaign(room_id).await.map_err(fail)?;
             // Only orders placed once the campaign runs earn a coupon.
-            let coupon = campaign
-                .filter(|c| c.created_at <= event.at)
-                .map(|c| CouponRecord {
-                    id: new_id(),
-                    order_id,
-                    user_id,
-                    room_id,
-                    amount_off_cents: c.amount_off_cents,
-                    min_spend_cents: c.min_spend_cents,
-                    expires_at: event.at + chrono::Duration::seconds(c.valid_for_s),
-                    created_at: event.at,
-                });
+            let coupon = campaign.filter(|c| c.created_at <= event.at).map(|c| CouponRecord {
+                id: new_id(),
+                order_id,
+                user_id,
+                room_id,
+                amount_off_cents: c.amount_off_cents,
+                min_spend_cents: c.min_spend_cents,
+                expires_at: event.at + chrono::Duration::seconds(c.valid_for_s),
+                created_at: event.at,
+            });
             let issued = coupon.is_some();
-            if storage
-                .handle_event_once(event.id, coupon)
-                .await
-                .map_err(fail)?
-                && issued
-            {
+            if storage.handle_event_once(event.id, coupon).await.map_err(fail)? && issued {
                 tracing::debug!(order.id = %order_id, user.id = %user_id, "coupon issued");
                 metrics::counter!("livecart_coupons_issued_total").increment(1);
             }

@@ -8,10 +8,7 @@ use livecart_actors::room::Describe;
 use livecart_actors::RoomId;
 use std::collections::HashMap;
 
-pub async fn list_listings(
-    services: &Services,
-    room_id: RoomId,
-) -> Result<Vec<ListingView>, AppError> {
+pub async fn list_listings(services: &Services, room_id: RoomId) -> Result<Vec<ListingView>, AppError> {
     let room = services
         .directory
         .room(room_id)

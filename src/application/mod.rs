@@ -65,11 +65,7 @@ impl Caller {
 
 /// The room, if the caller is the merchant who owns it: 404 when it does not exist, 403 when
 /// it belongs to someone else or the caller is no merchant.
-pub async fn owned_room(
-    services: &Services,
-    caller: &Caller,
-    room_id: RoomId,
-) -> Result<RoomRecord, AppError> {
+pub async fn owned_room(services: &Services, caller: &Caller, room_id: RoomId) -> Result<RoomRecord, AppError> {
     caller.require(Role::Merchant)?;
     let room = services
         .storage

@@ -13,7 +13,11 @@ pub async fn set_muted(
     muted: bool,
 ) -> Result<(), AppError> {
     owned_room(services, caller, room_id).await?;
-    services.storage.find_user(user_id).await?.ok_or(AppError::NotFound("user"))?;
+    services
+        .storage
+        .find_user(user_id)
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
     services.storage.set_muted(room_id, user_id, muted).await?;
     if let Some(room) = services.directory.room(room_id).await? {
         room.send(SetMuted { user_id, muted }).await?;
@@ -23,9 +27,18 @@ pub async fn set_muted(
 }
 
 /// Removes a chat message from the room's ring; viewers get a `chat_deleted` frame.
-pub async fn delete_message(services: &Services, caller: &Caller, room_id: RoomId, offset: u64) -> Result<(), AppError> {
+pub async fn delete_message(
+    services: &Services,
+    caller: &Caller,
+    room_id: RoomId,
+    offset: u64,
+) -> Result<(), AppError> {
     owned_room(services, caller, room_id).await?;
-    let room = services.directory.room(room_id).await?.ok_or(AppError::NotFound("room"))?;
+    let room = services
+        .directory
+        .room(room_id)
+        .await?
+        .ok_or(AppError::NotFound("room"))?;
     if room.send(DeleteChat { offset }).await? {
         tracing::info!(room.id = %room_id, chat.offset = offset, "chat message deleted");
         Ok(())

@@ -15,10 +15,7 @@ pub async fn pin_listing(
     if listing.is_none_or(|l| l.room_id != room_id) {
         return Err(AppError::NotFound("listing"));
     }
-    services
-        .storage
-        .set_pinned_listing(room_id, listing_id)
-        .await?;
+    services.storage.set_pinned_listing(room_id, listing_id).await?;
     if let Some(room) = services.directory.room(room_id).await? {
         room.send(Pin { listing_id }).await?;
     }

@@ -36,12 +36,7 @@ pub async fn place_listing(
     let title = validate::text("title", &input.title, 200)?;
     let price_cents = validate::range("price_cents", input.price_cents, 0, MAX_PRICE_CENTS)?;
     let stock = validate::range("stock", input.stock, 0, MAX_STOCK)?;
-    let per_user_limit = validate::range(
-        "per_user_limit",
-        input.per_user_limit,
-        1,
-        i64::from(MAX_ORDER_QUANTITY),
-    )?;
+    let per_user_limit = validate::range("per_user_limit", input.per_user_limit, 1, i64::from(MAX_ORDER_QUANTITY))?;
     if let (Some(starts), Some(ends)) = (input.starts_at, input.ends_at) {
         if ends <= starts {
             return Err(AppError::invalid("ends_at", "must be after starts_at"));

@@ -24,11 +24,7 @@ pub enum OrderOutcome {
     Replayed(Order),
 }
 
-pub async fn place_order(
-    services: &Services,
-    caller: &Caller,
-    req: OrderRequest,
-) -> Result<OrderOutcome, AppError> {
+pub async fn place_order(services: &Services, caller: &Caller, req: OrderRequest) -> Result<OrderOutcome, AppError> {
     caller.require(Role::Viewer)?;
     if let Some(key) = &req.idempotency_key {
         if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
@@ -67,15 +63,12 @@ pub async fn place_order(
                 .storage
                 .find_order(order_id)
                 .await?
-                .ok_or_else(|| {
-                    AppError::Internal(anyhow::anyhow!("replayed order {order_id} is not stored"))
-                })?;
+                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("replayed order {order_id} is not stored")))?;
             Ok(OrderOutcome::Replayed(order))
         }
         Err(ReserveFailed::NotInRoom) => Err(AppError::NotFound("listing")),
         Err(ReserveFailed::Refused(refusal)) => {
-            metrics::counter!("livecart_orders_refused_total", "reason" => refusal_code(refusal))
-                .increment(1);
+            metrics::counter!("livecart_orders_refused_total", "reason" => refusal_code(refusal)).increment(1);
             Err(AppError::Refused(refusal))
         }
         Err(ReserveFailed::Storage(err)) => Err(AppError::Unavailable(err.to_string())),

@@ -20,18 +20,8 @@ pub async fn start_coupon_campaign(
     owned_room(services, caller, room_id).await?;
     let campaign = CampaignRecord {
         room_id,
-        amount_off_cents: validate::range(
-            "amount_off_cents",
-            input.amount_off_cents,
-            1,
-            100_000_000,
-        )?,
-        min_spend_cents: validate::range(
-            "min_spend_cents",
-            input.min_spend_cents,
-            0,
-            100_000_000_000,
-        )?,
+        amount_off_cents: validate::range("amount_off_cents", input.amount_off_cents, 1, 100_000_000)?,
+        min_spend_cents: validate::range("min_spend_cents", input.min_spend_cents, 0, 100_000_000_000)?,
         valid_for_s: validate::range("valid_for_s", input.valid_for_s, 60, 366 * 24 * 3600)?,
         created_at: services.clock.now(),
     };

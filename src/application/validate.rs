@@ -9,16 +9,10 @@ pub fn text(field: &'static str, value: &str, max: usize) -> Result<String, AppE
         return Err(AppError::invalid(field, "must not be empty"));
     }
     if trimmed.chars().count() > max {
-        return Err(AppError::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(AppError::invalid(field, format!("must be at most {max} characters")));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(AppError::invalid(field, "must not contain control characters"));
     }
     Ok(trimmed.to_owned())
 }
@@ -28,9 +22,6 @@ pub fn range(field: &'static str, value: i64, min: i64, max: i64) -> Result<i64,
     if (min..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(AppError::invalid(
-            field,
-            format!("must be between {min} and {max}"),
-        ))
+        Err(AppError::invalid(field, format!("must be between {min} and {max}")))
     }
 }

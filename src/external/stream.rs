@@ -50,10 +50,7 @@ impl StreamSigner for TencentSigner {
         let tx_secret = md5_hex(&format!("{}{}{}", self.key, stream_name, tx_time));
         let stream_key = format!("{stream_name}?txSecret={tx_secret}&txTime={tx_time}");
         PushTarget {
-            push_url: format!(
-                "rtmp://{}/{}/{}",
-                self.push_domain, self.app_name, stream_key
-            ),
+            push_url: format!("rtmp://{}/{}/{}", self.push_domain, self.app_name, stream_key),
             stream_key,
         }
     }
@@ -80,10 +77,7 @@ impl StreamSigner for AliyunSigner {
         let hash = md5_hex(&format!("{uri}-{ts}-{rand}-{uid}-{}", self.key));
         let stream_key = format!("{stream_name}?auth_key={ts}-{rand}-{uid}-{hash}");
         PushTarget {
-            push_url: format!(
-                "rtmp://{}/{}/{}",
-                self.push_domain, self.app_name, stream_key
-            ),
+            push_url: format!("rtmp://{}/{}/{}", self.push_domain, self.app_name, stream_key),
             stream_key,
         }
     }

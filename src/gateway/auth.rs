@@ -79,9 +79,7 @@ fn bearer(req: &HttpRequest) -> Result<Option<&str>, AppError> {
         .map_err(|_| AppError::Unauthorized("malformed Authorization header"))?;
     match value.strip_prefix("Bearer ") {
         Some(token) if !token.trim().is_empty() => Ok(Some(token.trim())),
-        _ => Err(AppError::Unauthorized(
-            "expected 'Authorization: Bearer <token>'",
-        )),
+        _ => Err(AppError::Unauthorized("expected 'Authorization: Bearer <token>'")),
     }
 }
 

@@ -40,9 +40,9 @@ impl ApiError {
                 AppError::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized"),
                 AppError::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
                 AppError::NotFound(_) => (S::NOT_FOUND, "not_found"),
-                AppError::Refused(
-                    r @ (ReserveError::InvalidQuantity | ReserveError::IdempotencyKeyReused),
-                ) => (S::UNPROCESSABLE_ENTITY, refusal_code(*r)),
+                AppError::Refused(r @ (ReserveError::InvalidQuantity | ReserveError::IdempotencyKeyReused)) => {
+                    (S::UNPROCESSABLE_ENTITY, refusal_code(*r))
+                }
                 AppError::Refused(r) => (S::CONFLICT, refusal_code(*r)),
                 AppError::NotCancellable => (S::CONFLICT, "not_cancellable"),
                 AppError::UsernameTaken => (S::CONFLICT, "username_taken"),
@@ -57,16 +57,11 @@ impl ApiError {
     pub fn body(&self) -> ErrorBody {
         let (_, code) = self.code();
         let message = match self {
-            ApiError::App(AppError::Unavailable(_)) => {
-                "storage is unavailable; nothing was recorded".to_owned()
-            }
+            ApiError::App(AppError::Unavailable(_)) => "storage is unavailable; nothing was recorded".to_owned(),
             ApiError::App(AppError::Internal(_)) => "internal error".to_owned(),
             other => other.to_string(),
         };
-        ErrorBody {
-            error: code,
-            message,
-        }
+        ErrorBody { error: code, message }
     }
 }
 

@@ -6,28 +6,22 @@ use actix_web::web;
 
 /// JSON bodies: at most `limit` bytes (413 beyond), otherwise well-formed (400).
 pub fn json_config(limit: usize) -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(limit)
-        .error_handler(|err, _req| {
-            let api = match &err {
-                JsonPayloadError::Overflow { .. }
-                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
-                JsonPayloadError::ContentType => {
-                    ApiError::BadRequest("expected Content-Type: application/json".into())
-                }
-                JsonPayloadError::Deserialize(e) => {
-                    ApiError::BadRequest(format!("invalid JSON: {e}"))
-                }
-                other => ApiError::BadRequest(format!("unreadable body: {other}")),
-            };
-            api.into()
-        })
+    web::JsonConfig::default().limit(limit).error_handler(|err, _req| {
+        let api = match &err {
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                ApiError::PayloadTooLarge
+            }
+            JsonPayloadError::ContentType => ApiError::BadRequest("expected Content-Type: application/json".into()),
+            JsonPayloadError::Deserialize(e) => ApiError::BadRequest(format!("invalid JSON: {e}")),
+            other => ApiError::BadRequest(format!("unreadable body: {other}")),
+        };
+        api.into()
+    })
 }
 
 /// A path id that is no UUID names nothing that exists.
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default()
-        .error_handler(|_err: PathError, _req| ApiError::NotFound("resource").into())
+    web::PathConfig::default().error_handler(|_err: PathError, _req| ApiError::NotFound("resource").into())
 }
 
 /// Query strings of the wrong shape (`epoch=abc`) are bad requests.

@@ -31,11 +31,7 @@ pub struct SqlJournal {
 impl SqlJournal {
     /// Starts the journal thread. `committed` is notified after every batch that wrote events,
     /// so the outbox relay publishes them without polling.
-    pub fn start(
-        connector: Connector,
-        max_batch: usize,
-        committed: Arc<Notify>,
-    ) -> anyhow::Result<Self> {
+    pub fn start(connector: Connector, max_batch: usize, committed: Arc<Notify>) -> anyhow::Result<Self> {
         let conn = connector.connect()?;
         let (queue, inbox) = mpsc::channel();
         thread::Builder::new()
@@ -53,9 +49,9 @@ impl Journal for SqlJournal {
             if sent.is_err() {
                 return Err(JournalError::Unavailable("the journal has stopped".into()));
             }
-            answer.await.unwrap_or_else(|_| {
-                Err(JournalError::Unavailable("the journal has stopped".into()))
-            })
+            answer
+                .await
+                .unwrap_or_else(|_| Err(JournalError::Unavailable("the journal has stopped".into())))
         })
     }
 }
@@ -101,9 +97,7 @@ fn run(
                 // Drop the connection: the next batch starts on a fresh one.
                 conn = None;
                 for pending in batch.drain(..) {
-                    let _ = pending
-                        .reply
-                        .send(Err(JournalError::Unavailable(err.to_string())));
+                    let _ = pending.reply.send(Err(JournalError::Unavailable(err.to_string())));
                 }
             }
         }
@@ -111,10 +105,7 @@ fn run(
 }
 
 /// Writes a batch in one transaction; per entry, `Ok` or why that entry alone was refused.
-fn commit(
-    conn: &mut DbConnection,
-    batch: &[Pending],
-) -> diesel::QueryResult<Vec<Result<(), JournalError>>> {
+fn commit(conn: &mut DbConnection, batch: &[Pending]) -> diesel::QueryResult<Vec<Result<(), JournalError>>> {
     conn.transaction(|conn| {
         let placed: Vec<&Order> = batch
             .iter()
@@ -137,11 +128,7 @@ fn commit(
                         Err(JournalError::KeyConflict)
                     }
                 }
-                JournalEntry::OrderCancelled {
-                    order_id,
-                    at,
-                    event,
-                } => {
+                JournalEntry::OrderCancelled { order_id, at, event } => {
                     orders::mark_cancelled(conn, *order_id, *at)?;
                     events.push(event);
                     Ok(())

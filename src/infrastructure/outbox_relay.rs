@@ -14,11 +14,7 @@ const BATCH: i64 = 500;
 const IDLE_POLL: Duration = Duration::from_secs(1);
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
 
-pub fn spawn(
-    storage: Storage,
-    bus: Arc<dyn EventBus>,
-    committed: Arc<Notify>,
-) -> tokio::task::JoinHandle<()> {
+pub fn spawn(storage: Storage, bus: Arc<dyn EventBus>, committed: Arc<Notify>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             match relay_once(&storage, bus.as_ref()).await {

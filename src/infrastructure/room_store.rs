@@ -17,10 +17,7 @@ impl SqlRoomStore {
 }
 
 impl RoomStore for SqlRoomStore {
-    fn load_room(
-        &self,
-        room_id: RoomId,
-    ) -> BoxFuture<'static, Result<Option<RoomSeed>, LoadError>> {
+    fn load_room(&self, room_id: RoomId) -> BoxFuture<'static, Result<Option<RoomSeed>, LoadError>> {
         let storage = self.storage.clone();
         Box::pin(async move {
             let fail = |e: super::db::StorageError| LoadError(e.to_string());
@@ -29,10 +26,7 @@ impl RoomStore for SqlRoomStore {
             };
             let mut listings = Vec::new();
             for listing in storage.listings_of_room(room_id).await.map_err(fail)? {
-                let orders = storage
-                    .stored_orders_of_listing(listing.id)
-                    .await
-                    .map_err(fail)?;
+                let orders = storage.stored_orders_of_listing(listing.id).await.map_err(fail)?;
                 listings.push(ListingSeed {
                     title: listing.title.clone(),
                     terms: ListingTerms {

@@ -32,8 +32,7 @@ macro_rules! on_both_backends {
 
 /// The PostgreSQL server the suite creates its databases on.
 fn postgres_admin_url() -> String {
-    std::env::var("LIVECART_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("LIVECART_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// A fresh, empty database for one scenario.
@@ -46,9 +45,8 @@ pub fn fresh_database(backend: Backend) -> String {
         }
         Backend::Postgres => {
             let admin = postgres_admin_url();
-            let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
-                panic!("PostgreSQL must be reachable at {admin} (scripts/test starts it): {e}")
-            });
+            let mut conn = PgConnection::establish(&admin)
+                .unwrap_or_else(|e| panic!("PostgreSQL must be reachable at {admin} (scripts/test starts it): {e}"));
             diesel::sql_query(format!("CREATE DATABASE {name}"))
                 .execute(&mut conn)
                 .expect("create test database");
@@ -140,11 +138,7 @@ impl TestApp {
     }
 
     pub async fn guest(&self) -> User {
-        user_of(
-            self.post("/v1/auth/guest", None, json!({"nickname": "viewer"}))
-                .await,
-        )
-        .await
+        user_of(self.post("/v1/auth/guest", None, json!({"nickname": "viewer"})).await).await
     }
 
     pub async fn guests(&self, n: usize) -> Vec<User> {
@@ -159,11 +153,7 @@ impl TestApp {
     /// A room owned by `merchant`, scheduled.
     pub async fn room(&self, merchant: &User) -> Uuid {
         let res = self
-            .post(
-                "/v1/rooms",
-                Some(&merchant.token),
-                json!({"title": "Flash night"}),
-            )
+            .post("/v1/rooms", Some(&merchant.token), json!({"title": "Flash night"}))
             .await;
         id_of(expect_status(res, StatusCode::CREATED).await)
     }
@@ -177,46 +167,25 @@ impl TestApp {
 
     pub async fn start(&self, merchant: &User, room: Uuid) {
         let res = self
-            .post(
-                &format!("/v1/rooms/{room}/start"),
-                Some(&merchant.token),
-                json!({}),
-            )
+            .post(&format!("/v1/rooms/{room}/start"), Some(&merchant.token), json!({}))
             .await;
         expect_status(res, StatusCode::OK).await;
     }
 
     pub async fn listing(&self, merchant: &User, room: Uuid, body: Value) -> Uuid {
         let res = self
-            .post(
-                &format!("/v1/rooms/{room}/listings"),
-                Some(&merchant.token),
-                body,
-            )
+            .post(&format!("/v1/rooms/{room}/listings"), Some(&merchant.token), body)
             .await;
         id_of(expect_status(res, StatusCode::CREATED).await)
     }
 
     /// A listing of `stock` units, at most `limit` per buyer, open while the room is live.
-    pub async fn simple_listing(
-        &self,
-        merchant: &User,
-        room: Uuid,
-        stock: u64,
-        limit: u32,
-    ) -> Uuid {
+    pub async fn simple_listing(&self, merchant: &User, room: Uuid, stock: u64, limit: u32) -> Uuid {
         let body = json!({"title": "Jasmine tea", "price_cents": 1999, "stock": stock, "per_user_limit": limit});
         self.listing(merchant, room, body).await
     }
 
-    pub async fn order(
-        &self,
-        buyer: &User,
-        room: Uuid,
-        listing: Uuid,
-        quantity: Value,
-        key: Option<&str>,
-    ) -> Response {
+    pub async fn order(&self, buyer: &User, room: Uuid, listing: Uuid, quantity: Value, key: Option<&str>) -> Response {
         let mut req = self
             .client
             .post(self.url(&format!("/v1/rooms/{room}/orders")))
@@ -262,10 +231,7 @@ pub async fn expect_status(res: Response, status: StatusCode) -> Value {
 pub async fn expect_error(res: Response, status: StatusCode, code: &str) {
     let body = expect_status(res, status).await;
     assert_eq!(body["error"], code, "body: {body}");
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "body: {body}"
-    );
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {body}");
 }
 
 pub fn id_of(body: Value) -> Uuid {
@@ -280,10 +246,7 @@ async fn user_of(res: Response) -> User {
     let body: Value = res.json().await.expect("json body");
     assert!(status.is_success(), "{status}: {body}");
     User {
-        id: body["user_id"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .expect("user_id"),
+        id: body["user_id"].as_str().and_then(|s| s.parse().ok()).expect("user_id"),
         token: body["token"].as_str().expect("token").to_owned(),
     }
 }

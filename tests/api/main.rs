@@ -11,3 +11,6 @@ mod identity;
 mod operations;
 mod refusals;
 mod restart;
+mod ws_client;
+mod ws_load;
+mod ws_room;

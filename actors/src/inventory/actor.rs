@@ -125,7 +125,14 @@ impl InventoryActor {
         clock: Arc<dyn Clock>,
         stock_watcher: Option<Recipient<StockChanged>>,
     ) -> Self {
-        Self { state, journal, clock, pending: HashMap::new(), stock_watcher, announce_pending: false }
+        Self {
+            state,
+            journal,
+            clock,
+            pending: HashMap::new(),
+            stock_watcher,
+            announce_pending: false,
+        }
     }
 
     /// Tells the room the stock soon, once for every burst of changes: a sale of thousands of
@@ -166,13 +173,8 @@ impl Handler<Reserve> for InventoryActor {
                 Some(commit) => {
                     let commit = commit.clone();
                     Box::pin(
-                        async move {
-                            commit
-                                .await
-                                .map(|()| Placed::Replayed(order_id))
-                                .map_err(Into::into)
-                        }
-                        .into_actor(self),
+                        async move { commit.await.map(|()| Placed::Replayed(order_id)).map_err(Into::into) }
+                            .into_actor(self),
                     )
                 }
                 None => Box::pin(fut::ready(Ok(Placed::Replayed(order_id)))),
@@ -243,21 +245,17 @@ impl Handler<Cancel> for InventoryActor {
             at: now,
             event,
         });
-        Box::pin(
-            commit
-                .into_actor(self)
-                .map(move |committed, act, ctx| match committed {
-                    Ok(()) => {
-                        act.state.finish_cancel(order_id);
-                        act.announce_stock(ctx);
-                        Ok(())
-                    }
-                    Err(err) => {
-                        act.state.abort_cancel(order_id);
-                        Err(err.into())
-                    }
-                }),
-        )
+        Box::pin(commit.into_actor(self).map(move |committed, act, ctx| match committed {
+            Ok(()) => {
+                act.state.finish_cancel(order_id);
+                act.announce_stock(ctx);
+                Ok(())
+            }
+            Err(err) => {
+                act.state.abort_cancel(order_id);
+                Err(err.into())
+            }
+        }))
     }
 }
 

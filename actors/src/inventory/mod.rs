@@ -4,10 +4,9 @@ pub mod actor;
 pub mod state;
 
 pub use actor::{
-    Cancel, CancelFailed, InventoryActor, InventorySnapshot, Placed, Reserve, ReserveFailed,
-    Restock, RestockFailed, SetRoomStatus, Snapshot,
+    Cancel, CancelFailed, InventoryActor, InventorySnapshot, Placed, Reserve, ReserveFailed, Restock, RestockFailed,
+    SetRoomStatus, Snapshot,
 };
 pub use state::{
-    CancelError, InventoryState, ListingTerms, ReserveError, ReserveRequest, Reserved, StoredOrder,
-    MAX_ORDER_QUANTITY,
+    CancelError, InventoryState, ListingTerms, ReserveError, ReserveRequest, Reserved, StoredOrder, MAX_ORDER_QUANTITY,
 };

@@ -118,12 +118,7 @@ pub struct StoredOrder {
 }
 
 impl InventoryState {
-    pub fn new(
-        terms: ListingTerms,
-        room_status: RoomStatus,
-        total: u64,
-        reservation_ttl: Duration,
-    ) -> Self {
+    pub fn new(terms: ListingTerms, room_status: RoomStatus, total: u64, reservation_ttl: Duration) -> Self {
         Self {
             terms,
             room_status,
@@ -193,11 +188,7 @@ impl InventoryState {
 
     /// The one serialized step of the order path: idempotency, room, window, quantity, stock and
     /// the per-user limit, in that order, and on success the units are held at once.
-    pub fn reserve(
-        &mut self,
-        req: ReserveRequest,
-        now: DateTime<Utc>,
-    ) -> Result<Reserved, ReserveError> {
+    pub fn reserve(&mut self, req: ReserveRequest, now: DateTime<Utc>) -> Result<Reserved, ReserveError> {
         // Stored times have millisecond precision; answer with exactly what a later read returns.
         let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
         if let Some(key) = &req.idempotency_key {
@@ -230,12 +221,7 @@ impl InventoryState {
             return Err(ReserveError::LimitExceeded);
         }
 
-        self.hold(
-            req.order_id,
-            req.user_id,
-            req.quantity,
-            OrderStatus::Reserved,
-        );
+        self.hold(req.order_id, req.user_id, req.quantity, OrderStatus::Reserved);
         if let Some(key) = &req.idempotency_key {
             let key_use = KeyUse {
                 order_id: req.order_id,
@@ -271,10 +257,7 @@ impl InventoryState {
     /// Starts cancelling a reserved order. The stock stays held until `finish_cancel`, after the
     /// cancel has committed; `abort_cancel` puts the order back if it did not.
     pub fn begin_cancel(&mut self, order_id: OrderId) -> Result<(), CancelError> {
-        let holding = self
-            .holdings
-            .get_mut(&order_id)
-            .ok_or(CancelError::UnknownOrder)?;
+        let holding = self.holdings.get_mut(&order_id).ok_or(CancelError::UnknownOrder)?;
         if holding.status != OrderStatus::Reserved || holding.cancelling {
             return Err(CancelError::NotCancellable);
         }
@@ -352,12 +335,7 @@ mod tests {
     }
 
     fn live(total: u64, per_user_limit: u32) -> InventoryState {
-        InventoryState::new(
-            terms(per_user_limit),
-            RoomStatus::Live,
-            total,
-            Duration::minutes(15),
-        )
+        InventoryState::new(terms(per_user_limit), RoomStatus::Live, total, Duration::minutes(15))
     }
 
     fn request(user_id: UserId, quantity: u32) -> ReserveRequest {
@@ -391,10 +369,7 @@ mod tests {
             Err(ReserveError::LiveNotStarted)
         );
         state.set_room_status(RoomStatus::Ended);
-        assert_eq!(
-            state.reserve(request(new_id(), 1), t0()),
-            Err(ReserveError::LiveEnded)
-        );
+        assert_eq!(state.reserve(request(new_id(), 1), t0()), Err(ReserveError::LiveEnded));
         assert_eq!(state.stock_left(), 10);
     }
 
@@ -411,10 +386,7 @@ mod tests {
         );
         assert!(state.reserve(request(new_id(), 1), t0()).is_ok());
         let after = t0() + Duration::seconds(30);
-        assert_eq!(
-            state.reserve(request(new_id(), 1), after),
-            Err(ReserveError::SaleEnded)
-        );
+        assert_eq!(state.reserve(request(new_id(), 1), after), Err(ReserveError::SaleEnded));
     }
 
     #[test]
@@ -425,10 +397,7 @@ mod tests {
             Err(ReserveError::InvalidQuantity)
         );
         let huge = request(new_id(), MAX_ORDER_QUANTITY + 1);
-        assert_eq!(
-            state.reserve(huge, t0()),
-            Err(ReserveError::InvalidQuantity)
-        );
+        assert_eq!(state.reserve(huge, t0()), Err(ReserveError::InvalidQuantity));
     }
 
     #[test]
@@ -436,14 +405,8 @@ mod tests {
         let mut state = live(3, 2);
         let (a, b) = (new_id(), new_id());
         assert!(state.reserve(request(a, 2), t0()).is_ok());
-        assert_eq!(
-            state.reserve(request(a, 1), t0()),
-            Err(ReserveError::LimitExceeded)
-        );
-        assert_eq!(
-            state.reserve(request(b, 2), t0()),
-            Err(ReserveError::SoldOut)
-        );
+        assert_eq!(state.reserve(request(a, 1), t0()), Err(ReserveError::LimitExceeded));
+        assert_eq!(state.reserve(request(b, 2), t0()), Err(ReserveError::SoldOut));
         assert!(state.reserve(request(b, 1), t0()).is_ok());
         assert_eq!(state.stock_left(), 0);
     }
@@ -459,15 +422,9 @@ mod tests {
         };
         let mut again = first.clone();
         again.order_id = new_id();
-        assert_eq!(
-            state.reserve(again.clone(), t0()),
-            Ok(Reserved::Replayed(order.id))
-        );
+        assert_eq!(state.reserve(again.clone(), t0()), Ok(Reserved::Replayed(order.id)));
         again.quantity = 2;
-        assert_eq!(
-            state.reserve(again, t0()),
-            Err(ReserveError::IdempotencyKeyReused)
-        );
+        assert_eq!(state.reserve(again, t0()), Err(ReserveError::IdempotencyKeyReused));
         assert_eq!(state.stock_left(), 9);
     }
 
@@ -479,15 +436,8 @@ mod tests {
             panic!("expected a new order");
         };
         state.begin_cancel(order.id).expect("cancellable");
-        assert_eq!(
-            state.stock_left(),
-            8,
-            "stock is held until the cancel commits"
-        );
-        assert_eq!(
-            state.begin_cancel(order.id),
-            Err(CancelError::NotCancellable)
-        );
+        assert_eq!(state.stock_left(), 8, "stock is held until the cancel commits");
+        assert_eq!(state.begin_cancel(order.id), Err(CancelError::NotCancellable));
         state.finish_cancel(order.id);
         state.finish_cancel(order.id);
         assert_eq!(state.stock_left(), 10);
@@ -536,16 +486,10 @@ mod tests {
             [kept.clone(), cancelled],
         );
         assert_eq!(state.stock_left(), 3);
-        assert_eq!(
-            state.reserve(request(user, 1), t0()),
-            Err(ReserveError::LimitExceeded)
-        );
+        assert_eq!(state.reserve(request(user, 1), t0()), Err(ReserveError::LimitExceeded));
         let mut replay = request(user, 2);
         replay.idempotency_key = Some("k".into());
-        assert_eq!(
-            state.reserve(replay, t0()),
-            Ok(Reserved::Replayed(kept.order_id))
-        );
+        assert_eq!(state.reserve(replay, t0()), Ok(Reserved::Replayed(kept.order_id)));
     }
 
     #[derive(Debug, Clone)]

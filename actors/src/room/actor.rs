@@ -36,7 +36,10 @@ pub struct RoomConfig {
 impl Default for RoomConfig {
     fn default() -> Self {
         Self {
-            chat_limit: Some(RateLimit { per_second: 2.0, burst: 5.0 }),
+            chat_limit: Some(RateLimit {
+                per_second: 2.0,
+                burst: 5.0,
+            }),
             chat_capacity: 200,
             flush_every: Duration::from_millis(200),
         }
@@ -118,22 +121,33 @@ impl RoomActor {
         let frame = frame.encode();
         for shard in &self.shards {
             // do_send: shards only copy pointers into bounded outboxes, so they keep up.
-            shard.do_send(Broadcast { frame: frame.clone(), policy });
+            shard.do_send(Broadcast {
+                frame: frame.clone(),
+                policy,
+            });
         }
     }
 
     fn flush(&mut self) {
         for listing_id in std::mem::take(&mut self.dirty_stock) {
             if let Some(info) = self.info.get(&listing_id) {
-                let frame = ServerFrame::Stock { listing_id, stock_left: info.stock_left };
+                let frame = ServerFrame::Stock {
+                    listing_id,
+                    stock_left: info.stock_left,
+                };
                 self.broadcast(&frame, Policy::Latest(LatestKey::Stock(listing_id)));
             }
         }
         if std::mem::take(&mut self.likes_dirty) {
-            self.broadcast(&ServerFrame::Likes { total: self.likes }, Policy::Latest(LatestKey::Likes));
+            self.broadcast(
+                &ServerFrame::Likes { total: self.likes },
+                Policy::Latest(LatestKey::Likes),
+            );
         }
         if std::mem::take(&mut self.viewers_dirty) {
-            let frame = ServerFrame::Viewers { count: self.connections.len() as u64 };
+            let frame = ServerFrame::Viewers {
+                count: self.connections.len() as u64,
+            };
             self.broadcast(&frame, Policy::Latest(LatestKey::Viewers));
         }
         self.announce_open_sales();
@@ -151,9 +165,9 @@ impl RoomActor {
             .iter()
             .filter(|id| !self.announced_open.contains(*id))
             .filter(|id| {
-                self.info.get(*id).is_some_and(|l| {
-                    l.starts_at.is_none_or(|s| s <= now) && l.ends_at.is_none_or(|e| now < e)
-                })
+                self.info
+                    .get(*id)
+                    .is_some_and(|l| l.starts_at.is_none_or(|s| s <= now) && l.ends_at.is_none_or(|e| now < e))
             })
             .copied()
             .collect();
@@ -174,7 +188,11 @@ impl RoomActor {
                 viewer_count: self.connections.len() as u64,
                 like_count: self.likes,
             },
-            listings: self.listings.iter().filter_map(|id| self.info.get(id).cloned()).collect(),
+            listings: self
+                .listings
+                .iter()
+                .filter_map(|id| self.info.get(id).cloned())
+                .collect(),
             epoch: self.chat.epoch(),
             offset: self.chat.last_offset(),
             recovered,
@@ -182,7 +200,13 @@ impl RoomActor {
         let replay = missed
             .unwrap_or_default()
             .into_iter()
-            .map(|m| ServerFrame::Chat { offset: m.offset, user_id: m.user_id, nickname: m.nickname, text: m.text, at: m.at })
+            .map(|m| ServerFrame::Chat {
+                offset: m.offset,
+                user_id: m.user_id,
+                nickname: m.nickname,
+                text: m.text,
+                at: m.at,
+            })
             .collect();
         (welcome, replay)
     }
@@ -207,7 +231,12 @@ impl Handler<ChangeStatus> for RoomActor {
             // do_send: a status change must reach every listing, whatever its mailbox holds.
             inventory.do_send(SetRoomStatus { status: msg.status });
         }
-        self.broadcast(&ServerFrame::LiveStatus { status: msg.status.as_str() }, Policy::MustDeliver);
+        self.broadcast(
+            &ServerFrame::LiveStatus {
+                status: msg.status.as_str(),
+            },
+            Policy::MustDeliver,
+        );
         self.announce_open_sales();
     }
 }
@@ -223,7 +252,12 @@ impl Handler<AttachListing> for RoomActor {
         // The listing may have been created while this room was starting: give it the status now.
         msg.inventory.do_send(SetRoomStatus { status: self.status });
         self.listings.push(listing_id);
-        self.broadcast(&ServerFrame::Listing { listing: msg.listing.clone() }, Policy::MustDeliver);
+        self.broadcast(
+            &ServerFrame::Listing {
+                listing: msg.listing.clone(),
+            },
+            Policy::MustDeliver,
+        );
         self.info.insert(listing_id, msg.listing);
         self.inventories.insert(listing_id, msg.inventory);
     }
@@ -234,7 +268,9 @@ impl Handler<Pin> for RoomActor {
 
     fn handle(&mut self, msg: Pin, _ctx: &mut Self::Context) {
         self.pinned_listing_id = Some(msg.listing_id);
-        let frame = ServerFrame::Pinned { listing_id: msg.listing_id };
+        let frame = ServerFrame::Pinned {
+            listing_id: msg.listing_id,
+        };
         self.broadcast(&frame, Policy::Latest(LatestKey::Pinned));
     }
 }
@@ -290,9 +326,19 @@ impl Handler<Join> for RoomActor {
         let shard = self.next_shard % self.shards.len().max(1);
         self.next_shard += 1;
         if let Some(addr) = self.shards.get(shard) {
-            addr.do_send(AddSession { session_id: msg.session_id, outbox: msg.outbox.clone() });
+            addr.do_send(AddSession {
+                session_id: msg.session_id,
+                outbox: msg.outbox.clone(),
+            });
         }
-        self.members.insert(msg.session_id, Member { viewer: msg.viewer, outbox: msg.outbox, shard });
+        self.members.insert(
+            msg.session_id,
+            Member {
+                viewer: msg.viewer,
+                outbox: msg.outbox,
+                shard,
+            },
+        );
     }
 }
 
@@ -304,7 +350,9 @@ impl Handler<Leave> for RoomActor {
             return;
         };
         if let Some(addr) = self.shards.get(member.shard) {
-            addr.do_send(RemoveSession { session_id: msg.session_id });
+            addr.do_send(RemoveSession {
+                session_id: msg.session_id,
+            });
         }
         let user_id = member.viewer.user_id;
         if let Some(count) = self.connections.get_mut(&user_id) {
@@ -332,7 +380,10 @@ impl Handler<PostChat> for RoomActor {
         }
         if let Some(limit) = self.config.chat_limit {
             let now = Instant::now();
-            let bucket = self.chat_buckets.entry(user_id).or_insert_with(|| TokenBucket::full(limit, now));
+            let bucket = self
+                .chat_buckets
+                .entry(user_id)
+                .or_insert_with(|| TokenBucket::full(limit, now));
             if !bucket.try_take(limit, now) {
                 let frame = ServerFrame::error("rate_limited", "slow down: too many chat messages");
                 member.outbox.push(frame.encode(), Policy::MustDeliver);

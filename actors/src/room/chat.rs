@@ -30,7 +30,13 @@ pub struct ChatRing {
 
 impl ChatRing {
     pub fn new(epoch: u64, capacity: usize) -> Self {
-        Self { epoch, capacity: capacity.max(1), messages: VecDeque::new(), next_offset: 1, evicted_up_to: 0 }
+        Self {
+            epoch,
+            capacity: capacity.max(1),
+            messages: VecDeque::new(),
+            next_offset: 1,
+            evicted_up_to: 0,
+        }
     }
 
     pub fn epoch(&self) -> u64 {
@@ -50,7 +56,13 @@ impl ChatRing {
         }
         let offset = self.next_offset;
         self.next_offset += 1;
-        self.messages.push_back(ChatMessage { offset, user_id, nickname, text, at });
+        self.messages.push_back(ChatMessage {
+            offset,
+            user_id,
+            nickname,
+            text,
+            at,
+        });
         // unwrap: a message was pushed on the line above.
         self.messages.back().unwrap()
     }

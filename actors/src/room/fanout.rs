@@ -2,8 +2,8 @@
 //! so both cores share the work instead of the RoomActor doing it alone. A shard only pushes the
 //! shared bytes into each session's outbox; it never waits on a client.
 
-use crate::session::{Policy, SharedOutbox};
 use crate::session::SessionId;
+use crate::session::{Policy, SharedOutbox};
 use actix::prelude::*;
 use bytestring::ByteString;
 use std::collections::HashMap;

@@ -16,7 +16,10 @@ pub struct TokenBucket {
 
 impl TokenBucket {
     pub fn full(limit: RateLimit, now: Instant) -> Self {
-        Self { tokens: limit.burst, refilled_at: now }
+        Self {
+            tokens: limit.burst,
+            refilled_at: now,
+        }
     }
 
     /// Takes one token if there is one.
@@ -40,7 +43,10 @@ mod tests {
 
     #[test]
     fn a_burst_then_the_steady_rate() {
-        let limit = RateLimit { per_second: 2.0, burst: 3.0 };
+        let limit = RateLimit {
+            per_second: 2.0,
+            burst: 3.0,
+        };
         let t0 = Instant::now();
         let mut bucket = TokenBucket::full(limit, t0);
         assert!((0..3).all(|_| bucket.try_take(limit, t0)));

@@ -20,7 +20,7 @@ pub type SessionId = u64;
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 
 /// How often the server pings, and how long a silent client is kept.
-const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Buys one connection may have waiting on the order path at once.
 const MAX_BUYS_IN_FLIGHT: usize = 16;
@@ -102,10 +102,16 @@ impl SessionActor {
             ClientFrame::Chat { text } => {
                 let length = text.chars().count();
                 if length == 0 || length > MAX_CHAT_CHARS || text.trim().is_empty() {
-                    self.reply(ServerFrame::error("invalid_field", "chat text must be 1 to 500 characters"));
+                    self.reply(ServerFrame::error(
+                        "invalid_field",
+                        "chat text must be 1 to 500 characters",
+                    ));
                     return;
                 }
-                let post = PostChat { session_id: self.id, text };
+                let post = PostChat {
+                    session_id: self.id,
+                    text,
+                };
                 if self.room.try_send(post).is_err() {
                     self.reply(ServerFrame::error("rate_limited", "the room is busy; try again"));
                 }
@@ -119,10 +125,18 @@ impl SessionActor {
                     self.reply(ServerFrame::error("rate_limited", "the room is busy; try again"));
                 }
             }
-            ClientFrame::Buy { request_id, listing_id, quantity } => {
+            ClientFrame::Buy {
+                request_id,
+                listing_id,
+                quantity,
+            } => {
                 if self.buys_in_flight >= MAX_BUYS_IN_FLIGHT {
                     let error = super::FrameError::new("rate_limited", "too many buys in flight on this connection");
-                    self.reply(ServerFrame::Order { request_id, order: None, error: Some(error) });
+                    self.reply(ServerFrame::Order {
+                        request_id,
+                        order: None,
+                        error: Some(error),
+                    });
                     return;
                 }
                 self.buys_in_flight += 1;
@@ -137,8 +151,16 @@ impl SessionActor {
                 ctx.spawn(bought.into_actor(self).map(move |result, act, _ctx| {
                     act.buys_in_flight -= 1;
                     let frame = match result {
-                        Ok(order) => ServerFrame::Order { request_id, order: Some(order), error: None },
-                        Err(error) => ServerFrame::Order { request_id, order: None, error: Some(error) },
+                        Ok(order) => ServerFrame::Order {
+                            request_id,
+                            order: Some(order),
+                            error: None,
+                        },
+                        Err(error) => ServerFrame::Order {
+                            request_id,
+                            order: None,
+                            error: Some(error),
+                        },
                     };
                     act.reply(frame);
                 }));
@@ -167,6 +189,8 @@ impl Actor for SessionActor {
         ctx.run_interval(HEARTBEAT_EVERY, |act, ctx| {
             if act.last_heard.elapsed() > CLIENT_TIMEOUT {
                 act.outbox.close(CloseCode::GoingAway, "no heartbeat");
+                ctx.stop();
+            } else if act.outbox.close_if_stalled() {
                 ctx.stop();
             } else {
                 act.outbox.push_control(Outgoing::Ping);

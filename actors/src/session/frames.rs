@@ -10,9 +10,17 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
-    Chat { text: String },
-    Like { count: u32 },
-    Buy { request_id: String, listing_id: ListingId, quantity: serde_json::Number },
+    Chat {
+        text: String,
+    },
+    Like {
+        count: u32,
+    },
+    Buy {
+        request_id: String,
+        listing_id: ListingId,
+        quantity: serde_json::Number,
+    },
     Ping,
 }
 
@@ -25,7 +33,10 @@ pub struct FrameError {
 
 impl FrameError {
     pub fn new(error: &str, message: impl Into<String>) -> Self {
-        Self { error: error.to_owned(), message: message.into() }
+        Self {
+            error: error.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -120,7 +131,10 @@ impl ServerFrame {
     }
 
     pub fn error(code: &str, message: impl Into<String>) -> Self {
-        ServerFrame::Error { error: code.to_owned(), message: message.into() }
+        ServerFrame::Error {
+            error: code.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -138,7 +152,11 @@ mod tests {
 
     #[test]
     fn server_frames_carry_their_type() {
-        let text = ServerFrame::Stock { listing_id: ListingId::nil(), stock_left: 3 }.encode();
+        let text = ServerFrame::Stock {
+            listing_id: ListingId::nil(),
+            stock_left: 3,
+        }
+        .encode();
         let v: serde_json::Value = serde_json::from_str(&text).expect("json");
         assert_eq!(v["type"], "stock");
         assert_eq!(v["stock_left"], 3);

@@ -8,13 +8,15 @@
 //! - must-deliver frames (welcome, order results, live status, errors) beyond `max_must`
 //!   cannot be honoured: the session is closed with [`CloseCode::ResyncRequired`].
 //!
-//! A client that stops reading while chat flows would never trip the must-deliver rule, so a
-//! session that drops more than `drop_budget` frames without the writer draining one is closed
-//! the same way: it has fallen too far behind to be worth feeding.
+//! A client that stops reading while only chat flows would never trip the must-deliver rule, so
+//! a session whose frames have waited with no progress at all for `stall_after` is closed the
+//! same way. Time, not a count of drops, tells a stopped reader from a slow one: a slow reader
+//! still takes a frame now and then.
 
 use bytestring::ByteString;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::ids::ListingId;
@@ -67,19 +69,27 @@ pub enum Outgoing {
     Ping,
     /// Answer to the client's protocol-level ping.
     Pong(Vec<u8>),
-    Close { code: CloseCode, reason: String },
+    Close {
+        code: CloseCode,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutboxLimits {
     pub max_droppable: usize,
     pub max_must: usize,
-    pub drop_budget: usize,
+    /// How long frames may wait with the writer taking none before the reader counts as gone.
+    pub stall_after: Duration,
 }
 
 impl Default for OutboxLimits {
     fn default() -> Self {
-        Self { max_droppable: 256, max_must: 256, drop_budget: 2_000 }
+        Self {
+            max_droppable: 256,
+            max_must: 256,
+            stall_after: Duration::from_secs(3),
+        }
     }
 }
 
@@ -107,7 +117,8 @@ pub struct Outbox {
     latest: HashMap<LatestKey, ByteString>,
     droppable: usize,
     must: usize,
-    dropped_since_drain: usize,
+    /// When the writer last took a frame, or the queue last became non-empty.
+    progress_at: Instant,
     /// Set once the session is closing: nothing more is queued.
     closing: bool,
     finished: bool,
@@ -121,22 +132,27 @@ impl Outbox {
             latest: HashMap::new(),
             droppable: 0,
             must: 0,
-            dropped_since_drain: 0,
+            progress_at: Instant::now(),
             closing: false,
             finished: false,
         }
     }
 
-    pub fn push(&mut self, frame: ByteString, policy: Policy) -> Pushed {
+    pub fn push(&mut self, frame: ByteString, policy: Policy, now: Instant) -> Pushed {
         if self.closing {
             return Pushed::Closed;
+        }
+        if self.slots.is_empty() {
+            self.progress_at = now;
         }
         match policy {
             Policy::Droppable => {
                 if self.droppable >= self.limits.max_droppable {
-                    self.dropped_since_drain += 1;
-                    if self.dropped_since_drain > self.limits.drop_budget {
-                        self.close(CloseCode::ResyncRequired, "too far behind: reconnect with epoch and offset");
+                    if self.stalled(now) {
+                        self.close(
+                            CloseCode::ResyncRequired,
+                            "too far behind: reconnect with epoch and offset",
+                        );
                         return Pushed::Closed;
                     }
                     return Pushed::Dropped;
@@ -158,16 +174,27 @@ impl Outbox {
     }
 
     /// Queues a control frame (ping, pong) that must go out.
-    pub fn push_control(&mut self, item: Outgoing) -> Pushed {
+    pub fn push_control(&mut self, item: Outgoing, now: Instant) -> Pushed {
         if self.closing {
             return Pushed::Closed;
+        }
+        if self.slots.is_empty() {
+            self.progress_at = now;
         }
         self.push_must(item)
     }
 
+    /// Frames have waited and the writer has taken none for `stall_after`: the reader is gone.
+    pub fn stalled(&self, now: Instant) -> bool {
+        !self.slots.is_empty() && now.saturating_duration_since(self.progress_at) > self.limits.stall_after
+    }
+
     fn push_must(&mut self, item: Outgoing) -> Pushed {
         if self.must >= self.limits.max_must {
-            self.close(CloseCode::ResyncRequired, "too far behind: reconnect with epoch and offset");
+            self.close(
+                CloseCode::ResyncRequired,
+                "too far behind: reconnect with epoch and offset",
+            );
             return Pushed::Closed;
         }
         self.must += 1;
@@ -185,7 +212,10 @@ impl Outbox {
         self.latest.clear();
         self.droppable = 0;
         self.must = 0;
-        self.slots.push_back(Slot::Must(Outgoing::Close { code, reason: reason.to_owned() }));
+        self.slots.push_back(Slot::Must(Outgoing::Close {
+            code,
+            reason: reason.to_owned(),
+        }));
     }
 
     pub fn is_closing(&self) -> bool {
@@ -203,11 +233,15 @@ impl Outbox {
 
     /// The next frame for the writer; `None` when empty. After the close frame, always `None`.
     pub fn pop(&mut self) -> Option<Outgoing> {
+        self.pop_at(Instant::now())
+    }
+
+    fn pop_at(&mut self, now: Instant) -> Option<Outgoing> {
         if self.finished {
             return None;
         }
         let slot = self.slots.pop_front()?;
-        self.dropped_since_drain = 0;
+        self.progress_at = now;
         let item = match slot {
             Slot::Droppable(frame) => {
                 self.droppable -= 1;
@@ -215,7 +249,7 @@ impl Outbox {
             }
             Slot::Latest(key) => match self.latest.remove(&key) {
                 Some(frame) => Outgoing::Text(frame),
-                None => return self.pop(),
+                None => return self.pop_at(now),
             },
             Slot::Must(item) => {
                 self.must = self.must.saturating_sub(1);
@@ -238,7 +272,10 @@ pub struct SharedOutbox {
 
 impl SharedOutbox {
     pub fn new(limits: OutboxLimits) -> Self {
-        Self { queue: Mutex::new(Outbox::new(limits)), ready: Notify::new() }
+        Self {
+            queue: Mutex::new(Outbox::new(limits)),
+            ready: Notify::new(),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Outbox> {
@@ -247,7 +284,7 @@ impl SharedOutbox {
     }
 
     pub fn push(&self, frame: ByteString, policy: Policy) -> Pushed {
-        let pushed = self.lock().push(frame, policy);
+        let pushed = self.lock().push(frame, policy, Instant::now());
         if pushed != Pushed::Dropped {
             self.ready.notify_one();
         }
@@ -255,7 +292,7 @@ impl SharedOutbox {
     }
 
     pub fn push_control(&self, item: Outgoing) -> Pushed {
-        let pushed = self.lock().push_control(item);
+        let pushed = self.lock().push_control(item, Instant::now());
         self.ready.notify_one();
         pushed
     }
@@ -267,6 +304,23 @@ impl SharedOutbox {
 
     pub fn is_closing(&self) -> bool {
         self.lock().is_closing()
+    }
+
+    /// Closes the session if its reader has stalled (checked on the heartbeat, for a reader that
+    /// stopped while nothing more is being pushed); `true` if it did.
+    pub fn close_if_stalled(&self) -> bool {
+        let mut queue = self.lock();
+        if queue.stalled(Instant::now()) {
+            queue.close(
+                CloseCode::ResyncRequired,
+                "too far behind: reconnect with epoch and offset",
+            );
+            drop(queue);
+            self.ready.notify_one();
+            true
+        } else {
+            false
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -300,7 +354,11 @@ mod tests {
     use super::*;
 
     fn limits() -> OutboxLimits {
-        OutboxLimits { max_droppable: 2, max_must: 2, drop_budget: 3 }
+        OutboxLimits {
+            max_droppable: 2,
+            max_must: 2,
+            stall_after: Duration::from_secs(3),
+        }
     }
 
     fn text(s: &str) -> ByteString {
@@ -314,54 +372,86 @@ mod tests {
     #[test]
     fn droppable_frames_beyond_the_cap_are_dropped() {
         let mut o = Outbox::new(limits());
-        assert_eq!(o.push(text("a"), Policy::Droppable), Pushed::Queued);
-        assert_eq!(o.push(text("b"), Policy::Droppable), Pushed::Queued);
-        assert_eq!(o.push(text("c"), Policy::Droppable), Pushed::Dropped);
-        assert_eq!(drain(&mut o), vec![Outgoing::Text(text("a")), Outgoing::Text(text("b"))]);
+        let now = Instant::now();
+        assert_eq!(o.push(text("a"), Policy::Droppable, now), Pushed::Queued);
+        assert_eq!(o.push(text("b"), Policy::Droppable, now), Pushed::Queued);
+        assert_eq!(o.push(text("c"), Policy::Droppable, now), Pushed::Dropped);
+        assert_eq!(
+            drain(&mut o),
+            vec![Outgoing::Text(text("a")), Outgoing::Text(text("b"))]
+        );
     }
 
     #[test]
     fn latest_value_frames_coalesce_in_place() {
         let mut o = Outbox::new(limits());
+        let now = Instant::now();
         let key = LatestKey::Stock(ListingId::nil());
-        o.push(text("stock 9"), Policy::Latest(key));
-        o.push(text("chat"), Policy::Droppable);
-        assert_eq!(o.push(text("stock 7"), Policy::Latest(key)), Pushed::Coalesced);
-        assert_eq!(drain(&mut o), vec![Outgoing::Text(text("stock 7")), Outgoing::Text(text("chat"))]);
+        o.push(text("stock 9"), Policy::Latest(key), now);
+        o.push(text("chat"), Policy::Droppable, now);
+        assert_eq!(o.push(text("stock 7"), Policy::Latest(key), now), Pushed::Coalesced);
+        assert_eq!(
+            drain(&mut o),
+            vec![Outgoing::Text(text("stock 7")), Outgoing::Text(text("chat"))]
+        );
     }
 
     #[test]
     fn a_must_deliver_frame_that_cannot_be_queued_closes_with_resync() {
         let mut o = Outbox::new(limits());
-        o.push(text("m1"), Policy::MustDeliver);
-        o.push(text("m2"), Policy::MustDeliver);
-        assert_eq!(o.push(text("m3"), Policy::MustDeliver), Pushed::Closed);
+        let now = Instant::now();
+        o.push(text("m1"), Policy::MustDeliver, now);
+        o.push(text("m2"), Policy::MustDeliver, now);
+        assert_eq!(o.push(text("m3"), Policy::MustDeliver, now), Pushed::Closed);
         let out = drain(&mut o);
-        assert!(matches!(out.as_slice(), [Outgoing::Close { code: CloseCode::ResyncRequired, .. }]), "{out:?}");
-        assert_eq!(o.push(text("late"), Policy::MustDeliver), Pushed::Closed);
+        assert!(
+            matches!(
+                out.as_slice(),
+                [Outgoing::Close {
+                    code: CloseCode::ResyncRequired,
+                    ..
+                }]
+            ),
+            "{out:?}"
+        );
+        assert_eq!(o.push(text("late"), Policy::MustDeliver, now), Pushed::Closed);
     }
 
     #[test]
-    fn a_reader_that_never_drains_is_closed_after_the_drop_budget() {
+    fn a_reader_that_takes_nothing_for_the_stall_time_is_closed() {
         let mut o = Outbox::new(limits());
-        let mut outcomes = Vec::new();
+        let t0 = Instant::now();
         for _ in 0..10 {
-            outcomes.push(o.push(text("chat"), Policy::Droppable));
+            assert_ne!(
+                o.push(text("chat"), Policy::Droppable, t0),
+                Pushed::Closed,
+                "a burst alone closes nothing"
+            );
         }
-        assert_eq!(outcomes.iter().filter(|p| **p == Pushed::Dropped).count(), 3);
-        assert!(o.is_closing());
+        assert!(!o.stalled(t0 + Duration::from_secs(2)));
+        let later = t0 + Duration::from_secs(4);
+        assert!(o.stalled(later));
+        assert_eq!(o.push(text("chat"), Policy::Droppable, later), Pushed::Closed);
         assert!(o.len() <= 1, "memory is released on close");
     }
 
     #[test]
-    fn draining_resets_the_drop_budget() {
+    fn a_slow_reader_that_keeps_taking_frames_is_kept() {
         let mut o = Outbox::new(limits());
-        for _ in 0..5 {
-            o.push(text("a"), Policy::Droppable);
-            o.push(text("b"), Policy::Droppable);
-            o.push(text("c"), Policy::Droppable);
-            drain(&mut o);
+        let t0 = Instant::now();
+        for second in 0..10 {
+            let now = t0 + Duration::from_secs(second);
+            for _ in 0..50 {
+                assert_ne!(o.push(text("chat"), Policy::Droppable, now), Pushed::Closed);
+            }
+            o.pop_at(now);
         }
         assert!(!o.is_closing());
+    }
+
+    #[test]
+    fn an_idle_queue_is_not_stalled() {
+        let o = Outbox::new(limits());
+        assert!(!o.stalled(Instant::now() + Duration::from_secs(60)));
     }
 }

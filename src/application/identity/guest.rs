@@ -14,16 +14,10 @@ pub async fn guest(services: &Services, nickname: &str) -> Result<UserRecord, Ap
         nickname: validate::text("nickname", nickname, 32)?,
         created_at: services.clock.now(),
     };
-    services
-        .storage
-        .insert_user(user.clone())
-        .await
-        .map_err(|e| match e {
-            crate::infrastructure::repos::identity::InsertUserError::Storage(e) => {
-                AppError::from(e)
-            }
-            // Guests have no username, so nothing can collide.
-            other => AppError::Internal(anyhow::anyhow!("{other}")),
-        })?;
+    services.storage.insert_user(user.clone()).await.map_err(|e| match e {
+        crate::infrastructure::repos::identity::InsertUserError::Storage(e) => AppError::from(e),
+        // Guests have no username, so nothing can collide.
+        other => AppError::Internal(anyhow::anyhow!("{other}")),
+    })?;
     Ok(user)
 }

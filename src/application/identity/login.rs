@@ -4,11 +4,7 @@ use super::password;
 use crate::application::{AppError, Services};
 use crate::infrastructure::repos::identity::UserRecord;
 
-pub async fn login(
-    services: &Services,
-    username: String,
-    password: String,
-) -> Result<UserRecord, AppError> {
+pub async fn login(services: &Services, username: String, password: String) -> Result<UserRecord, AppError> {
     const REFUSED: AppError = AppError::Unauthorized("wrong username or password");
     let user = services
         .storage

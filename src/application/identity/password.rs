@@ -2,9 +2,7 @@
 //! Hashing is deliberately slow, so it runs on the blocking pool, never on an async thread.
 
 use crate::application::AppError;
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 
 pub async fn hash(password: String) -> Result<String, AppError> {
@@ -22,12 +20,9 @@ pub async fn hash(password: String) -> Result<String, AppError> {
 /// Whether `password` matches the stored PHC string.
 pub async fn verify(password: String, stored: String) -> Result<bool, AppError> {
     tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&stored).map_err(|e| {
-            AppError::Internal(anyhow::anyhow!("stored password hash is malformed: {e}"))
-        })?;
-        Ok(Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok())
+        let parsed = PasswordHash::new(&stored)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("stored password hash is malformed: {e}")))?;
+        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
     })
     .await
     .map_err(|e| AppError::Internal(anyhow::anyhow!("verifying task failed: {e}")))?
@@ -42,8 +37,6 @@ mod tests {
         assert!(super::verify("correct horse".into(), stored.clone())
             .await
             .expect("verify"));
-        assert!(!super::verify("wrong horse".into(), stored)
-            .await
-            .expect("verify"));
+        assert!(!super::verify("wrong horse".into(), stored).await.expect("verify"));
     }
 }

@@ -26,8 +26,7 @@ pub async fn register(services: &Services, input: Registration) -> Result<UserRe
     if !(8..=128).contains(&input.password.chars().count()) {
         return Err(AppError::invalid("password", "must be 8 to 128 characters"));
     }
-    let role = Role::parse(&input.role)
-        .ok_or_else(|| AppError::invalid("role", "must be merchant or viewer"))?;
+    let role = Role::parse(&input.role).ok_or_else(|| AppError::invalid("role", "must be merchant or viewer"))?;
     let user = UserRecord {
         id: new_id(),
         nickname: username.clone(),

@@ -1,9 +1,7 @@
 //! `/v1/auth/*`: register, login, guest.
 
 use super::Svc;
-use crate::application::identity::{
-    guest::guest, login::login, register::register, register::Registration,
-};
+use crate::application::identity::{guest::guest, login::login, register::register, register::Registration};
 use crate::gateway::auth::TokenKeys;
 use crate::gateway::error::{ApiError, ErrorBody};
 use actix_web::{post, web, HttpResponse};

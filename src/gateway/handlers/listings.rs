@@ -82,11 +82,7 @@ pub async fn restock(
 #[utoipa::path(post, path = "/v1/rooms/{room_id}/listings/{listing_id}/pin", tag = "listings", security(("bearer" = [])),
     responses((status = 200, body = PinResponse), (status = 404, body = ErrorBody)))]
 #[post("/v1/rooms/{room_id}/listings/{listing_id}/pin")]
-pub async fn pin(
-    svc: Svc,
-    auth: Authenticated,
-    path: web::Path<(Uuid, Uuid)>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn pin(svc: Svc, auth: Authenticated, path: web::Path<(Uuid, Uuid)>) -> Result<HttpResponse, ApiError> {
     let (room_id, listing_id) = path.into_inner();
     pin_listing(&svc, &auth.0, room_id, listing_id).await?;
     Ok(HttpResponse::Ok().json(PinResponse {

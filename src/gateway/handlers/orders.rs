@@ -66,11 +66,7 @@ pub async fn place(
 
 #[utoipa::path(get, path = "/v1/orders/{order_id}", tag = "orders", security(("bearer" = [])), responses((status = 200, body = OrderView), (status = 404, body = ErrorBody)))]
 #[get("/v1/orders/{order_id}")]
-pub async fn show(
-    svc: Svc,
-    auth: Authenticated,
-    path: web::Path<Uuid>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn show(svc: Svc, auth: Authenticated, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let order = get_order(&svc, &auth.0, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(OrderView::from(order)))
 }
@@ -89,11 +85,7 @@ pub async fn list(svc: Svc, auth: Authenticated) -> Result<HttpResponse, ApiErro
 #[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "orders", security(("bearer" = [])),
     responses((status = 200, body = OrderView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[post("/v1/orders/{order_id}/cancel")]
-pub async fn cancel(
-    svc: Svc,
-    auth: Authenticated,
-    path: web::Path<Uuid>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn cancel(svc: Svc, auth: Authenticated, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let order = cancel_order(&svc, &auth.0, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(OrderView::from(order)))
 }

@@ -23,7 +23,10 @@ impl OrderDesk for WsOrderDesk {
     fn buy(&self, request: BuyRequest) -> BoxFuture<'static, Result<serde_json::Value, FrameError>> {
         let services = self.services.clone();
         Box::pin(async move {
-            let caller = Caller { user_id: request.user_id, role: request.role };
+            let caller = Caller {
+                user_id: request.user_id,
+                role: request.role,
+            };
             let placed = async {
                 let order = OrderRequest {
                     room_id: request.room_id,

@@ -52,21 +52,35 @@ pub async fn connect(
     query: web::Query<WsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let room_id = path.into_inner();
-    let token = query.token.as_deref().ok_or(AppError::Unauthorized("a token query parameter is required"))?;
+    let token = query
+        .token
+        .as_deref()
+        .ok_or(AppError::Unauthorized("a token query parameter is required"))?;
     let caller = keys.verify(token)?;
     if !origins.permit(&req) {
         return Err(AppError::Forbidden("this origin may not open the room").into());
     }
     let user = svc.storage.find_user(caller.user_id).await.map_err(AppError::from)?;
     let user = user.ok_or(AppError::Unauthorized("the token's user no longer exists"))?;
-    let room = svc.directory.room(room_id).await.map_err(AppError::from)?.ok_or(AppError::NotFound("room"))?;
+    let room = svc
+        .directory
+        .room(room_id)
+        .await
+        .map_err(AppError::from)?
+        .ok_or(AppError::NotFound("room"))?;
 
-    let (response, socket, stream) = actix_ws::handle(&req, body)
-        .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
-    let stream =
-        stream.max_frame_size(MAX_FRAME_BYTES).aggregate_continuations().max_continuation_size(MAX_FRAME_BYTES);
+    let (response, socket, stream) =
+        actix_ws::handle(&req, body).map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
+    let stream = stream
+        .max_frame_size(MAX_FRAME_BYTES)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_FRAME_BYTES);
     let outbox = Arc::new(SharedOutbox::new(OutboxLimits::default()));
-    let viewer = Viewer { user_id: user.id, nickname: user.nickname, role: user.role };
+    let viewer = Viewer {
+        user_id: user.id,
+        nickname: user.nickname,
+        role: user.role,
+    };
     let resume = query.epoch.zip(query.offset);
     let desk = Arc::new(WsOrderDesk::new(svc.get_ref().clone()));
     let session_outbox = outbox.clone();

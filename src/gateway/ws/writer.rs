@@ -16,7 +16,10 @@ pub async fn drain(mut socket: Session, outbox: Arc<SharedOutbox>, session: Addr
             Outgoing::Pong(payload) => socket.pong(&payload).await,
             Outgoing::Close { code, reason } => {
                 metrics::counter!("livecart_ws_closed_total", "code" => code.code().to_string()).increment(1);
-                let reason = CloseReason { code: ws_code(code), description: Some(reason) };
+                let reason = CloseReason {
+                    code: ws_code(code),
+                    description: Some(reason),
+                };
                 let _ = socket.close(Some(reason)).await;
                 break;
             }

@@ -59,15 +59,11 @@ impl Connector {
                 .map_err(r2d2::Error::ConnectionError),
             Backend::Sqlite => {
                 let path = self.url.trim_start_matches("sqlite://");
-                if let Some(dir) = Path::new(path)
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                {
+                if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
                     // An error here resurfaces, better worded, from establish below.
                     let _ = std::fs::create_dir_all(dir);
                 }
-                let mut conn =
-                    SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
                 // busy_timeout first, so even switching to WAL waits for a lock instead of failing; WAL
                 // lets readers run beside the journal's writes.
                 conn.batch_execute(
@@ -90,8 +86,7 @@ impl ManageConnection for Connector {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {

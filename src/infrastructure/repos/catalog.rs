@@ -21,30 +21,10 @@ pub struct ListingRecord {
     pub created_at: DateTime<Utc>,
 }
 
-type Row = (
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    i32,
-    Option<i64>,
-    Option<i64>,
-    i64,
-);
+type Row = (String, String, String, i64, i64, i32, Option<i64>, Option<i64>, i64);
 
 fn from_row(row: Row) -> StorageResult<ListingRecord> {
-    let (
-        id,
-        room_id,
-        title,
-        price_cents,
-        stock_total,
-        per_user_limit,
-        starts_at,
-        ends_at,
-        created_at,
-    ) = row;
+    let (id, room_id, title, price_cents, stock_total, per_user_limit, starts_at, ends_at, created_at) = row;
     let corrupt = |what: &str| StorageError::Corrupt(format!("listing {id}: bad {what}"));
     Ok(ListingRecord {
         id: parse_id(&id)?,
@@ -60,11 +40,7 @@ fn from_row(row: Row) -> StorageResult<ListingRecord> {
 }
 
 /// Adds restocked units inside the journal's transaction.
-pub fn add_stock(
-    conn: &mut crate::infrastructure::db::DbConnection,
-    id: ListingId,
-    added: u32,
-) -> QueryResult<usize> {
+pub fn add_stock(conn: &mut crate::infrastructure::db::DbConnection, id: ListingId, added: u32) -> QueryResult<usize> {
     diesel::update(listings::catalog_listings.find(id.to_string()))
         .set(listings::stock_total.eq(listings::stock_total + i64::from(added)))
         .execute(conn)

@@ -29,15 +29,12 @@ pub enum InsertUserError {
 
 type Row = (String, Option<String>, Option<String>, String, String, i64);
 
-fn from_row(
-    (id, username, password_hash, role, nickname, created_at): Row,
-) -> StorageResult<UserRecord> {
+fn from_row((id, username, password_hash, role, nickname, created_at): Row) -> StorageResult<UserRecord> {
     Ok(UserRecord {
         id: parse_id(&id)?,
         username,
         password_hash,
-        role: Role::parse(&role)
-            .ok_or_else(|| StorageError::Corrupt(format!("bad role {role:?}")))?,
+        role: Role::parse(&role).ok_or_else(|| StorageError::Corrupt(format!("bad role {role:?}")))?,
         nickname,
         created_at: time::from_millis(created_at),
     })
@@ -60,18 +57,14 @@ impl Storage {
         .await;
         match inserted {
             Ok(_) => Ok(()),
-            Err(StorageError::Query(DieselError::DatabaseError(
-                DatabaseErrorKind::UniqueViolation,
-                _,
-            ))) => Err(InsertUserError::UsernameTaken),
+            Err(StorageError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
+                Err(InsertUserError::UsernameTaken)
+            }
             Err(other) => Err(other.into()),
         }
     }
 
-    pub async fn find_user_by_username(
-        &self,
-        username: String,
-    ) -> StorageResult<Option<UserRecord>> {
+    pub async fn find_user_by_username(&self, username: String) -> StorageResult<Option<UserRecord>> {
         with_conn(&self.pool, move |conn| {
             let row: Option<Row> = users::identity_users
                 .filter(users::username.eq(username))

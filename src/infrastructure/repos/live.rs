@@ -21,16 +21,7 @@ pub struct RoomRecord {
     pub created_at: DateTime<Utc>,
 }
 
-type Row = (
-    String,
-    String,
-    String,
-    String,
-    Option<i64>,
-    String,
-    Option<String>,
-    i64,
-);
+type Row = (String, String, String, String, Option<i64>, String, Option<String>, i64);
 
 fn from_row(row: Row) -> StorageResult<RoomRecord> {
     let (id, merchant_id, title, status, scheduled_at, stream_key, pinned, created_at) = row;
@@ -38,8 +29,7 @@ fn from_row(row: Row) -> StorageResult<RoomRecord> {
         id: parse_id(&id)?,
         merchant_id: parse_id(&merchant_id)?,
         title,
-        status: RoomStatus::parse(&status)
-            .ok_or_else(|| StorageError::Corrupt(format!("bad status {status:?}")))?,
+        status: RoomStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("bad status {status:?}")))?,
         scheduled_at: scheduled_at.map(time::from_millis),
         stream_key,
         pinned_listing_id: pinned.as_deref().map(parse_id).transpose()?,
@@ -100,11 +90,8 @@ impl Storage {
         let at = time::to_millis(event.at);
         with_conn(&self.pool, move |conn| {
             conn.transaction(|conn| {
-                let target = rooms::live_rooms.filter(
-                    rooms::id
-                        .eq(id.to_string())
-                        .and(rooms::status.eq(from.as_str())),
-                );
+                let target =
+                    rooms::live_rooms.filter(rooms::id.eq(id.to_string()).and(rooms::status.eq(from.as_str())));
                 let changed = match to {
                     RoomStatus::Live => diesel::update(target)
                         .set((rooms::status.eq(to.as_str()), rooms::started_at.eq(at)))
@@ -145,7 +132,11 @@ impl Storage {
                 diesel::delete(existing).execute(conn)?;
                 if muted {
                     diesel::insert_into(mutes::live_mutes)
-                        .values((mutes::room_id.eq(key.0), mutes::user_id.eq(key.1), mutes::created_at.eq(now)))
+                        .values((
+                            mutes::room_id.eq(key.0),
+                            mutes::user_id.eq(key.1),
+                            mutes::created_at.eq(now),
+                        ))
                         .execute(conn)?;
                 }
                 Ok(())
@@ -157,8 +148,10 @@ impl Storage {
     pub async fn muted_users(&self, room_id: RoomId) -> StorageResult<Vec<UserId>> {
         use crate::infrastructure::db::schema::live_mutes::dsl as mutes;
         with_conn(&self.pool, move |conn| {
-            let ids: Vec<String> =
-                mutes::live_mutes.filter(mutes::room_id.eq(room_id.to_string())).select(mutes::user_id).load(conn)?;
+            let ids: Vec<String> = mutes::live_mutes
+                .filter(mutes::room_id.eq(room_id.to_string()))
+                .select(mutes::user_id)
+                .load(conn)?;
             ids.iter().map(|id| parse_id(id)).collect()
         })
         .await

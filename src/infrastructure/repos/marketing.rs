@@ -37,8 +37,7 @@ impl Storage {
     pub async fn upsert_campaign(&self, c: CampaignRecord) -> StorageResult<()> {
         with_conn(&self.pool, move |conn| {
             conn.transaction(|conn| {
-                diesel::delete(campaigns::marketing_campaigns.find(c.room_id.to_string()))
-                    .execute(conn)?;
+                diesel::delete(campaigns::marketing_campaigns.find(c.room_id.to_string())).execute(conn)?;
                 diesel::insert_into(campaigns::marketing_campaigns)
                     .values((
                         campaigns::room_id.eq(c.room_id.to_string()),
@@ -81,11 +80,7 @@ impl Storage {
 
     /// Records the event as handled and issues the coupon (if any) in one transaction. Returns
     /// `false`, changing nothing, when the event was handled before.
-    pub async fn handle_event_once(
-        &self,
-        event_id: Uuid,
-        coupon: Option<CouponRecord>,
-    ) -> StorageResult<bool> {
+    pub async fn handle_event_once(&self, event_id: Uuid, coupon: Option<CouponRecord>) -> StorageResult<bool> {
         let now = time::to_millis(Utc::now());
         let outcome = with_conn(&self.pool, move |conn| {
             conn.transaction(|conn| {
@@ -125,31 +120,22 @@ impl Storage {
     /// The buyer's coupons, newest first.
     pub async fn coupons_of_user(&self, user_id: UserId) -> StorageResult<Vec<CouponRecord>> {
         with_conn(&self.pool, move |conn| {
-            let rows: Vec<(String, String, String, i64, i64, i64, i64)> =
-                coupons::marketing_coupons
-                    .filter(coupons::user_id.eq(user_id.to_string()))
-                    .order((coupons::created_at.desc(), coupons::id.desc()))
-                    .select((
-                        coupons::id,
-                        coupons::order_id,
-                        coupons::room_id,
-                        coupons::amount_off_cents,
-                        coupons::min_spend_cents,
-                        coupons::expires_at,
-                        coupons::created_at,
-                    ))
-                    .load(conn)?;
+            let rows: Vec<(String, String, String, i64, i64, i64, i64)> = coupons::marketing_coupons
+                .filter(coupons::user_id.eq(user_id.to_string()))
+                .order((coupons::created_at.desc(), coupons::id.desc()))
+                .select((
+                    coupons::id,
+                    coupons::order_id,
+                    coupons::room_id,
+                    coupons::amount_off_cents,
+                    coupons::min_spend_cents,
+                    coupons::expires_at,
+                    coupons::created_at,
+                ))
+                .load(conn)?;
             rows.into_iter()
                 .map(
-                    |(
-                        id,
-                        order_id,
-                        room_id,
-                        amount_off_cents,
-                        min_spend_cents,
-                        expires_at,
-                        created_at,
-                    )| {
+                    |(id, order_id, room_id, amount_off_cents, min_spend_cents, expires_at, created_at)| {
                         Ok(CouponRecord {
                             id: parse_id(&id)?,
                             order_id: parse_id(&order_id)?,

@@ -2,9 +2,7 @@
 
 use super::Storage;
 use crate::infrastructure::db::schema::orders_orders::dsl as orders;
-use crate::infrastructure::db::{
-    parse_id, time, with_conn, DbConnection, StorageError, StorageResult,
-};
+use crate::infrastructure::db::{parse_id, time, with_conn, DbConnection, StorageError, StorageResult};
 use crate::per_backend;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -98,10 +96,8 @@ fn from_row(row: Row) -> StorageResult<Order> {
         created_at,
     ) = row;
     Ok(Order {
-        quantity: u32::try_from(quantity)
-            .map_err(|_| StorageError::Corrupt(format!("order {id}: bad quantity")))?,
-        status: OrderStatus::parse(&status)
-            .ok_or_else(|| StorageError::Corrupt(format!("order {id}: bad status")))?,
+        quantity: u32::try_from(quantity).map_err(|_| StorageError::Corrupt(format!("order {id}: bad quantity")))?,
+        status: OrderStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("order {id}: bad status")))?,
         id: parse_id(&id)?,
         room_id: parse_id(&room_id)?,
         listing_id: parse_id(&listing_id)?,
@@ -130,23 +126,13 @@ pub fn insert_new(conn: &mut DbConnection, batch: &[&Order]) -> QueryResult<Hash
 }
 
 /// Marks a reserved order cancelled inside the journal's transaction.
-pub fn mark_cancelled(
-    conn: &mut DbConnection,
-    id: OrderId,
-    at: DateTime<Utc>,
-) -> QueryResult<usize> {
-    diesel::update(
-        orders::orders_orders.filter(
-            orders::id
-                .eq(id.to_string())
-                .and(orders::status.eq("reserved")),
-        ),
-    )
-    .set((
-        orders::status.eq(OrderStatus::Cancelled.as_str()),
-        orders::updated_at.eq(time::to_millis(at)),
-    ))
-    .execute(conn)
+pub fn mark_cancelled(conn: &mut DbConnection, id: OrderId, at: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(orders::orders_orders.filter(orders::id.eq(id.to_string()).and(orders::status.eq("reserved"))))
+        .set((
+            orders::status.eq(OrderStatus::Cancelled.as_str()),
+            orders::updated_at.eq(time::to_millis(at)),
+        ))
+        .execute(conn)
 }
 
 impl Storage {
@@ -187,10 +173,7 @@ impl Storage {
     }
 
     /// What an InventoryActor needs to rebuild the listing's holdings, limits and keys.
-    pub async fn stored_orders_of_listing(
-        &self,
-        listing_id: ListingId,
-    ) -> StorageResult<Vec<StoredOrder>> {
+    pub async fn stored_orders_of_listing(&self, listing_id: ListingId) -> StorageResult<Vec<StoredOrder>> {
         let orders = self.orders_of_listing(listing_id).await?;
         Ok(orders
             .into_iter()

@@ -1,0 +1,207 @@
+//! The live room over WebSocket, with real clients: upgrade checks, chat, likes, viewers,
+//! pinned, live status, buying in the stream, recovery and moderation.
+
+use crate::helpers::*;
+use reqwest::StatusCode;
+use serde_json::json;
+use std::time::Duration;
+
+on_both_backends! {
+    async fn the_upgrade_needs_a_valid_token_and_a_permitted_origin(backend) {
+        let app = spawn_app(backend).await;
+        let merchant = app.merchant().await;
+        let viewer = app.guest().await;
+        let room = app.room(&merchant).await;
+        assert_eq!(app.try_ws(room, "", None).await.err(), Some(401));
+        assert_eq!(app.try_ws(room, "token=not-a-jwt", None).await.err(), Some(401));
+        let query = format!("token={}", viewer.token);
+        assert_eq!(app.try_ws(room, &query, Some("https://evil.example")).await.err(), Some(403));
+        assert_eq!(app.try_ws(uuid::Uuid::new_v4(), &query, None).await.err(), Some(404));
+        assert_eq!(app.try_ws(room, &format!("{query}&epoch=abc"), None).await.err(), Some(400));
+        let own = app.address.clone();
+        let mut client = app.try_ws(room, &query, Some(&own)).await.expect("our own origin may connect");
+        assert_eq!(client.next_json().await["type"], "welcome");
+    }
+
+    async fn chat_likes_and_viewers_reach_every_viewer(backend) {
+        let app = spawn_app(backend).await;
+        let merchant = app.merchant().await;
+        let (alice, bob) = (app.guest().await, app.guest().await);
+        let room = app.live_room(&merchant).await;
+        let (mut a, welcome) = app.ws(room, &alice.token).await;
+        assert_eq!(welcome["room"]["status"], "live");
+        assert_eq!(welcome["recovered"], false);
+        let (mut b1, _) = app.ws(room, &bob.token).await;
+        let (mut b2, _) = app.ws(room, &bob.token).await;
+
+        a.send_json(json!({"type": "chat", "text": "first!"})).await;
+        a.send_json(json!({"type": "chat", "text": "second"})).await;
+        let one = b1.until_type("chat").await;
+        let two = b1.until_type("chat").await;
+        assert_eq!((one["text"].clone(), two["text"].clone()), (json!("first!"), json!("second")));
+        assert!(two["offset"].as_u64() > one["offset"].as_u64(), "offsets increase");
+        assert_eq!(one["user_id"], json!(alice.id));
+        assert_eq!(b2.until_type("chat").await["text"], "first!");
+
+        a.send_json(json!({"type": "like", "count": 3})).await;
+        b1.send_json(json!({"type": "like", "count": 2})).await;
+        for client in [&mut a, &mut b1, &mut b2] {
+            client.until(|f| f["type"] == "likes" && f["total"] == 5).await;
+            // Two distinct users, although Bob has two connections.
+            client.until(|f| f["type"] == "viewers" && f["count"] == 2).await;
+        }
+        let view = expect_status(app.get(&format!("/v1/rooms/{room}"), None).await, StatusCode::OK).await;
+        assert_eq!((view["viewer_count"].clone(), view["like_count"].clone()), (json!(2), json!(5)));
+
+        b2.close().await;
+        b1.close().await;
+        a.until(|f| f["type"] == "viewers" && f["count"] == 1).await;
+    }
+
+    async fn status_pin_and_sale_open_are_pushed(backend) {
+        let app = spawn_app(backend).await;
+        let merchant = app.merchant().await;
+        let viewer = app.guest().await;
+        let room = app.room(&merchant).await;
+        let listing = app.simple_listing(&merchant, room, 5, 1).await;
+        let (mut client, welcome) = app.ws(room, &viewer.token).await;
+        assert_eq!(welcome["listings"][0]["id"], json!(listing));
+        assert_eq!(welcome["listings"][0]["stock_left"], 5);
+
+        app.start(&merchant, room).await;
+        assert_eq!(client.until_type("live_status").await["status"], "live");
+        assert_eq!(client.until_type("sale_open").await["listing_id"], json!(listing));
+        let res = app.post(&format!("/v1/rooms/{room}/listings/{listing}/pin"), Some(&merchant.token), json!({})).await;
+        expect_status(res, StatusCode::OK).await;
+        assert_eq!(client.until_type("pinned").await["listing_id"], json!(listing));
+    }
+
+    async fn a_buy_frame_places_an_order_and_everyone_sees_the_stock(backend) {
+        let app = spawn_app(backend).await;
+        let merchant = app.merchant().await;
+        let (buyer, watcher) = (app.guest().await, app.guest().await);
+        let room = app.room(&merchant).await;
+        let listing = app.simple_listing(&merchant, room, 10, 2).await;
+        let (mut b, _) = app.ws(room, &buyer.token).await;
+        let (mut w, _) = app.ws(room, &watcher.token).await;
+
+        b.send_json(json!({"type": "buy", "request_id": "r-0", "listing_id": listing, "quantity": 1})).await;
+        let refused = b.until_type("order").await;
+        assert_eq!(refused["request_id"], "r-0");
+        assert_eq!(refused["error"]["error"], "live_not_started");
+
+        app.start(&merchant, room).await;
+        b.send_json(json!({"type": "buy", "request_id": "r-1", "listing_id": listing, "quantity": 2})).await;
+        let placed = b.until_type("order").await;
+        assert_eq!(placed["request_id"], "r-1");
+        assert_eq!(placed["order"]["status"], "reserved");
+        assert_eq!(placed["order"]["quantity"], 2);
+        for client in [&mut b, &mut w] {
+            client.until(|f| f["type"] == "stock" && f["stock_left"] == 8).await;
+        }
+        b.send_json(json!({"type": "buy", "request_id": "r-2", "listing_id": listing, "quantity": 0})).await;
+        assert_eq!(b.until_type("order").await["error"]["error"], "invalid_quantity");
+        b.send_json(json!({"type": "buy", "request_id": "r-3", "listing_id": listing, "quantity": 1})).await;
+        assert_eq!(b.until_type("order").await["error"]["error"], "limit_exceeded");
+        assert_eq!(app.stored_orders(listing).await.len(), 1);
+    }
+
+    async fn reconnecting_with_epoch_and_offset_replays_exactly_the_missed_chat(backend) {
+        let app = spawn_app(backend).await;
+        let merchant = app.merchant().await;
+        let (reader, talker) = (app.guest().await, app.guest().await);
+        let room = app.live_room(&merchant).await;
+        let (mut t, _) = app.ws(room, &talker.token).await;
+        t.send_json(json!({"type": "chat", "text": "before"})).await;
+        t.until_type("chat").await;
+        let (r, welcome) = app.ws(room, &reader.token).await;
+        let epoch = welcome["epoch"].as_u64().expect("epoch");
+        let offset = welcome["offset"].as_u64().expect("offset");
+        assert_eq!(offset, 1);
+        r.close().await;
+
+        for text in ["one", "two", "three"] {
+            t.send_json(json!({"type": "chat", "text": text})).await;
+            t.until(|f| f["type"] == "chat" && f["text"] == text).await;
+        }
+        let (mut r, welcome) = app.ws_resume(room, &reader.token, Some((epoch, offset))).await;
+        assert_eq!(welcome["recovered"], true);
+        for (text, expected_offset) in [("one", 2), ("two", 3), ("three", 4)] {
+            let chat = r.next_json().await;
+            assert_eq!((chat["type"].clone(), chat["text"].clone()), (json!("chat"), json!(text)));
+            assert_eq!(chat["offset"], expected_offset);
+        }
+        t.send_json(json!({"type": "chat", "text": "live again"})).await;
+        let next = r.until_type("chat").await;
+        assert_eq!(next["text"], "live again", "nothing is replayed twice");
+
+        let (mut stale, welcome) = app.ws_resume(room, &reader.token, Some((epoch + 1, offset))).await;
+        assert_eq!(welcome["recovered"], false);
+        assert!(stale.none_of_type_within("chat", Duration::from_millis(400)).await, "a stale epoch replays nothing");
+        let (_, future) = app.ws_resume(room, &reader.token, Some((epoch, 999))).await;
+        assert_eq!(future["recovered"], false);
+    }
+
+    async fn merchants_mute_and_delete_chat(backend) {
+        let app = spawn_app(backend).await;
+        let merchant = app.merchant().await;
+        let (troll, fan) = (app.guest().await, app.guest().await);
+        let room = app.live_room(&merchant).await;
+        let (mut t, _) = app.ws(room, &troll.token).await;
+        let (mut f, _) = app.ws(room, &fan.token).await;
+
+        t.send_json(json!({"type": "chat", "text": "spam"})).await;
+        let spam = f.until_type("chat").await;
+        let offset = spam["offset"].as_u64().expect("offset");
+        let res = app.client.delete(app.url(&format!("/v1/rooms/{room}/chat/{offset}"))).bearer_auth(&merchant.token).send().await.expect("sent");
+        expect_status(res, StatusCode::OK).await;
+        assert_eq!(f.until_type("chat_deleted").await["offset"], offset);
+        let res = app.client.delete(app.url(&format!("/v1/rooms/{room}/chat/{offset}"))).bearer_auth(&merchant.token).send().await.expect("sent");
+        expect_error(res, StatusCode::NOT_FOUND, "not_found").await;
+
+        let res = app.post(&format!("/v1/rooms/{room}/mutes"), Some(&fan.token), json!({"user_id": troll.id})).await;
+        expect_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+        let res = app.post(&format!("/v1/rooms/{room}/mutes"), Some(&merchant.token), json!({"user_id": troll.id})).await;
+        expect_status(res, StatusCode::OK).await;
+        t.send_json(json!({"type": "chat", "text": "more spam"})).await;
+        assert_eq!(t.until_type("error").await["error"], "muted");
+        assert!(f.none_of_type_within("chat", Duration::from_millis(400)).await, "a muted user's chat goes nowhere");
+
+        let res = app.client.delete(app.url(&format!("/v1/rooms/{room}/mutes/{}", troll.id))).bearer_auth(&merchant.token).send().await.expect("sent");
+        expect_status(res, StatusCode::OK).await;
+        t.send_json(json!({"type": "chat", "text": "sorry"})).await;
+        assert_eq!(f.until_type("chat").await["text"], "sorry");
+    }
+
+    async fn malformed_frames_get_an_error_frame_or_a_documented_close(backend) {
+        let app = spawn_app(backend).await;
+        let merchant = app.merchant().await;
+        let (viewer, other) = (app.guest().await, app.guest().await);
+        let room = app.live_room(&merchant).await;
+        let (mut c, _) = app.ws(room, &viewer.token).await;
+        for bad in [
+            "not json".to_owned(),
+            json!({"type": "dance"}).to_string(),
+            json!({"type": "like", "count": "lots"}).to_string(),
+            json!({"type": "buy", "request_id": 5, "listing_id": "x", "quantity": 1}).to_string(),
+            json!({"text": "no type"}).to_string(),
+        ] {
+            c.send_text(bad).await;
+            assert_eq!(c.until_type("error").await["error"], "bad_request");
+        }
+        c.send_json(json!({"type": "chat", "text": ""})).await;
+        assert_eq!(c.until_type("error").await["error"], "invalid_field");
+        c.send_json(json!({"type": "chat", "text": "x".repeat(501)})).await;
+        assert_eq!(c.until_type("error").await["error"], "invalid_field");
+        c.send_json(json!({"type": "ping"})).await;
+        c.until_type("pong").await;
+
+        c.send_text("x".repeat(1024 * 1024)).await;
+        assert_eq!(c.close_code().await, Some(1009), "a 1 MiB frame is closed as too big");
+
+        // The room lives on.
+        let (mut o, _) = app.ws(room, &other.token).await;
+        o.send_json(json!({"type": "chat", "text": "still here"})).await;
+        assert_eq!(o.until_type("chat").await["text"], "still here");
+    }
+}
