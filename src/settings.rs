@@ -53,6 +53,11 @@ pub struct AuthSettings {
 pub struct LimitSettings {
     pub enabled: bool,
     pub max_body_bytes: usize,
+    pub auth_per_second: u32,
+    pub auth_burst: u32,
+    pub orders_per_second: u32,
+    pub orders_burst: u32,
+    pub websockets_per_ip: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

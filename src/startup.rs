@@ -3,6 +3,7 @@
 use crate::application::issue_coupon::IssueCoupon;
 use crate::application::Services;
 use crate::external::stream::TencentSigner;
+use crate::gateway::limits::Limits;
 use crate::gateway::ws::upgrade::AllowedOrigins;
 use crate::gateway::{self, auth::TokenKeys, input};
 use crate::infrastructure::db::{build_pool, migrate, Connector};
@@ -116,6 +117,15 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
     let metrics = web::Data::new(metrics_handle());
     let body_limit = settings.limits.max_body_bytes;
     let origins = web::Data::new(AllowedOrigins(settings.server.allowed_origins.clone()));
+    let limits = web::Data::new(Limits::new(&settings.limits));
+    let forgetful = limits.clone();
+    actix_web::rt::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            forgetful.forget_idle();
+        }
+    });
     let server = HttpServer::new(move || {
         App::new()
             .wrap(tracing_actix_web_lite())
@@ -126,6 +136,7 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
             .app_data(input::path_config())
             .app_data(input::query_config())
             .app_data(origins.clone())
+            .app_data(limits.clone())
             .configure(gateway::routes)
     })
     .listen(listener)?

@@ -27,6 +27,9 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Over a rate limit or connection cap; try again after the duration.
+    #[error("too many requests; retry later")]
+    RateLimited(std::time::Duration),
 }
 
 impl ApiError {
@@ -36,6 +39,7 @@ impl ApiError {
             ApiError::BadRequest(_) => (S::BAD_REQUEST, "bad_request"),
             ApiError::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::NotFound(_) => (S::NOT_FOUND, "not_found"),
+            ApiError::RateLimited(_) => (S::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::App(app) => match app {
                 AppError::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized"),
                 AppError::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
@@ -80,6 +84,12 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        HttpResponse::build(self.status_code()).json(self.body())
+        let mut response = HttpResponse::build(self.status_code());
+        if let ApiError::RateLimited(wait) = self {
+            // Whole seconds, rounded up: a client retrying at once would only be refused again.
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.max(1).to_string()));
+        }
+        response.json(self.body())
     }
 }

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod error;
 pub mod handlers;
 pub mod input;
+pub mod limits;
 pub mod openapi;
 pub mod ws;
 

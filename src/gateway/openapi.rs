@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
         orders::place, orders::show, orders::list, orders::cancel,
         coupons::start_campaign, coupons::list,
         moderation::mute, moderation::unmute, moderation::delete_chat,
+        super::ws::upgrade::connect,
     ),
     components(schemas(ErrorBody, RoomView, StreamView, PlayView, ListingView, OrderView, CampaignView, CouponView)),
     modifiers(&BearerAuth),

@@ -74,8 +74,14 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts the app on an existing database (a restart keeps its data).
 pub async fn spawn_app_on(database_url: String) -> TestApp {
+    spawn_app_with(database_url, |_| {}).await
+}
+
+/// Starts the app with settings adjusted by `tweak` (the test settings turn limits off).
+pub async fn spawn_app_with(database_url: String, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     livecart::telemetry::init_with_default("warn");
     let mut settings = Settings::load_for("test").expect("test settings");
+    tweak(&mut settings);
     settings.database.url = database_url.clone();
     settings.server.bind = "127.0.0.1:0".into();
     let app = Application::build(settings).await.expect("the app starts");

@@ -8,6 +8,7 @@ mod concurrency;
 mod coupons;
 mod idempotency;
 mod identity;
+mod limits;
 mod operations;
 mod refusals;
 mod restart;

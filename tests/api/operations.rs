@@ -9,7 +9,7 @@ on_both_backends! {
         let metrics = app.get("/metrics", None).await;
         assert_eq!(metrics.status(), StatusCode::OK);
         let doc = expect_status(app.get("/openapi.json", None).await, StatusCode::OK).await;
-        for path in ["/v1/auth/register", "/v1/rooms/{room_id}/orders", "/v1/orders/{order_id}/cancel", "/v1/coupons"] {
+        for path in ["/v1/auth/register", "/v1/rooms/{room_id}/orders", "/v1/orders/{order_id}/cancel", "/v1/coupons", "/v1/rooms/{room_id}/ws", "/v1/rooms/{room_id}/mutes"] {
             assert!(doc["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
         }
         expect_error(app.get("/v1/rooms/not-a-uuid", None).await, StatusCode::NOT_FOUND, "not_found").await;

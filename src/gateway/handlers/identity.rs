@@ -4,7 +4,8 @@ use super::Svc;
 use crate::application::identity::{guest::guest, login::login, register::register, register::Registration};
 use crate::gateway::auth::TokenKeys;
 use crate::gateway::error::{ApiError, ErrorBody};
-use actix_web::{post, web, HttpResponse};
+use crate::gateway::limits::Limits;
+use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -40,8 +41,11 @@ pub struct TokenResponse {
 pub async fn register_user(
     svc: Svc,
     keys: web::Data<TokenKeys>,
+    limits: web::Data<Limits>,
+    req: HttpRequest,
     body: web::Json<RegisterBody>,
 ) -> Result<HttpResponse, ApiError> {
+    limits.check_auth(&req)?;
     let body = body.into_inner();
     let input = Registration {
         username: body.username,
@@ -62,8 +66,11 @@ pub async fn register_user(
 pub async fn login_user(
     svc: Svc,
     keys: web::Data<TokenKeys>,
+    limits: web::Data<Limits>,
+    req: HttpRequest,
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
+    limits.check_auth(&req)?;
     let body = body.into_inner();
     let user = login(&svc, body.username, body.password).await?;
     let token = keys.issue(user.id, user.role)?;
@@ -79,8 +86,11 @@ pub async fn login_user(
 pub async fn guest_user(
     svc: Svc,
     keys: web::Data<TokenKeys>,
+    limits: web::Data<Limits>,
+    req: HttpRequest,
     body: web::Json<GuestBody>,
 ) -> Result<HttpResponse, ApiError> {
+    limits.check_auth(&req)?;
     let user = guest(&svc, &body.nickname).await?;
     let token = keys.issue(user.id, user.role)?;
     Ok(HttpResponse::Created().json(TokenResponse {

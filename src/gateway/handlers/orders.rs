@@ -9,6 +9,7 @@ use crate::application::views::OrderView;
 use crate::application::AppError;
 use crate::gateway::auth::Authenticated;
 use crate::gateway::error::{ApiError, ErrorBody};
+use crate::gateway::limits::Limits;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use livecart_actors::inventory::{ReserveError, MAX_ORDER_QUANTITY};
 use serde::Deserialize;
@@ -35,11 +36,12 @@ pub fn parse_quantity(n: &serde_json::Number) -> Result<u32, AppError> {
 #[utoipa::path(post, path = "/v1/rooms/{room_id}/orders", tag = "orders", request_body = PlaceOrderBody, security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key return the same order")),
     responses((status = 201, body = OrderView), (status = 200, body = OrderView, description = "replayed by Idempotency-Key"),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 #[post("/v1/rooms/{room_id}/orders")]
 pub async fn place(
     svc: Svc,
     auth: Authenticated,
+    limits: web::Data<Limits>,
     req: HttpRequest,
     path: web::Path<Uuid>,
     body: web::Json<PlaceOrderBody>,
@@ -52,6 +54,7 @@ pub async fn place(
         ),
         None => None,
     };
+    limits.check_order(auth.0.user_id)?;
     let request = OrderRequest {
         room_id: path.into_inner(),
         listing_id: body.listing_id,

@@ -6,23 +6,31 @@ use crate::application::views::OrderView;
 use crate::application::{Caller, Services};
 use crate::gateway::error::ApiError;
 use crate::gateway::handlers::orders::parse_quantity;
+use crate::gateway::limits::Limits;
 use futures_util::future::BoxFuture;
 use livecart_actors::session::{BuyRequest, FrameError, OrderDesk};
+use std::sync::Arc;
 
 pub struct WsOrderDesk {
     services: Services,
+    limits: Arc<Limits>,
 }
 
 impl WsOrderDesk {
-    pub fn new(services: Services) -> Self {
-        Self { services }
+    pub fn new(services: Services, limits: Arc<Limits>) -> Self {
+        Self { services, limits }
     }
 }
 
 impl OrderDesk for WsOrderDesk {
     fn buy(&self, request: BuyRequest) -> BoxFuture<'static, Result<serde_json::Value, FrameError>> {
         let services = self.services.clone();
+        let allowed = self.limits.check_order(request.user_id);
         Box::pin(async move {
+            if let Err(limited) = allowed {
+                let body = limited.body();
+                return Err(FrameError::new(body.error, body.message));
+            }
             let caller = Caller {
                 user_id: request.user_id,
                 role: request.role,

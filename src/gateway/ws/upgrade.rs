@@ -4,8 +4,9 @@
 use super::{desk::WsOrderDesk, inbound, writer, MAX_FRAME_BYTES};
 use crate::application::AppError;
 use crate::gateway::auth::TokenKeys;
-use crate::gateway::error::ApiError;
+use crate::gateway::error::{ApiError, ErrorBody};
 use crate::gateway::handlers::Svc;
+use crate::gateway::limits::Limits;
 use actix::{Actor, AsyncContext};
 use actix_web::http::header::ORIGIN;
 use actix_web::{get, web, HttpRequest, HttpResponse};
@@ -41,13 +42,25 @@ impl AllowedOrigins {
     }
 }
 
+#[utoipa::path(get, path = "/v1/rooms/{room_id}/ws", tag = "live",
+    description = "Upgrades to the room's WebSocket. Frames, delivery policies and close codes: docs/protocol.md.",
+    params(
+        ("room_id" = Uuid, Path),
+        ("token" = String, Query, description = "the JWT, as in Authorization"),
+        ("epoch" = Option<u64>, Query, description = "with offset: resume the chat after a reconnect"),
+        ("offset" = Option<u64>, Query, description = "the last chat offset seen"),
+    ),
+    responses((status = 101, description = "switching protocols"), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 #[get("/v1/rooms/{room_id}/ws")]
+#[allow(clippy::too_many_arguments)] // one actix extractor per input the upgrade checks
 pub async fn connect(
     req: HttpRequest,
     body: web::Payload,
     svc: Svc,
     keys: web::Data<TokenKeys>,
     origins: web::Data<AllowedOrigins>,
+    limits: web::Data<Limits>,
     path: web::Path<Uuid>,
     query: web::Query<WsQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -68,6 +81,7 @@ pub async fn connect(
         .await
         .map_err(AppError::from)?
         .ok_or(AppError::NotFound("room"))?;
+    let slot = limits.clone().into_inner().open_websocket(&req)?;
 
     let (response, socket, stream) =
         actix_ws::handle(&req, body).map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
@@ -82,13 +96,17 @@ pub async fn connect(
         role: user.role,
     };
     let resume = query.epoch.zip(query.offset);
-    let desk = Arc::new(WsOrderDesk::new(svc.get_ref().clone()));
+    let desk = Arc::new(WsOrderDesk::new(svc.get_ref().clone(), limits.into_inner()));
     let session_outbox = outbox.clone();
     let session = SessionActor::create(move |ctx| {
         ctx.add_stream(stream.map(inbound::parse));
         SessionActor::new(viewer, room_id, room, session_outbox, desk, resume)
     });
-    actix_web::rt::spawn(writer::drain(socket, outbox, session));
+    actix_web::rt::spawn(async move {
+        writer::drain(socket, outbox, session).await;
+        // The IP's slot frees when the connection's writer ends.
+        drop(slot);
+    });
     metrics::counter!("livecart_ws_connections_total").increment(1);
     Ok(response)
 }

@@ -27,6 +27,12 @@ pub enum InsertUserError {
     Storage(#[from] StorageError),
 }
 
+/// The unique columns a user is looked up by.
+enum UserKey {
+    Id(UserId),
+    Username(String),
+}
+
 type Row = (String, Option<String>, Option<String>, String, String, i64);
 
 fn from_row((id, username, password_hash, role, nickname, created_at): Row) -> StorageResult<UserRecord> {
@@ -65,28 +71,16 @@ impl Storage {
     }
 
     pub async fn find_user_by_username(&self, username: String) -> StorageResult<Option<UserRecord>> {
-        with_conn(&self.pool, move |conn| {
-            let row: Option<Row> = users::identity_users
-                .filter(users::username.eq(username))
-                .select((
-                    users::id,
-                    users::username,
-                    users::password_hash,
-                    users::role,
-                    users::nickname,
-                    users::created_at,
-                ))
-                .first(conn)
-                .optional()?;
-            row.map(from_row).transpose()
-        })
-        .await
+        self.find_user_by(UserKey::Username(username)).await
     }
 
     pub async fn find_user(&self, id: UserId) -> StorageResult<Option<UserRecord>> {
+        self.find_user_by(UserKey::Id(id)).await
+    }
+
+    async fn find_user_by(&self, key: UserKey) -> StorageResult<Option<UserRecord>> {
         with_conn(&self.pool, move |conn| {
-            let row: Option<Row> = users::identity_users
-                .find(id.to_string())
+            let query = users::identity_users
                 .select((
                     users::id,
                     users::username,
@@ -95,8 +89,12 @@ impl Storage {
                     users::nickname,
                     users::created_at,
                 ))
-                .first(conn)
-                .optional()?;
+                .into_boxed();
+            let query = match key {
+                UserKey::Id(id) => query.filter(users::id.eq(id.to_string())),
+                UserKey::Username(name) => query.filter(users::username.eq(name)),
+            };
+            let row: Option<Row> = query.first(conn).optional()?;
             row.map(from_row).transpose()
         })
         .await

@@ -1,0 +1,76 @@
+//! Rate limits and connection caps, with `limits.enabled = true` (the test settings turn them off).
+
+use crate::helpers::*;
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::json;
+
+async fn limited_app(backend: Backend) -> TestApp {
+    spawn_app_with(fresh_database(backend), |s| {
+        s.limits.enabled = true;
+        s.limits.auth_per_second = 1;
+        s.limits.auth_burst = 5;
+        s.limits.orders_per_second = 1;
+        s.limits.orders_burst = 3;
+        s.limits.websockets_per_ip = 2;
+    })
+    .await
+}
+
+on_both_backends! {
+    async fn auth_calls_beyond_the_burst_get_429_with_retry_after(backend) {
+        let app = limited_app(backend).await;
+        let answers = join_all((0..12).map(|_| app.post("/v1/auth/guest", None, json!({"nickname": "n"})))).await;
+        let mut limited = 0;
+        for res in answers {
+            match res.status() {
+                StatusCode::CREATED => {}
+                StatusCode::TOO_MANY_REQUESTS => {
+                    limited += 1;
+                    let retry: u64 = res.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+                    assert!(retry >= 1);
+                    expect_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+                }
+                other => panic!("unexpected {other}"),
+            }
+        }
+        assert!(limited >= 6, "only the burst passes: {limited} limited");
+    }
+
+    async fn orders_beyond_a_buyers_rate_are_refused_and_take_nothing(backend) {
+        let app = limited_app(backend).await;
+        let merchant = app.merchant().await;
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let buyer = app.guest().await;
+        let room = app.live_room(&merchant).await;
+        let listing = app.simple_listing(&merchant, room, 100, 100).await;
+        let answers = join_all((0..8).map(|_| app.order(&buyer, room, listing, json!(1), None))).await;
+        let created = answers.iter().filter(|r| r.status() == StatusCode::CREATED).count();
+        let limited = answers.iter().filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS).count();
+        assert_eq!(created + limited, 8);
+        assert!(limited >= 4, "{limited} limited");
+        assert_eq!(app.stock_left(room, listing).await, 100 - created as u64, "a refused order takes nothing");
+    }
+
+    async fn websockets_per_ip_are_capped_and_chat_is_rate_limited(backend) {
+        let app = limited_app(backend).await;
+        let merchant = app.merchant().await;
+        let viewer = app.guest().await;
+        let room = app.live_room(&merchant).await;
+        let (mut first, _) = app.ws(room, &viewer.token).await;
+        let (second, _) = app.ws(room, &viewer.token).await;
+        let query = format!("token={}", viewer.token);
+        assert_eq!(app.try_ws(room, &query, None).await.err(), Some(429));
+        second.close().await;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while app.try_ws(room, &query, None).await.is_err() {
+            assert!(tokio::time::Instant::now() < deadline, "the slot is never given back");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+
+        for i in 0..10 {
+            first.send_json(json!({"type": "chat", "text": format!("hello {i}")})).await;
+        }
+        assert_eq!(first.until_type("error").await["error"], "rate_limited");
+    }
+}
