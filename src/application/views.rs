@@ -1,7 +1,7 @@
 //! What the use cases answer with, shaped as the contract's JSON.
 
 use chrono::{DateTime, Utc};
-use livecart_actors::order::{Order, OrderStatus};
+use livecart_actors::order::Order;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -82,12 +82,6 @@ impl From<Order> for OrderView {
             expires_at: o.expires_at,
             created_at: o.created_at,
         }
-    }
-}
-
-impl OrderView {
-    pub fn is(&self, status: OrderStatus) -> bool {
-        self.status == status.as_str()
     }
 }
 

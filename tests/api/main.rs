@@ -6,6 +6,7 @@ mod helpers;
 
 mod concurrency;
 mod coupons;
+mod durability;
 mod idempotency;
 mod identity;
 mod limits;

@@ -1,0 +1,154 @@
+//! The InventoryActor with its ports faked: a journal that can fail and a clock that only moves
+//! when told. Checks what the pure state cannot: nothing is answered before the commit, and a
+//! failed commit undoes the reservation.
+
+use chrono::{DateTime, Duration, Utc};
+use livecart_actors::ids::new_id;
+use livecart_actors::inventory::{
+    InventoryActor, InventoryState, ListingTerms, Placed, Reserve, ReserveError, ReserveFailed, ReserveRequest,
+    Snapshot,
+};
+use livecart_actors::journal::{Journal, JournalAck, JournalEntry, JournalError};
+use livecart_actors::room::RoomStatus;
+use livecart_actors::{Clock, ManualClock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Commits at once, or fails every entry while `failing` is set; counts what it committed.
+#[derive(Default)]
+struct FakeJournal {
+    failing: AtomicBool,
+    committed: AtomicUsize,
+}
+
+impl Journal for FakeJournal {
+    fn append(&self, _entry: JournalEntry) -> JournalAck {
+        let outcome = if self.failing.load(Ordering::SeqCst) {
+            Err(JournalError::Unavailable("disk on fire".into()))
+        } else {
+            self.committed.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        };
+        Box::pin(async move { outcome })
+    }
+}
+
+fn start() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).expect("valid")
+}
+
+fn actor(
+    journal: Arc<FakeJournal>,
+    clock: Arc<ManualClock>,
+    opens_in: Duration,
+) -> (actix::Addr<InventoryActor>, uuid::Uuid) {
+    use actix::Actor;
+    let room_id = new_id();
+    let terms = ListingTerms {
+        listing_id: new_id(),
+        room_id,
+        price_cents: 500,
+        per_user_limit: 5,
+        starts_at: Some(start() + opens_in),
+        ends_at: None,
+    };
+    let state = InventoryState::new(terms, RoomStatus::Live, 3, Duration::minutes(15));
+    let clock: Arc<dyn Clock> = clock;
+    (InventoryActor::new(state, journal, clock, None).start(), room_id)
+}
+
+fn request() -> ReserveRequest {
+    ReserveRequest {
+        order_id: new_id(),
+        user_id: new_id(),
+        quantity: 1,
+        idempotency_key: None,
+    }
+}
+
+#[actix_rt::test]
+async fn the_sale_opens_at_the_clocks_time() {
+    let clock = Arc::new(ManualClock::new(start()));
+    let (inventory, room_id) = actor(Arc::default(), clock.clone(), Duration::seconds(30));
+    let early = inventory
+        .send(Reserve {
+            room_id,
+            request: request(),
+        })
+        .await
+        .expect("mailbox");
+    assert_eq!(early, Err(ReserveFailed::Refused(ReserveError::SaleNotOpen)));
+    clock.advance(Duration::seconds(30));
+    let on_time = inventory
+        .send(Reserve {
+            room_id,
+            request: request(),
+        })
+        .await
+        .expect("mailbox");
+    assert!(matches!(on_time, Ok(Placed::New(_))), "{on_time:?}");
+}
+
+#[actix_rt::test]
+async fn a_failed_commit_answers_unavailable_and_gives_the_stock_back() {
+    let journal = Arc::new(FakeJournal::default());
+    let clock = Arc::new(ManualClock::new(start()));
+    let (inventory, room_id) = actor(journal.clone(), clock, Duration::zero());
+
+    journal.failing.store(true, Ordering::SeqCst);
+    let failed = inventory
+        .send(Reserve {
+            room_id,
+            request: request(),
+        })
+        .await
+        .expect("mailbox");
+    assert!(
+        matches!(failed, Err(ReserveFailed::Storage(JournalError::Unavailable(_)))),
+        "{failed:?}"
+    );
+    assert_eq!(
+        inventory.send(Snapshot).await.expect("mailbox").stock_left,
+        3,
+        "the reservation was undone"
+    );
+
+    journal.failing.store(false, Ordering::SeqCst);
+    for _ in 0..3 {
+        let placed = inventory
+            .send(Reserve {
+                room_id,
+                request: request(),
+            })
+            .await
+            .expect("mailbox");
+        assert!(matches!(placed, Ok(Placed::New(_))));
+    }
+    let sold_out = inventory
+        .send(Reserve {
+            room_id,
+            request: request(),
+        })
+        .await
+        .expect("mailbox");
+    assert_eq!(sold_out, Err(ReserveFailed::Refused(ReserveError::SoldOut)));
+    assert_eq!(
+        journal.committed.load(Ordering::SeqCst),
+        3,
+        "exactly the acknowledged orders were committed"
+    );
+}
+
+#[actix_rt::test]
+async fn a_listing_of_another_room_is_refused() {
+    let clock = Arc::new(ManualClock::new(start()));
+    let (inventory, _room) = actor(Arc::default(), clock, Duration::zero());
+    let elsewhere = inventory
+        .send(Reserve {
+            room_id: new_id(),
+            request: request(),
+        })
+        .await
+        .expect("mailbox");
+    assert_eq!(elsewhere, Err(ReserveFailed::NotInRoom));
+}
