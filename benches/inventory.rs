@@ -1,0 +1,174 @@
+//! How fast one listing decides reservations in process: `cargo bench --bench inventory`.
+//!
+//! DESIGN.md ("Performance targets") asks an InventoryActor to decide ≥ 1M reservations per
+//! second per core. Four benches split that claim into its layers, so a shortfall points at its
+//! cause:
+//!
+//! - `state/reserve` — the rules alone, `InventoryState::reserve`, one flash listing with huge
+//!   stock and many distinct buyers (the hot path of a flash sale), no key;
+//! - `state/reserve_with_key` — the same with an `Idempotency-Key`, which real clients send;
+//! - `actor/same_thread` and `actor/cross_thread` — the InventoryActor around the state, through
+//!   its mailbox, with a journal that acknowledges at once: what is left is the actor's own cost
+//!   per message (the mailbox, the boxed and shared journal ack, the `order.created` event, the
+//!   reply). `cross_thread` puts the actor on its own arbiter as the server does, so the hop
+//!   between an HTTP worker and the actor's thread is counted too.
+//!
+//! Each sample starts from a fresh listing, so the state's maps grow as they do during a sale
+//! and the samples stay independent.
+
+use actix::prelude::*;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use livecart_actors::ids::new_id;
+use livecart_actors::inventory::{
+    InventoryActor, InventoryState, ListingTerms, Placed, Reserve, ReserveRequest, Reserved, MAX_ORDER_QUANTITY,
+};
+use livecart_actors::journal::{Journal, JournalAck, JournalEntry};
+use livecart_actors::room::RoomStatus;
+use livecart_actors::{RoomId, SystemClock, UserId};
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Distinct buyers the requests cycle through. With the per-user limit at its maximum (10 000)
+/// no buyer can reach it before a sample has a billion reservations, so only stock and the maps
+/// are exercised, as on a hot listing with a crowd.
+const BUYERS: usize = 100_000;
+
+/// Units on sale: far more than any sample reserves, so `SoldOut` never ends a sample early.
+const STOCK: u64 = 1 << 40;
+
+/// Reserves in flight against the actor at once: the load bench's 64 HTTP connections.
+const IN_FLIGHT: usize = 64;
+
+/// A journal that acknowledges every entry at once, so the actor benches measure the actor and
+/// not storage (the SQL journal is measured end to end by the `order_path` bench).
+struct InstantJournal;
+
+impl Journal for InstantJournal {
+    fn append(&self, _entry: JournalEntry) -> JournalAck {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+/// One flash listing of a live room, as a merchant would place it.
+fn hot_listing(room_id: RoomId) -> InventoryState {
+    let terms = ListingTerms {
+        listing_id: new_id(),
+        room_id,
+        price_cents: 3900,
+        per_user_limit: MAX_ORDER_QUANTITY,
+        starts_at: None,
+        ends_at: None,
+    };
+    InventoryState::new(terms, RoomStatus::Live, STOCK, chrono::Duration::minutes(15))
+}
+
+/// `n` requests for one unit each, cycling through the buyers; built outside the timed loop
+/// because the server builds them in the HTTP worker, before the actor is reached.
+fn requests(buyers: &[UserId], n: u64, with_key: bool) -> Vec<ReserveRequest> {
+    (0..n)
+        .map(|i| ReserveRequest {
+            order_id: new_id(),
+            user_id: buyers[i as usize % buyers.len()],
+            quantity: 1,
+            idempotency_key: with_key.then(|| format!("key-{i}")),
+        })
+        .collect()
+}
+
+fn reserve_on_the_state(c: &mut Criterion) {
+    let buyers: Vec<UserId> = (0..BUYERS).map(|_| new_id()).collect();
+    let mut group = c.benchmark_group("state");
+    group.throughput(Throughput::Elements(1));
+    for (name, with_key) in [("reserve", false), ("reserve_with_key", true)] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut state = hot_listing(new_id());
+                let batch = requests(&buyers, iters, with_key);
+                let now = chrono::Utc::now();
+                let started = Instant::now();
+                let mut placed = 0u64;
+                for request in batch {
+                    if let Ok(Reserved::New(order)) = state.reserve(request, now) {
+                        black_box(order);
+                        placed += 1;
+                    }
+                }
+                let elapsed = started.elapsed();
+                assert_eq!(placed, iters, "every reservation must succeed");
+                elapsed
+            });
+        });
+    }
+    group.finish();
+}
+
+/// Sends every request through the actor's mailbox with `IN_FLIGHT` awaiting replies at once,
+/// and fails loudly unless each one placed a new order.
+async fn drive(actor: Addr<InventoryActor>, room_id: RoomId, batch: Vec<ReserveRequest>) {
+    let total = batch.len();
+    let mut batch = batch.into_iter();
+    let mut in_flight = FuturesUnordered::new();
+    let mut placed = 0usize;
+    loop {
+        while in_flight.len() < IN_FLIGHT {
+            let Some(request) = batch.next() else { break };
+            in_flight.push(actor.send(Reserve { room_id, request }));
+        }
+        let Some(reply) = in_flight.next().await else {
+            break;
+        };
+        match reply {
+            Ok(Ok(Placed::New(order))) => {
+                black_box(order);
+                placed += 1;
+            }
+            other => panic!("a reservation failed: {other:?}"),
+        }
+    }
+    assert_eq!(placed, total, "every reservation must succeed");
+}
+
+fn reserve_through_the_actor(c: &mut Criterion) {
+    let buyers: Vec<UserId> = (0..BUYERS).map(|_| new_id()).collect();
+    let system = System::new();
+    // The System registered above is what `Arbiter::new` requires on this thread.
+    let arbiter = system.block_on(async { Arbiter::new() });
+    let journal: Arc<dyn Journal> = Arc::new(InstantJournal);
+    let mut group = c.benchmark_group("actor");
+    group.throughput(Throughput::Elements(1));
+    for (name, own_thread) in [("same_thread", false), ("cross_thread", true)] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let room_id = new_id();
+                let batch = requests(&buyers, iters, false);
+                let actor = InventoryActor::new(hot_listing(room_id), journal.clone(), Arc::new(SystemClock), None);
+                system.block_on(async {
+                    let addr = if own_thread {
+                        InventoryActor::start_in_arbiter(&arbiter.handle(), |_| actor)
+                    } else {
+                        actor.start()
+                    };
+                    let started = Instant::now();
+                    drive(addr, room_id, batch).await;
+                    started.elapsed()
+                })
+            });
+        });
+    }
+    group.finish();
+    arbiter.stop();
+    arbiter.join().expect("the bench arbiter ran no panicking code");
+}
+
+criterion_group! {
+    name = benches;
+    // 3 s per bench keeps the whole run near a minute on the 2-core machine; the spread between
+    // samples, not their number, is what the noise of a shared machine calls for.
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(3));
+    targets = reserve_on_the_state, reserve_through_the_actor
+}
+criterion_main!(benches);
