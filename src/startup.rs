@@ -35,6 +35,10 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let connector = Connector::new(&settings.database.url);
         let backend = connector.backend();
+        let prepared = connector.clone();
+        tokio::task::spawn_blocking(move || prepared.prepare())
+            .await?
+            .with_context(|| format!("cannot open the {backend:?} database"))?;
         let pool = build_pool(connector.clone(), settings.database.pool_size)
             .with_context(|| format!("cannot open the {backend:?} database"))?;
         let migrations_pool = pool.clone();

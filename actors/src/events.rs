@@ -6,6 +6,7 @@
 use crate::ids::{new_id, ListingId, OrderId, RoomId, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// An event with its identity and time; `payload` is what consumers read.
@@ -79,6 +80,8 @@ impl EventPayload {
 pub struct HandlerError(pub String);
 
 /// A consumer of published events. Delivery is at least once, so a handler dedupes by event id.
+/// Events come in batches, in commit order, so a consumer keeps up with a flash sale by doing
+/// its storage work once per batch rather than once per event.
 pub trait EventHandler: Send + Sync + 'static {
-    fn handle(&self, event: DomainEvent) -> futures_util::future::BoxFuture<'static, Result<(), HandlerError>>;
+    fn handle(&self, events: Arc<[DomainEvent]>) -> futures_util::future::BoxFuture<'static, Result<(), HandlerError>>;
 }

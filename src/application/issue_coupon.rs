@@ -1,13 +1,16 @@
 //! The marketing consumer of `order.created`: issues the room's buyer coupon, once per order.
 //!
-//! It reads only marketing's own tables and the event; the event id is recorded in the same
-//! transaction as the coupon, so a replayed event issues nothing new.
+//! It reads only marketing's own tables and the events. A batch costs one campaign lookup and
+//! one transaction, which records every event id with the coupons, so a replayed event issues
+//! nothing new and the consumer keeps pace with a flash sale.
 
 use crate::infrastructure::repos::marketing::CouponRecord;
 use crate::infrastructure::repos::Storage;
 use futures_util::future::BoxFuture;
 use livecart_actors::events::{DomainEvent, EventHandler, EventPayload, HandlerError};
 use livecart_actors::ids::new_id;
+use std::collections::HashSet;
+use std::sync::Arc;
 
 pub struct IssueCoupon {
     storage: Storage,
@@ -20,35 +23,61 @@ impl IssueCoupon {
 }
 
 impl EventHandler for IssueCoupon {
-    fn handle(&self, event: DomainEvent) -> BoxFuture<'static, Result<(), HandlerError>> {
+    fn handle(&self, events: Arc<[DomainEvent]>) -> BoxFuture<'static, Result<(), HandlerError>> {
         let storage = self.storage.clone();
         Box::pin(async move {
-            let EventPayload::OrderCreated {
-                order_id,
-                room_id,
-                user_id,
-                ..
-            } = event.payload
-            else {
+            let orders: Vec<&DomainEvent> = events
+                .iter()
+                .filter(|e| matches!(e.payload, EventPayload::OrderCreated { .. }))
+                .collect();
+            if orders.is_empty() {
                 return Ok(());
-            };
+            }
             let fail = |e: crate::infrastructure::db::StorageError| HandlerError(e.to_string());
-            let campaign = storage.find_campaign(room_id).await.map_err(fail)?;
-            // Only orders placed once the campaign runs earn a coupon.
-            let coupon = campaign.filter(|c| c.created_at <= event.at).map(|c| CouponRecord {
-                id: new_id(),
-                order_id,
-                user_id,
-                room_id,
-                amount_off_cents: c.amount_off_cents,
-                min_spend_cents: c.min_spend_cents,
-                expires_at: event.at + chrono::Duration::seconds(c.valid_for_s),
-                created_at: event.at,
-            });
-            let issued = coupon.is_some();
-            if storage.handle_event_once(event.id, coupon).await.map_err(fail)? && issued {
-                tracing::debug!(order.id = %order_id, user.id = %user_id, "coupon issued");
-                metrics::counter!("livecart_coupons_issued_total").increment(1);
+            let rooms: HashSet<_> = orders
+                .iter()
+                .filter_map(|e| match e.payload {
+                    EventPayload::OrderCreated { room_id, .. } => Some(room_id),
+                    _ => None,
+                })
+                .collect();
+            let campaigns = storage
+                .campaigns_of_rooms(rooms.into_iter().collect())
+                .await
+                .map_err(fail)?;
+            let batch = orders
+                .iter()
+                .filter_map(|event| {
+                    let EventPayload::OrderCreated {
+                        order_id,
+                        room_id,
+                        user_id,
+                        ..
+                    } = event.payload
+                    else {
+                        return None;
+                    };
+                    // Only orders placed once the campaign runs earn a coupon.
+                    let coupon = campaigns
+                        .get(&room_id)
+                        .filter(|c| c.created_at <= event.at)
+                        .map(|c| CouponRecord {
+                            id: new_id(),
+                            order_id,
+                            user_id,
+                            room_id,
+                            amount_off_cents: c.amount_off_cents,
+                            min_spend_cents: c.min_spend_cents,
+                            expires_at: event.at + chrono::Duration::seconds(c.valid_for_s),
+                            created_at: event.at,
+                        });
+                    Some((event.id, coupon))
+                })
+                .collect();
+            let issued = storage.handle_events_once(batch).await.map_err(fail)?;
+            if issued > 0 {
+                tracing::debug!(coupons.issued = issued, "coupons issued");
+                metrics::counter!("livecart_coupons_issued_total").increment(issued as u64);
             }
             Ok(())
         })

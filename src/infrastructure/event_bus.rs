@@ -1,12 +1,13 @@
-//! The in-process event bus: delivers each published event to every subscribed handler.
+//! The in-process event bus: delivers each published batch to every subscribed handler.
 
 use futures_util::future::BoxFuture;
 use livecart_actors::events::{DomainEvent, EventHandler, HandlerError};
 use std::sync::Arc;
 
-/// Where the outbox relay publishes. In-process by default; Redis Streams plugs in here.
+/// Where the outbox relay publishes, a batch at a time. In-process by default; Redis Streams
+/// plugs in here.
 pub trait EventBus: Send + Sync + 'static {
-    fn publish(&self, event: DomainEvent) -> BoxFuture<'static, Result<(), HandlerError>>;
+    fn publish(&self, events: Arc<[DomainEvent]>) -> BoxFuture<'static, Result<(), HandlerError>>;
 }
 
 #[derive(Default, Clone)]
@@ -21,11 +22,11 @@ impl InProcessBus {
 }
 
 impl EventBus for InProcessBus {
-    fn publish(&self, event: DomainEvent) -> BoxFuture<'static, Result<(), HandlerError>> {
+    fn publish(&self, events: Arc<[DomainEvent]>) -> BoxFuture<'static, Result<(), HandlerError>> {
         let handlers = self.handlers.clone();
         Box::pin(async move {
             for handler in handlers {
-                handler.handle(event.clone()).await?;
+                handler.handle(events.clone()).await?;
             }
             Ok(())
         })

@@ -8,6 +8,7 @@
 
 use super::db::{Connector, DbConnection};
 use super::repos::{catalog, orders, outbox};
+use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use livecart_actors::events::DomainEvent;
 use livecart_actors::journal::{Journal, JournalAck, JournalEntry, JournalError};
@@ -32,7 +33,7 @@ impl SqlJournal {
     /// Starts the journal thread. `committed` is notified after every batch that wrote events,
     /// so the outbox relay publishes them without polling.
     pub fn start(connector: Connector, max_batch: usize, committed: Arc<Notify>) -> anyhow::Result<Self> {
-        let conn = connector.connect()?;
+        let conn = open(&connector)?;
         let (queue, inbox) = mpsc::channel();
         thread::Builder::new()
             .name("livecart-journal".into())
@@ -56,6 +57,17 @@ impl Journal for SqlJournal {
     }
 }
 
+/// The journal's connection. On SQLite it never checkpoints: checkpoints run on the pool's
+/// connections (the relay writes after every batch), off the order path.
+fn open(connector: &Connector) -> Result<DbConnection, diesel::r2d2::Error> {
+    let mut conn = connector.connect()?;
+    if let DbConnection::Sqlite(c) = &mut conn {
+        c.batch_execute("PRAGMA wal_autocheckpoint = 0;")
+            .map_err(diesel::r2d2::Error::QueryError)?;
+    }
+    Ok(conn)
+}
+
 fn run(
     connector: Connector,
     conn: DbConnection,
@@ -74,8 +86,7 @@ fn run(
             }
         }
         if conn.is_none() {
-            conn = connector
-                .connect()
+            conn = open(&connector)
                 .map_err(|e| tracing::error!(error = %e, "journal cannot reconnect"))
                 .ok();
         }

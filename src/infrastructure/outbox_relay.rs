@@ -1,11 +1,12 @@
 //! The outbox relay: publishes committed events in commit order, at least once.
 //!
 //! It wakes when the journal commits (or every second, for events written elsewhere), publishes
-//! what is unpublished, and marks it. An event whose delivery fails stays unpublished and is
+//! what is unpublished as one batch, and marks it. An event whose delivery fails stays unpublished and is
 //! tried again; handlers dedupe by event id, so a repeat changes nothing.
 
 use super::event_bus::EventBus;
 use super::repos::Storage;
+use livecart_actors::events::DomainEvent;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -31,26 +32,18 @@ pub fn spawn(storage: Storage, bus: Arc<dyn EventBus>, committed: Arc<Notify>) -
     })
 }
 
-/// Publishes one batch; returns how many events went out.
+/// Publishes one batch, in commit order, and marks it; returns how many events went out. A
+/// failed batch stays unpublished and is delivered again whole (handlers dedupe by event id).
 async fn relay_once(storage: &Storage, bus: &dyn EventBus) -> anyhow::Result<usize> {
     let pending = storage.unpublished_events(BATCH).await?;
-    let mut published = Vec::with_capacity(pending.len());
-    let mut failure = None;
-    for item in pending {
-        // Stop at the first failure so events stay in order.
-        if let Err(err) = bus.publish(item.event).await {
-            failure = Some(err);
-            break;
-        }
-        published.push(item.seq);
+    if pending.is_empty() {
+        return Ok(0);
     }
-    let count = published.len();
-    if count > 0 {
-        storage.mark_published(published).await?;
-        metrics::counter!("livecart_outbox_published_total").increment(count as u64);
-    }
-    match failure {
-        Some(err) => Err(err.into()),
-        None => Ok(count),
-    }
+    let seqs: Vec<i64> = pending.iter().map(|p| p.seq).collect();
+    let events: Arc<[DomainEvent]> = pending.into_iter().map(|p| p.event).collect();
+    bus.publish(events).await?;
+    let count = seqs.len();
+    storage.mark_published(seqs).await?;
+    metrics::counter!("livecart_outbox_published_total").increment(count as u64);
+    Ok(count)
 }

@@ -61,8 +61,8 @@ on_both_backends! {
         });
         use livecart_actors::events::EventHandler;
         let handler = livecart::application::issue_coupon::IssueCoupon::new(app.services.storage.clone());
-        handler.handle(event.clone()).await.expect("first delivery");
-        handler.handle(event).await.expect("second delivery");
+        handler.handle(std::sync::Arc::from(vec![event.clone()])).await.expect("first delivery");
+        handler.handle(std::sync::Arc::from(vec![event.clone(), event])).await.expect("second delivery, twice over");
         tokio::time::sleep(Duration::from_millis(300)).await;
         let coupons = app.services.storage.coupons_of_user(buyer.id).await.expect("coupons");
         assert_eq!(coupons.len(), 1, "the order has one coupon whatever the deliveries");

@@ -104,7 +104,8 @@ pub struct InventoryState {
     taken: u64,
     per_user: HashMap<UserId, u32>,
     holdings: HashMap<OrderId, Holding>,
-    keys: HashMap<(UserId, String), KeyUse>,
+    /// Per buyer, so a lookup borrows the request's key instead of copying it.
+    keys: HashMap<UserId, HashMap<String, KeyUse>>,
 }
 
 /// An order as rebuilt from storage when the actor starts.
@@ -146,7 +147,7 @@ impl InventoryState {
                     order_id: order.order_id,
                     quantity: order.quantity,
                 };
-                state.keys.insert((order.user_id, key), key_use);
+                state.keys.entry(order.user_id).or_default().insert(key, key_use);
             }
             if order.status.holds_stock() {
                 state.hold(order.order_id, order.user_id, order.quantity, order.status);
@@ -192,7 +193,7 @@ impl InventoryState {
         // Stored times have millisecond precision; answer with exactly what a later read returns.
         let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
         if let Some(key) = &req.idempotency_key {
-            if let Some(used) = self.keys.get(&(req.user_id, key.clone())) {
+            if let Some(used) = self.keys.get(&req.user_id).and_then(|keys| keys.get(key.as_str())) {
                 return if used.quantity == req.quantity {
                     Ok(Reserved::Replayed(used.order_id))
                 } else {
@@ -227,7 +228,7 @@ impl InventoryState {
                 order_id: req.order_id,
                 quantity: req.quantity,
             };
-            self.keys.insert((req.user_id, key.clone()), key_use);
+            self.keys.entry(req.user_id).or_default().insert(key.clone(), key_use);
         }
         let total_cents = self.terms.price_cents * i64::from(req.quantity);
         Ok(Reserved::New(Order {
@@ -249,8 +250,9 @@ impl InventoryState {
     /// had never been made.
     pub fn undo_reserve(&mut self, order_id: OrderId) {
         if let Some(holding) = self.release(order_id) {
-            self.keys
-                .retain(|(user, _), used| !(*user == holding.user_id && used.order_id == order_id));
+            if let Some(keys) = self.keys.get_mut(&holding.user_id) {
+                keys.retain(|_, used| used.order_id != order_id);
+            }
         }
     }
 

@@ -64,18 +64,27 @@ impl Connector {
                     let _ = std::fs::create_dir_all(dir);
                 }
                 let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
-                // busy_timeout first, so even switching to WAL waits for a lock instead of failing; WAL
-                // lets readers run beside the journal's writes. synchronous = FULL syncs the WAL at
-                // every commit: an acknowledged order survives a power cut, and group commit pays
-                // that sync once per batch, not once per order.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-                )
-                .map_err(r2d2::Error::QueryError)?;
+                // synchronous = FULL syncs the WAL at every commit: an acknowledged order survives a
+                // power cut, and group commit pays that sync once per batch, not once per order.
+                // busy_timeout makes a writer outside the journal wait its turn instead of failing.
+                conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+                    .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }
+    }
+}
+
+impl Connector {
+    /// Once, before any pool opens: SQLite goes to WAL mode, which the file keeps, so readers
+    /// run beside the journal's writes. Switching needs the database to itself, which is why it
+    /// is not done per connection.
+    pub fn prepare(&self) -> Result<(), r2d2::Error> {
+        if let DbConnection::Sqlite(conn) = &mut self.connect()? {
+            conn.batch_execute("PRAGMA journal_mode = WAL;")
+                .map_err(r2d2::Error::QueryError)?;
+        }
+        Ok(())
     }
 }
 
@@ -99,8 +108,10 @@ impl ManageConnection for Connector {
 pub type DbPool = Pool<Connector>;
 
 pub fn build_pool(connector: Connector, size: u32) -> Result<DbPool, r2d2::PoolError> {
+    // No test query on checkout: a broken connection fails its query, and that answers 503.
     Pool::builder()
         .max_size(size)
+        .test_on_check_out(false)
         .connection_timeout(Duration::from_secs(5))
         .build(connector)
 }

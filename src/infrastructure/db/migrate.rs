@@ -19,6 +19,7 @@ pub fn run_pending(conn: &mut DbConnection) -> anyhow::Result<usize> {
 pub async fn migrate_url(url: &str) -> anyhow::Result<()> {
     let connector = super::Connector::new(url);
     let applied = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+        connector.prepare()?;
         let mut conn = connector.connect()?;
         run_pending(&mut conn)
     })

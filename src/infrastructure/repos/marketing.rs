@@ -5,11 +5,49 @@ use crate::infrastructure::db::schema::marketing_campaigns::dsl as campaigns;
 use crate::infrastructure::db::schema::marketing_coupons::dsl as coupons;
 use crate::infrastructure::db::schema::marketing_processed_events::dsl as processed;
 use crate::infrastructure::db::{parse_id, time, with_conn, StorageResult};
+use crate::per_backend;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use livecart_actors::{OrderId, RoomId, UserId};
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
+
+#[derive(Insertable)]
+#[diesel(table_name = crate::infrastructure::db::schema::marketing_processed_events)]
+#[diesel(treat_none_as_default_value = false)]
+struct NewProcessed {
+    event_id: String,
+    processed_at: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = crate::infrastructure::db::schema::marketing_coupons)]
+#[diesel(treat_none_as_default_value = false)]
+struct NewCoupon {
+    id: String,
+    order_id: String,
+    user_id: String,
+    room_id: String,
+    amount_off_cents: i64,
+    min_spend_cents: i64,
+    expires_at: i64,
+    created_at: i64,
+}
+
+impl From<&CouponRecord> for NewCoupon {
+    fn from(c: &CouponRecord) -> Self {
+        Self {
+            id: c.id.to_string(),
+            order_id: c.order_id.to_string(),
+            user_id: c.user_id.to_string(),
+            room_id: c.room_id.to_string(),
+            amount_off_cents: c.amount_off_cents,
+            min_spend_cents: c.min_spend_cents,
+            expires_at: time::to_millis(c.expires_at),
+            created_at: time::to_millis(c.created_at),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct CampaignRecord {
@@ -78,43 +116,70 @@ impl Storage {
         .await
     }
 
-    /// Records the event as handled and issues the coupon (if any) in one transaction. Returns
-    /// `false`, changing nothing, when the event was handled before.
-    pub async fn handle_event_once(&self, event_id: Uuid, coupon: Option<CouponRecord>) -> StorageResult<bool> {
+    /// The campaigns running in these rooms, by room.
+    pub async fn campaigns_of_rooms(&self, room_ids: Vec<RoomId>) -> StorageResult<HashMap<RoomId, CampaignRecord>> {
+        with_conn(&self.pool, move |conn| {
+            let ids: Vec<String> = room_ids.iter().map(|id| id.to_string()).collect();
+            let rows: Vec<(String, i64, i64, i64, i64)> = campaigns::marketing_campaigns
+                .filter(campaigns::room_id.eq_any(ids))
+                .select((
+                    campaigns::room_id,
+                    campaigns::amount_off_cents,
+                    campaigns::min_spend_cents,
+                    campaigns::valid_for_s,
+                    campaigns::created_at,
+                ))
+                .load(conn)?;
+            rows.into_iter()
+                .map(
+                    |(room_id, amount_off_cents, min_spend_cents, valid_for_s, created_at)| {
+                        let room_id = parse_id(&room_id)?;
+                        let campaign = CampaignRecord {
+                            room_id,
+                            amount_off_cents,
+                            min_spend_cents,
+                            valid_for_s,
+                            created_at: time::from_millis(created_at),
+                        };
+                        Ok((room_id, campaign))
+                    },
+                )
+                .collect()
+        })
+        .await
+    }
+
+    /// Records a batch of events as handled and issues the coupons of those not handled before,
+    /// in one transaction; returns how many coupons were issued. An event seen before changes
+    /// nothing, and one order never gets two coupons.
+    pub async fn handle_events_once(&self, batch: Vec<(Uuid, Option<CouponRecord>)>) -> StorageResult<usize> {
         let now = time::to_millis(Utc::now());
-        let outcome = with_conn(&self.pool, move |conn| {
+        with_conn(&self.pool, move |conn| {
             conn.transaction(|conn| {
-                diesel::insert_into(processed::marketing_processed_events)
-                    .values((
-                        processed::event_id.eq(event_id.to_string()),
-                        processed::processed_at.eq(now),
-                    ))
-                    .execute(conn)?;
-                if let Some(c) = coupon {
-                    diesel::insert_into(coupons::marketing_coupons)
-                        .values((
-                            coupons::id.eq(c.id.to_string()),
-                            coupons::order_id.eq(c.order_id.to_string()),
-                            coupons::user_id.eq(c.user_id.to_string()),
-                            coupons::room_id.eq(c.room_id.to_string()),
-                            coupons::amount_off_cents.eq(c.amount_off_cents),
-                            coupons::min_spend_cents.eq(c.min_spend_cents),
-                            coupons::expires_at.eq(time::to_millis(c.expires_at)),
-                            coupons::created_at.eq(time::to_millis(c.created_at)),
-                        ))
-                        .execute(conn)?;
+                let rows: Vec<NewProcessed> =
+                    batch.iter().map(|(id, _)| NewProcessed { event_id: id.to_string(), processed_at: now }).collect();
+                let fresh: Vec<String> = per_backend!(&mut **conn, c => diesel::insert_into(processed::marketing_processed_events)
+                    .values(&rows)
+                    .on_conflict_do_nothing()
+                    .returning(processed::event_id)
+                    .get_results(c))?;
+                let fresh: HashSet<String> = fresh.into_iter().collect();
+                let coupons: Vec<NewCoupon> = batch
+                    .iter()
+                    .filter(|(id, _)| fresh.contains(&id.to_string()))
+                    .filter_map(|(_, coupon)| coupon.as_ref().map(NewCoupon::from))
+                    .collect();
+                if coupons.is_empty() {
+                    return Ok(0);
                 }
-                Ok(true)
+                let issued = per_backend!(&mut **conn, c => diesel::insert_into(coupons::marketing_coupons)
+                    .values(&coupons)
+                    .on_conflict_do_nothing()
+                    .execute(c))?;
+                Ok(issued)
             })
         })
-        .await;
-        match outcome {
-            Err(crate::infrastructure::db::StorageError::Query(DieselError::DatabaseError(
-                DatabaseErrorKind::UniqueViolation,
-                _,
-            ))) => Ok(false),
-            other => other,
-        }
+        .await
     }
 
     /// The buyer's coupons, newest first.
