@@ -51,10 +51,14 @@ impl Application {
         let storage = Storage::new(pool, backend);
 
         let committed = Arc::new(Notify::new());
-        let journal = SqlJournal::start(connector, settings.orders.journal_max_batch, committed.clone())
+        let journal = SqlJournal::start(connector.clone(), settings.orders.journal_max_batch, committed.clone())
             .context("cannot start the journal")?;
-        let bus = InProcessBus::new(vec![Arc::new(IssueCoupon::new(storage.clone()))]);
-        outbox_relay::spawn(storage.clone(), Arc::new(bus), committed);
+        // The relay and its consumers write derived data that is redone if lost: their own
+        // connections, with commits that do not wait for the disk.
+        let relay_pool = build_pool(connector.clone().relaxed(), 2).context("cannot open the relay's connections")?;
+        let relay_storage = Storage::new(relay_pool, backend);
+        let bus = InProcessBus::new(vec![Arc::new(IssueCoupon::new(relay_storage.clone()))]);
+        outbox_relay::spawn(relay_storage, Arc::new(bus), committed);
 
         let arbiters = match settings.actors.arbiters {
             0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),

@@ -38,6 +38,8 @@ impl Backend {
 pub struct Connector {
     url: String,
     backend: Backend,
+    /// Commits need not wait for the disk: only for writes that are redone if lost.
+    relaxed: bool,
 }
 
 impl Connector {
@@ -45,7 +47,18 @@ impl Connector {
         Self {
             url: url.to_owned(),
             backend: Backend::of_url(url),
+            relaxed: false,
         }
+    }
+
+    /// The same database, for writers whose commits may be lost in a crash because they are
+    /// derived and redone (the outbox relay and its consumers: an event whose marks are lost is
+    /// published again, and consumers dedupe). Logs are sequential on both backends, so a crash
+    /// loses a suffix of such commits, never one from the middle. Their commits then no longer
+    /// hold SQLite's single writer lock through a sync, which the journal waits behind.
+    pub fn relaxed(mut self) -> Self {
+        self.relaxed = true;
+        self
     }
 
     pub fn backend(&self) -> Backend {
@@ -54,9 +67,14 @@ impl Connector {
 
     pub fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.url)
-                .map(DbConnection::Pg)
-                .map_err(r2d2::Error::ConnectionError),
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
+                if self.relaxed {
+                    conn.batch_execute("SET synchronous_commit = off")
+                        .map_err(r2d2::Error::QueryError)?;
+                }
+                Ok(DbConnection::Pg(conn))
+            }
             Backend::Sqlite => {
                 let path = self.url.trim_start_matches("sqlite://");
                 if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -67,8 +85,11 @@ impl Connector {
                 // synchronous = FULL syncs the WAL at every commit: an acknowledged order survives a
                 // power cut, and group commit pays that sync once per batch, not once per order.
                 // busy_timeout makes a writer outside the journal wait its turn instead of failing.
-                conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-                    .map_err(r2d2::Error::QueryError)?;
+                let synchronous = if self.relaxed { "NORMAL" } else { "FULL" };
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = 10000; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON;"
+                ))
+                .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }
