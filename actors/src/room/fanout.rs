@@ -2,6 +2,7 @@
 //! so both cores share the work instead of the RoomActor doing it alone. A shard only pushes the
 //! shared bytes into each session's outbox; it never waits on a client.
 
+use crate::session::outbox::Pushed;
 use crate::session::SessionId;
 use crate::session::{Policy, SharedOutbox};
 use actix::prelude::*;
@@ -64,8 +65,20 @@ impl Handler<Broadcast> for FanoutShard {
     type Result = ();
 
     fn handle(&mut self, msg: Broadcast, _ctx: &mut Self::Context) {
+        let (mut dropped, mut closed) = (0u64, 0u64);
         for outbox in self.sessions.values() {
-            outbox.push(msg.frame.clone(), msg.policy);
+            match outbox.push(msg.frame.clone(), msg.policy) {
+                Pushed::Dropped => dropped += 1,
+                Pushed::Closed => closed += 1,
+                Pushed::Queued | Pushed::Coalesced => {}
+            }
+        }
+        // Counted here, once per broadcast, so an overloaded fan-out shows in /metrics.
+        if dropped > 0 {
+            metrics::counter!("livecart_ws_frames_dropped_total").increment(dropped);
+        }
+        if closed > 0 {
+            metrics::counter!("livecart_ws_frames_refused_total").increment(closed);
         }
     }
 }

@@ -102,10 +102,12 @@ pub async fn connect(
         ctx.add_stream(stream.map(inbound::parse));
         SessionActor::new(viewer, room_id, room, session_outbox, desk, resume)
     });
+    metrics::gauge!("livecart_ws_open").increment(1.0);
     actix_web::rt::spawn(async move {
         writer::drain(socket, outbox, session).await;
         // The IP's slot frees when the connection's writer ends.
         drop(slot);
+        metrics::gauge!("livecart_ws_open").decrement(1.0);
     });
     metrics::counter!("livecart_ws_connections_total").increment(1);
     Ok(response)
