@@ -8,19 +8,18 @@
 //! session's outbox; nothing here waits on a client.
 
 use super::chat::ChatRing;
-use super::fanout::{AddSession, Broadcast, FanoutShard, RemoveSession};
+use super::fanout::{Broadcast, FanoutShard};
 use super::limiter::{RateLimit, TokenBucket};
 use super::messages::*;
 use crate::clock::Clock;
 use crate::ids::{ListingId, RoomId, UserId};
 use crate::inventory::{InventoryActor, SetRoomStatus};
 use crate::room::RoomStatus;
-use crate::session::frames::RoomSummary;
 use crate::session::{LatestKey, ListingInfo, Policy, ServerFrame, SessionId, SharedOutbox, Viewer};
 use actix::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How the room paces its audience.
 #[derive(Debug, Clone, Copy)]
@@ -58,36 +57,36 @@ pub struct RoomInit {
     pub epoch: u64,
 }
 
-struct Member {
-    viewer: Viewer,
-    outbox: Arc<SharedOutbox>,
-    shard: usize,
+pub(super) struct Member {
+    pub(super) viewer: Viewer,
+    pub(super) outbox: Arc<SharedOutbox>,
+    pub(super) shard: usize,
 }
 
 pub struct RoomActor {
-    room_id: RoomId,
-    merchant_id: UserId,
-    status: RoomStatus,
-    pinned_listing_id: Option<ListingId>,
-    clock: Arc<dyn Clock>,
-    config: RoomConfig,
-    listings: Vec<ListingId>,
-    info: HashMap<ListingId, ListingInfo>,
-    inventories: HashMap<ListingId, Addr<InventoryActor>>,
-    shards: Vec<Addr<FanoutShard>>,
-    next_shard: usize,
-    members: HashMap<SessionId, Member>,
+    pub(super) room_id: RoomId,
+    pub(super) merchant_id: UserId,
+    pub(super) status: RoomStatus,
+    pub(super) pinned_listing_id: Option<ListingId>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) config: RoomConfig,
+    pub(super) listings: Vec<ListingId>,
+    pub(super) info: HashMap<ListingId, ListingInfo>,
+    pub(super) inventories: HashMap<ListingId, Addr<InventoryActor>>,
+    pub(super) shards: Vec<Addr<FanoutShard>>,
+    pub(super) next_shard: usize,
+    pub(super) members: HashMap<SessionId, Member>,
     /// Connections per user: the viewer count is the number of distinct users.
-    connections: HashMap<UserId, u32>,
-    likes: u64,
-    chat: ChatRing,
-    muted: HashSet<UserId>,
-    chat_buckets: HashMap<UserId, TokenBucket>,
-    dirty_stock: HashSet<ListingId>,
-    likes_dirty: bool,
-    viewers_dirty: bool,
+    pub(super) connections: HashMap<UserId, u32>,
+    pub(super) likes: u64,
+    pub(super) chat: ChatRing,
+    pub(super) muted: HashSet<UserId>,
+    pub(super) chat_buckets: HashMap<UserId, TokenBucket>,
+    pub(super) dirty_stock: HashSet<ListingId>,
+    pub(super) likes_dirty: bool,
+    pub(super) viewers_dirty: bool,
     /// Listings whose `sale_open` went out.
-    announced_open: HashSet<ListingId>,
+    pub(super) announced_open: HashSet<ListingId>,
 }
 
 impl RoomActor {
@@ -117,7 +116,7 @@ impl RoomActor {
         }
     }
 
-    fn broadcast(&self, frame: &ServerFrame, policy: Policy) {
+    pub(super) fn broadcast(&self, frame: &ServerFrame, policy: Policy) {
         let frame = frame.encode();
         for shard in &self.shards {
             // do_send: shards only copy pointers into bounded outboxes, so they keep up.
@@ -175,40 +174,6 @@ impl RoomActor {
             self.announced_open.insert(listing_id);
             self.broadcast(&ServerFrame::SaleOpen { listing_id }, Policy::MustDeliver);
         }
-    }
-
-    fn welcome(&self, resume: Option<(u64, u64)>) -> (ServerFrame, Vec<ServerFrame>) {
-        let missed = resume.and_then(|(epoch, offset)| self.chat.since(epoch, offset));
-        let recovered = missed.is_some();
-        let welcome = ServerFrame::Welcome {
-            room: RoomSummary {
-                id: self.room_id,
-                status: self.status.as_str(),
-                pinned_listing_id: self.pinned_listing_id,
-                viewer_count: self.connections.len() as u64,
-                like_count: self.likes,
-            },
-            listings: self
-                .listings
-                .iter()
-                .filter_map(|id| self.info.get(id).cloned())
-                .collect(),
-            epoch: self.chat.epoch(),
-            offset: self.chat.last_offset(),
-            recovered,
-        };
-        let replay = missed
-            .unwrap_or_default()
-            .into_iter()
-            .map(|m| ServerFrame::Chat {
-                offset: m.offset,
-                user_id: m.user_id,
-                nickname: m.nickname,
-                text: m.text,
-                at: m.at,
-            })
-            .collect();
-        (welcome, replay)
     }
 }
 
@@ -305,133 +270,5 @@ impl Handler<Describe> for RoomActor {
             like_count: self.likes,
             listings,
         })
-    }
-}
-
-impl Handler<Join> for RoomActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: Join, _ctx: &mut Self::Context) {
-        let count = self.connections.entry(msg.viewer.user_id).or_insert(0);
-        *count += 1;
-        if *count == 1 {
-            self.viewers_dirty = true;
-        }
-        let (welcome, replay) = self.welcome(msg.resume);
-        msg.outbox.push(welcome.encode(), Policy::MustDeliver);
-        for chat in replay {
-            msg.outbox.push(chat.encode(), Policy::MustDeliver);
-        }
-        // Broadcasts sent after this reach the shard after AddSession: no gap, no duplicate.
-        let shard = self.next_shard % self.shards.len().max(1);
-        self.next_shard += 1;
-        if let Some(addr) = self.shards.get(shard) {
-            addr.do_send(AddSession {
-                session_id: msg.session_id,
-                outbox: msg.outbox.clone(),
-            });
-        }
-        self.members.insert(
-            msg.session_id,
-            Member {
-                viewer: msg.viewer,
-                outbox: msg.outbox,
-                shard,
-            },
-        );
-    }
-}
-
-impl Handler<Leave> for RoomActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: Leave, _ctx: &mut Self::Context) {
-        let Some(member) = self.members.remove(&msg.session_id) else {
-            return;
-        };
-        if let Some(addr) = self.shards.get(member.shard) {
-            addr.do_send(RemoveSession {
-                session_id: msg.session_id,
-            });
-        }
-        let user_id = member.viewer.user_id;
-        if let Some(count) = self.connections.get_mut(&user_id) {
-            *count -= 1;
-            if *count == 0 {
-                self.connections.remove(&user_id);
-                self.viewers_dirty = true;
-            }
-        }
-    }
-}
-
-impl Handler<PostChat> for RoomActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: PostChat, _ctx: &mut Self::Context) {
-        let Some(member) = self.members.get(&msg.session_id) else {
-            return;
-        };
-        let user_id = member.viewer.user_id;
-        if self.muted.contains(&user_id) {
-            let frame = ServerFrame::error("muted", "you are muted in this room");
-            member.outbox.push(frame.encode(), Policy::MustDeliver);
-            return;
-        }
-        if let Some(limit) = self.config.chat_limit {
-            let now = Instant::now();
-            let bucket = self
-                .chat_buckets
-                .entry(user_id)
-                .or_insert_with(|| TokenBucket::full(limit, now));
-            if !bucket.try_take(limit, now) {
-                let frame = ServerFrame::error("rate_limited", "slow down: too many chat messages");
-                member.outbox.push(frame.encode(), Policy::MustDeliver);
-                return;
-            }
-        }
-        let nickname = member.viewer.nickname.clone();
-        let message = self.chat.append(user_id, nickname, msg.text, self.clock.now());
-        let frame = ServerFrame::Chat {
-            offset: message.offset,
-            user_id,
-            nickname: message.nickname.clone(),
-            text: message.text.clone(),
-            at: message.at,
-        };
-        self.broadcast(&frame, Policy::Droppable);
-    }
-}
-
-impl Handler<AddLikes> for RoomActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: AddLikes, _ctx: &mut Self::Context) {
-        self.likes += u64::from(msg.count);
-        self.likes_dirty = true;
-    }
-}
-
-impl Handler<SetMuted> for RoomActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: SetMuted, _ctx: &mut Self::Context) {
-        if msg.muted {
-            self.muted.insert(msg.user_id);
-        } else {
-            self.muted.remove(&msg.user_id);
-        }
-    }
-}
-
-impl Handler<DeleteChat> for RoomActor {
-    type Result = bool;
-
-    fn handle(&mut self, msg: DeleteChat, _ctx: &mut Self::Context) -> bool {
-        let deleted = self.chat.delete(msg.offset);
-        if deleted {
-            self.broadcast(&ServerFrame::ChatDeleted { offset: msg.offset }, Policy::MustDeliver);
-        }
-        deleted
     }
 }

@@ -1,6 +1,7 @@
 //! One live room: its lifecycle, listings, audience, chat and fan-out, owned by the RoomActor.
 
 pub mod actor;
+mod audience;
 pub mod chat;
 pub mod fanout;
 pub mod limiter;
