@@ -48,7 +48,7 @@ impl Application {
         })
         .await??;
         tracing::info!(database.backend = ?backend, migrations.applied = applied, "storage ready");
-        let storage = Storage::new(pool, backend);
+        let storage = Storage::new(pool);
 
         let committed = Arc::new(Notify::new());
         let journal = SqlJournal::start(connector.clone(), settings.orders.journal_max_batch, committed.clone())
@@ -56,7 +56,7 @@ impl Application {
         // The relay and its consumers write derived data that is redone if lost: their own
         // connections, with commits that do not wait for the disk.
         let relay_pool = build_pool(connector.clone().relaxed(), 2).context("cannot open the relay's connections")?;
-        let relay_storage = Storage::new(relay_pool, backend);
+        let relay_storage = Storage::new(relay_pool);
         let bus = InProcessBus::new(vec![Arc::new(IssueCoupon::new(relay_storage.clone()))]);
         outbox_relay::spawn(relay_storage, Arc::new(bus), committed);
 

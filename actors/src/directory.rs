@@ -24,7 +24,6 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Clone)]
 pub struct RoomSeed {
     pub room_id: RoomId,
-    pub merchant_id: UserId,
     pub status: RoomStatus,
     pub pinned_listing_id: Option<ListingId>,
     /// Users muted in the room's chat.
@@ -161,7 +160,6 @@ impl Directory {
             .collect();
         let init = RoomInit {
             room_id: seed.room_id,
-            merchant_id: seed.merchant_id,
             status: seed.status,
             pinned_listing_id: seed.pinned_listing_id,
             muted: seed.muted.into_iter().collect(),

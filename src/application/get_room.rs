@@ -12,16 +12,20 @@ pub async fn get_room(services: &Services, caller: Option<&Caller>, room_id: Roo
         .find_room(room_id)
         .await?
         .ok_or(AppError::NotFound("room"))?;
-    let Some(actor) = services.directory.room(room_id).await? else {
-        return Ok(room_view(services, &room, caller));
-    };
     // The running room's figures are the live ones: status, pin, audience.
-    let live = actor.send(Describe).await?;
-    room.status = live.status;
-    room.pinned_listing_id = live.pinned_listing_id;
+    let live = match services.directory.room(room_id).await? {
+        Some(actor) => Some(actor.send(Describe).await?),
+        None => None,
+    };
+    if let Some(live) = &live {
+        room.status = live.status;
+        room.pinned_listing_id = live.pinned_listing_id;
+    }
     let mut view = room_view(services, &room, caller);
-    view.viewer_count = live.viewer_count;
-    view.like_count = live.like_count;
+    if let Some(live) = live {
+        view.viewer_count = live.viewer_count;
+        view.like_count = live.like_count;
+    }
     Ok(view)
 }
 

@@ -43,7 +43,6 @@ impl RoomStore for SqlRoomStore {
             }
             Ok(Some(RoomSeed {
                 room_id,
-                merchant_id: room.merchant_id,
                 status: room.status,
                 pinned_listing_id: room.pinned_listing_id,
                 muted: storage.muted_users(room_id).await.map_err(fail)?,

@@ -8,7 +8,7 @@
 use super::state::{CancelError, InventoryState, ReserveError, ReserveRequest, Reserved};
 use crate::clock::Clock;
 use crate::events::{DomainEvent, EventPayload};
-use crate::ids::{ListingId, OrderId, RoomId};
+use crate::ids::{OrderId, RoomId};
 use crate::journal::{Journal, JournalAck, JournalEntry, JournalError};
 use crate::order::Order;
 use crate::room::{RoomStatus, StockChanged};
@@ -55,9 +55,7 @@ pub struct Snapshot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InventorySnapshot {
-    pub listing_id: ListingId,
     pub stock_left: u64,
-    pub total: u64,
 }
 
 /// A reserve that did not refuse: a new order, or the one an idempotency key already made.
@@ -301,9 +299,7 @@ impl Handler<Snapshot> for InventoryActor {
 
     fn handle(&mut self, _msg: Snapshot, _ctx: &mut Self::Context) -> Self::Result {
         MessageResult(InventorySnapshot {
-            listing_id: self.state.terms().listing_id,
             stock_left: self.state.stock_left(),
-            total: self.state.total(),
         })
     }
 }

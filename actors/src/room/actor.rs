@@ -5,7 +5,8 @@
 //! (stock, likes, viewers) are marked dirty and flushed on a short tick, so a flash sale of
 //! thousands of orders a second costs viewers a few frames a second. Every broadcast is
 //! serialized once here and handed to the fan-out shards, which push the shared bytes into each
-//! session's outbox; nothing here waits on a client.
+//! session's outbox; nothing here waits on a client. The audience's messages (join, leave, chat,
+//! likes, moderation) are handled in `audience.rs`.
 
 use super::chat::ChatRing;
 use super::fanout::{Broadcast, FanoutShard};
@@ -49,7 +50,6 @@ impl Default for RoomConfig {
 #[derive(Debug, Clone)]
 pub struct RoomInit {
     pub room_id: RoomId,
-    pub merchant_id: UserId,
     pub status: RoomStatus,
     pub pinned_listing_id: Option<ListingId>,
     pub muted: HashSet<UserId>,
@@ -65,7 +65,6 @@ pub(super) struct Member {
 
 pub struct RoomActor {
     pub(super) room_id: RoomId,
-    pub(super) merchant_id: UserId,
     pub(super) status: RoomStatus,
     pub(super) pinned_listing_id: Option<ListingId>,
     pub(super) clock: Arc<dyn Clock>,
@@ -93,7 +92,6 @@ impl RoomActor {
     pub fn new(init: RoomInit, shards: Vec<Addr<FanoutShard>>, clock: Arc<dyn Clock>, config: RoomConfig) -> Self {
         Self {
             room_id: init.room_id,
-            merchant_id: init.merchant_id,
             status: init.status,
             pinned_listing_id: init.pinned_listing_id,
             clock,
@@ -262,8 +260,6 @@ impl Handler<Describe> for RoomActor {
             .filter_map(|id| self.inventories.get(id).map(|addr| (*id, addr.clone())))
             .collect();
         MessageResult(RoomView {
-            room_id: self.room_id,
-            merchant_id: self.merchant_id,
             status: self.status,
             pinned_listing_id: self.pinned_listing_id,
             viewer_count: self.connections.len() as u64,

@@ -1,7 +1,7 @@
 //! The RoomActor's messages: from use cases (status, listings, pin, moderation), from
 //! inventory actors (stock), and from sessions (join, leave, chat, likes).
 
-use crate::ids::{ListingId, RoomId, UserId};
+use crate::ids::{ListingId, UserId};
 use crate::inventory::InventoryActor;
 use crate::room::RoomStatus;
 use crate::session::{ListingInfo, SessionId, SharedOutbox, Viewer};
@@ -47,8 +47,6 @@ pub struct Describe;
 
 #[derive(Debug, Clone)]
 pub struct RoomView {
-    pub room_id: RoomId,
-    pub merchant_id: UserId,
     pub status: RoomStatus,
     pub pinned_listing_id: Option<ListingId>,
     pub viewer_count: u64,

@@ -302,10 +302,6 @@ impl SharedOutbox {
         self.ready.notify_one();
     }
 
-    pub fn is_closing(&self) -> bool {
-        self.lock().is_closing()
-    }
-
     /// Closes the session if its reader has stalled (checked on the heartbeat, for a reader that
     /// stopped while nothing more is being pushed); `true` if it did.
     pub fn close_if_stalled(&self) -> bool {
@@ -321,14 +317,6 @@ impl SharedOutbox {
         } else {
             false
         }
-    }
-
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
     }
 
     /// Waits for the next frame; `None` once the close frame has been handed out.

@@ -8,18 +8,17 @@ pub mod marketing;
 pub mod orders;
 pub mod outbox;
 
-use super::db::{Backend, DbPool};
+use super::db::DbPool;
 
 /// The SQL store, shared by every use case; cheap to clone.
 #[derive(Clone)]
 pub struct Storage {
     pub pool: DbPool,
-    pub backend: Backend,
 }
 
 impl Storage {
-    pub fn new(pool: DbPool, backend: Backend) -> Self {
-        Self { pool, backend }
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
     }
 
     /// Whether the database answers now (for `/readyz`).
