@@ -24,6 +24,7 @@ use livecart_actors::inventory::{
     InventoryActor, InventoryState, ListingTerms, Placed, Reserve, ReserveRequest, Reserved, MAX_ORDER_QUANTITY,
 };
 use livecart_actors::journal::{Journal, JournalAck, JournalEntry};
+use livecart_actors::lease::Fence;
 use livecart_actors::room::RoomStatus;
 use livecart_actors::{RoomId, SystemClock, UserId};
 use std::hint::black_box;
@@ -46,7 +47,7 @@ const IN_FLIGHT: usize = 64;
 struct InstantJournal;
 
 impl Journal for InstantJournal {
-    fn append(&self, _entry: JournalEntry) -> JournalAck {
+    fn append(&self, _fence: Fence, _entry: JournalEntry) -> JournalAck {
         Box::pin(std::future::ready(Ok(())))
     }
 }
@@ -143,7 +144,14 @@ fn reserve_through_the_actor(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let room_id = new_id();
                 let batch = requests(&buyers, iters, false);
-                let actor = InventoryActor::new(hot_listing(room_id), journal.clone(), Arc::new(SystemClock), None);
+                let fence = Fence { room_id, epoch: 1 };
+                let actor = InventoryActor::new(
+                    hot_listing(room_id),
+                    fence,
+                    journal.clone(),
+                    Arc::new(SystemClock),
+                    None,
+                );
                 system.block_on(async {
                     let addr = if own_thread {
                         InventoryActor::start_in_arbiter(&arbiter.handle(), |_| actor)

@@ -20,6 +20,7 @@ pub struct Settings {
     pub orders: OrderSettings,
     pub stream: StreamSettings,
     pub actors: ActorSettings,
+    pub ownership: OwnershipSettings,
 }
 
 fn development() -> String {
@@ -64,6 +65,18 @@ pub struct LimitSettings {
 pub struct OrderSettings {
     pub reservation_ttl_s: i64,
     pub journal_max_batch: usize,
+    /// Entries waiting for the journal beyond this are refused at once (503).
+    pub journal_queue: usize,
+    /// A commit not answered by then is resolved as ambiguous (see the journal).
+    pub commit_timeout_ms: u64,
+    /// An order not decided and durable by then is answered 503 with Retry-After.
+    pub deadline_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OwnershipSettings {
+    /// How long a room's lease lasts without renewal; renewed every third of it.
+    pub lease_ttl_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

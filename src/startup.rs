@@ -1,14 +1,16 @@
 //! Wiring: builds the adapters, the actor directory and the HTTP server. Nothing else does.
 
 use crate::application::issue_coupon::IssueCoupon;
-use crate::application::Services;
+use crate::application::{Probes, Services};
 use crate::external::stream::TencentSigner;
 use crate::gateway::limits::Limits;
 use crate::gateway::ws::upgrade::AllowedOrigins;
 use crate::gateway::{self, auth::TokenKeys, input};
-use crate::infrastructure::db::{build_pool, migrate, Connector};
+use crate::infrastructure::db::file_lock::FileLock;
+use crate::infrastructure::db::{build_pool, migrate, Backend, Connector};
 use crate::infrastructure::event_bus::InProcessBus;
-use crate::infrastructure::journal::SqlJournal;
+use crate::infrastructure::journal::{JournalSettings, SqlJournal};
+use crate::infrastructure::leases::SqlLeases;
 use crate::infrastructure::outbox_relay;
 use crate::infrastructure::repos::Storage;
 use crate::infrastructure::room_store::SqlRoomStore;
@@ -22,12 +24,15 @@ use livecart_actors::SystemClock;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::net::TcpListener;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 use tokio::sync::Notify;
 
 pub struct Application {
     port: u16,
     server: Server,
     services: Services,
+    /// SQLite only: this process's hold on the database file, let go when the app stops.
+    file_lock: Option<FileLock>,
 }
 
 impl Application {
@@ -35,6 +40,15 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let connector = Connector::new(&settings.database.url);
         let backend = connector.backend();
+        let file_lock = match backend {
+            Backend::Sqlite => {
+                let path = std::path::PathBuf::from(settings.database.url.trim_start_matches("sqlite://"));
+                let lock = tokio::task::spawn_blocking(move || FileLock::hold(&path, Duration::from_secs(5))).await??;
+                tracing::info!(database.lock = %lock.path().display(), "holding the SQLite database for this process");
+                Some(lock)
+            }
+            Backend::Postgres => None,
+        };
         let prepared = connector.clone();
         tokio::task::spawn_blocking(move || prepared.prepare())
             .await?
@@ -51,14 +65,24 @@ impl Application {
         let storage = Storage::new(pool);
 
         let committed = Arc::new(Notify::new());
-        let journal = SqlJournal::start(connector.clone(), settings.orders.journal_max_batch, committed.clone())
+        let journal_settings = JournalSettings {
+            max_batch: settings.orders.journal_max_batch,
+            queue_capacity: settings.orders.journal_queue,
+            commit_timeout: Duration::from_millis(settings.orders.commit_timeout_ms),
+        };
+        let journal = SqlJournal::start(connector.clone(), journal_settings, committed.clone())
             .context("cannot start the journal")?;
+        let journal_health = journal.health();
         // The relay and its consumers write derived data that is redone if lost: their own
         // connections, with commits that do not wait for the disk.
         let relay_pool = build_pool(connector.clone().relaxed(), 2).context("cannot open the relay's connections")?;
         let relay_storage = Storage::new(relay_pool);
         let bus = InProcessBus::new(vec![Arc::new(IssueCoupon::new(relay_storage.clone()))]);
-        outbox_relay::spawn(relay_storage, Arc::new(bus), committed);
+        let relay_health = outbox_relay::spawn(relay_storage, Arc::new(bus), committed);
+        let node = uuid::Uuid::new_v4().to_string();
+        let lease_ttl = Duration::from_millis(settings.ownership.lease_ttl_ms.max(300));
+        let leases = SqlLeases::new(connector.clone(), node.clone(), lease_ttl);
+        tracing::info!(node.id = %node, lease.ttl_ms = lease_ttl.as_millis() as u64, "node identity for room leases");
 
         let arbiters = match settings.actors.arbiters {
             0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
@@ -66,6 +90,7 @@ impl Application {
         };
         let directory = Directory::new(
             Arc::new(SqlRoomStore::new(storage.clone())),
+            Arc::new(leases),
             Arc::new(journal),
             Arc::new(SystemClock),
             DirectorySettings {
@@ -80,10 +105,24 @@ impl Application {
                 },
             },
         );
+        let directory = Arc::new(directory);
+        let renewing = directory.clone();
+        actix_web::rt::spawn(async move {
+            let mut every = tokio::time::interval(lease_ttl / 3);
+            loop {
+                every.tick().await;
+                renewing.renew_leases().await;
+            }
+        });
         let stream = &settings.stream;
         let services = Services {
             storage,
-            directory: Arc::new(directory),
+            directory,
+            probes: Arc::new(Probes {
+                journal: journal_health,
+                relay: relay_health,
+            }),
+            order_deadline: Duration::from_millis(settings.orders.deadline_ms),
             clock: Arc::new(SystemClock),
             signer: Arc::new(TencentSigner {
                 push_domain: stream.push_domain.clone(),
@@ -99,7 +138,12 @@ impl Application {
         let port = listener.local_addr()?.port();
         let server = serve(listener, &settings, services.clone())?;
         tracing::info!(server.port = port, "livecart listening");
-        Ok(Self { port, server, services })
+        Ok(Self {
+            port,
+            server,
+            services,
+            file_lock,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -114,8 +158,13 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until the server is stopped, then gives the rooms' leases back (so another node or
+    /// the next process takes them at once) and lets go of the SQLite file.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.services.directory.release_all().await;
+        drop(self.file_lock);
+        served
     }
 }
 

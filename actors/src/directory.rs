@@ -1,17 +1,23 @@
-//! The Directory: room and listing id → actor address.
+//! The Directory: room and listing id → actor address, and which rooms this node owns.
 //!
-//! It starts a room's actors on first use, rehydrated from the store, and spreads them over one
-//! arbiter per core so both cores decide orders. Lookups take a short lock that is never held
-//! across I/O: a miss loads the room without the lock, then inserts it unless a racing request
-//! inserted it first (the loser's copy is dropped before any actor starts). It is the seam where
-//! scale-out will plug in: a remote owner's address would be returned from here.
+//! It starts a room's actors on first use and spreads them over one arbiter per core so both
+//! cores decide orders. Before it starts them it takes the room's lease, which hands out a new
+//! epoch, and only then reads the room from storage: whatever an earlier owner committed is
+//! visible, and whatever that owner still has in flight is fenced off by the journal. Concurrent
+//! first requests for a room wait for one load (a gate per room) instead of each reading it.
+//!
+//! Supervision lives here too: a room whose actor or one of whose listings' actors has stopped
+//! (a panic, or an actor that found itself fenced off) is retired whole and started again from
+//! storage under a new epoch on its next request. Lookups take a short lock that is never held
+//! across I/O. It is the seam where scale-out plugs in: a remote owner would be answered here.
 
 use crate::clock::Clock;
 use crate::ids::{ListingId, RoomId, UserId};
-use crate::inventory::{InventoryActor, InventoryState, ListingTerms, StoredOrder};
+use crate::inventory::{InventoryActor, InventoryState, ListingTerms, Retire, StoredHoldings};
 use crate::journal::Journal;
+use crate::lease::{Acquired, Fence, LeaseError, Leases};
 use crate::room::fanout::FanoutShard;
-use crate::room::{AttachListing, RoomActor, RoomConfig, RoomInit, RoomStatus};
+use crate::room::{AttachListing, RetireRoom, RoomActor, RoomConfig, RoomInit, RoomStatus};
 use crate::session::ListingInfo;
 use actix::prelude::*;
 use chrono::Duration;
@@ -31,23 +37,43 @@ pub struct RoomSeed {
     pub listings: Vec<ListingSeed>,
 }
 
-/// A listing as stored: its terms, every unit ever made sellable, and its orders.
+/// A listing as stored: its terms, every unit ever made sellable, and what its orders hold.
 #[derive(Debug, Clone)]
 pub struct ListingSeed {
     pub title: String,
     pub terms: ListingTerms,
     pub total_stock: u64,
-    pub orders: Vec<StoredOrder>,
+    pub holdings: StoredHoldings,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("could not load room state: {0}")]
 pub struct LoadError(pub String);
 
+/// Why the Directory could not hand out a room's actors.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DirectoryError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Lease(#[from] LeaseError),
+    /// Another node holds the room's lease; this node serves nothing for it.
+    #[error("the room is served by another node")]
+    OwnedElsewhere,
+}
+
 /// The port through which the directory rehydrates a room from storage.
 pub trait RoomStore: Send + Sync + 'static {
-    /// The room with its listings and their orders; `None` when no such room exists.
+    /// The room with its listings and what their orders hold; `None` when no such room exists.
     fn load_room(&self, room_id: RoomId) -> BoxFuture<'static, Result<Option<RoomSeed>, LoadError>>;
+
+    /// One listing of the room, for a listing placed after the room was loaded (perhaps through
+    /// another node); `None` when the room has no such listing.
+    fn load_listing(
+        &self,
+        room_id: RoomId,
+        listing_id: ListingId,
+    ) -> BoxFuture<'static, Result<Option<ListingSeed>, LoadError>>;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -59,15 +85,27 @@ pub struct DirectorySettings {
     pub room: RoomConfig,
 }
 
+/// A running room: its actor, the lease epoch it writes under, and its listings.
+struct RoomEntry {
+    addr: Addr<RoomActor>,
+    fence: Fence,
+    listings: Vec<ListingId>,
+}
+
 #[derive(Default)]
 struct Entries {
-    rooms: HashMap<RoomId, Addr<RoomActor>>,
-    listings: HashMap<ListingId, Addr<InventoryActor>>,
+    rooms: HashMap<RoomId, RoomEntry>,
+    /// Each listing with the room it belongs to, so a lookup through one room never reaches a
+    /// listing of another.
+    listings: HashMap<ListingId, (RoomId, Addr<InventoryActor>)>,
+    /// One load at a time per room; waiters find the room started when they get the gate.
+    gates: HashMap<RoomId, Arc<tokio::sync::Mutex<()>>>,
 }
 
 pub struct Directory {
     entries: Mutex<Entries>,
     store: Arc<dyn RoomStore>,
+    leases: Arc<dyn Leases>,
     journal: Arc<dyn Journal>,
     clock: Arc<dyn Clock>,
     settings: DirectorySettings,
@@ -78,6 +116,7 @@ pub struct Directory {
 impl Directory {
     pub fn new(
         store: Arc<dyn RoomStore>,
+        leases: Arc<dyn Leases>,
         journal: Arc<dyn Journal>,
         clock: Arc<dyn Clock>,
         settings: DirectorySettings,
@@ -86,6 +125,7 @@ impl Directory {
         Self {
             entries: Mutex::new(Entries::default()),
             store,
+            leases,
             journal,
             clock,
             settings,
@@ -94,64 +134,172 @@ impl Directory {
         }
     }
 
-    /// The room's actor, started and rehydrated on first use; `None` when the room does not exist.
-    pub async fn room(&self, room_id: RoomId) -> Result<Option<Addr<RoomActor>>, LoadError> {
-        if let Some(addr) = self.entries().rooms.get(&room_id) {
-            return Ok(Some(addr.clone()));
+    /// The room's actor, started on first use; `None` when the room does not exist, and
+    /// `OwnedElsewhere` while another node holds its lease.
+    pub async fn room(&self, room_id: RoomId) -> Result<Option<Addr<RoomActor>>, DirectoryError> {
+        if let Some(addr) = self.running(room_id) {
+            return Ok(Some(addr));
         }
-        let Some(seed) = self.store.load_room(room_id).await? else {
-            return Ok(None);
+        let gate = self.entries().gates.entry(room_id).or_default().clone();
+        let loaded = {
+            let _one_load = gate.lock().await;
+            self.load(room_id).await
         };
         let mut entries = self.entries();
-        if let Some(addr) = entries.rooms.get(&room_id) {
-            return Ok(Some(addr.clone()));
+        // The map's and ours: nobody else waits on this gate, so it can go.
+        if Arc::strong_count(&gate) == 2 {
+            entries.gates.remove(&room_id);
         }
-        let room = self.start_room(&mut entries, seed);
-        Ok(Some(room))
+        loaded
     }
 
-    /// The listing's InventoryActor if the listing belongs to the room; starts the room if needed.
+    /// The listing's InventoryActor if the listing belongs to the room; starts the room if
+    /// needed, and picks up a listing placed since the room started.
     pub async fn inventory(
         &self,
         room_id: RoomId,
         listing_id: ListingId,
-    ) -> Result<Option<Addr<InventoryActor>>, LoadError> {
-        if let Some(addr) = self.entries().listings.get(&listing_id) {
-            return Ok(Some(addr.clone()));
+    ) -> Result<Option<Addr<InventoryActor>>, DirectoryError> {
+        if let Some((owner, addr)) = self.entries().listings.get(&listing_id) {
+            if *owner != room_id {
+                return Ok(None);
+            }
+            if addr.connected() {
+                return Ok(Some(addr.clone()));
+            }
         }
         if self.room(room_id).await?.is_none() {
             return Ok(None);
         }
-        Ok(self.entries().listings.get(&listing_id).cloned())
+        if let Some((owner, addr)) = self.entries().listings.get(&listing_id) {
+            return Ok((*owner == room_id).then(|| addr.clone()));
+        }
+        let Some(seed) = self.store.load_listing(room_id, listing_id).await? else {
+            return Ok(None);
+        };
+        self.attach_listing(seed).await
     }
 
-    /// Starts the actor of a listing just placed into a running room (a no-op when the room's
-    /// rehydration already picked it up). Returns once the room has pushed its status into the
-    /// new actor, so an order sent after this cannot overtake the status.
-    pub async fn attach_listing(
-        &self,
-        room: &Addr<RoomActor>,
-        seed: ListingSeed,
-    ) -> Result<Addr<InventoryActor>, MailboxError> {
-        let listing_id = seed.terms.listing_id;
-        let inventory = {
+    /// Starts the actor of a listing placed into a room running here (a no-op when the room's
+    /// load already picked it up; `None` when the room is not running here, as it will pick the
+    /// listing up when it starts). Returns once the room has pushed its status into the new
+    /// actor, so an order sent after this cannot overtake the status.
+    pub async fn attach_listing(&self, seed: ListingSeed) -> Result<Option<Addr<InventoryActor>>, DirectoryError> {
+        let (room_id, listing_id) = (seed.terms.room_id, seed.terms.listing_id);
+        let (room, inventory, info) = {
             let mut entries = self.entries();
-            if let Some(addr) = entries.listings.get(&listing_id) {
-                return Ok(addr.clone());
+            if let Some((owner, addr)) = entries.listings.get(&listing_id) {
+                return Ok((*owner == room_id).then(|| addr.clone()));
             }
+            let Some(entry) = entries.rooms.get(&room_id) else {
+                return Ok(None);
+            };
+            let (room, fence) = (entry.addr.clone(), entry.fence);
             // Scheduled until the room's AttachListing handler pushes the real status.
-            self.start_inventory(&mut entries, seed, RoomStatus::Scheduled, room)
+            let (inventory, info) = self.start_inventory(&mut entries, seed, RoomStatus::Scheduled, &room, fence);
+            (room, inventory, info)
         };
-        let (inventory, info) = inventory;
         room.send(AttachListing {
             listing: info,
             inventory: inventory.clone(),
         })
-        .await?;
-        Ok(inventory)
+        .await
+        .map_err(|e| LoadError(format!("the room's actor stopped: {e}")))?;
+        Ok(Some(inventory))
     }
 
-    fn start_room(&self, entries: &mut Entries, seed: RoomSeed) -> Addr<RoomActor> {
+    /// Renews the leases of every room running here; a room whose lease another node took is
+    /// retired at once (its actors could not commit anyway).
+    pub async fn renew_leases(&self) {
+        let held: Vec<Fence> = self.entries().rooms.values().map(|e| e.fence).collect();
+        if held.is_empty() {
+            return;
+        }
+        match self.leases.renew(held).await {
+            Ok(lost) => {
+                for fence in lost {
+                    tracing::warn!(room.id = %fence.room_id, lease.epoch = fence.epoch, "lease lost to another node; the room is retired here");
+                    self.retire_incarnation(fence);
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "leases could not be renewed; will retry"),
+        }
+    }
+
+    /// Stops every room and gives their leases back, so another node can take them at once.
+    pub async fn release_all(&self) {
+        let held: Vec<Fence> = {
+            let mut entries = self.entries();
+            let rooms: Vec<RoomId> = entries.rooms.keys().copied().collect();
+            rooms
+                .into_iter()
+                .filter_map(|room_id| retire(&mut entries, room_id))
+                .collect()
+        };
+        if held.is_empty() {
+            return;
+        }
+        if let Err(err) = self.leases.release(held).await {
+            tracing::warn!(error = %err, "leases could not be released; they expire by themselves");
+        }
+    }
+
+    /// How many rooms run here.
+    pub fn rooms_running(&self) -> usize {
+        self.entries().rooms.len()
+    }
+
+    /// The running room, if it and every one of its listings' actors are alive; a room with a
+    /// stopped actor is retired here, and its next load starts it afresh.
+    fn running(&self, room_id: RoomId) -> Option<Addr<RoomActor>> {
+        let mut entries = self.entries();
+        let entry = entries.rooms.get(&room_id)?;
+        let alive = entry.addr.connected()
+            && entry
+                .listings
+                .iter()
+                .all(|id| entries.listings.get(id).is_some_and(|(_, addr)| addr.connected()));
+        if alive {
+            return Some(entry.addr.clone());
+        }
+        tracing::warn!(room.id = %room_id, "an actor of the room stopped; the room restarts from storage under a new epoch");
+        metrics::counter!("livecart_rooms_restarted_total").increment(1);
+        retire(&mut entries, room_id);
+        None
+    }
+
+    /// Retires the room if it still runs under this fence (not a newer incarnation).
+    fn retire_incarnation(&self, fence: Fence) {
+        let mut entries = self.entries();
+        if entries.rooms.get(&fence.room_id).is_some_and(|e| e.fence == fence) {
+            retire(&mut entries, fence.room_id);
+        }
+    }
+
+    /// Takes the lease, then reads the room and starts its actors (unless a racing load did).
+    async fn load(&self, room_id: RoomId) -> Result<Option<Addr<RoomActor>>, DirectoryError> {
+        if let Some(addr) = self.running(room_id) {
+            return Ok(Some(addr));
+        }
+        let epoch = match self.leases.acquire(room_id).await? {
+            Acquired::Taken(epoch) => epoch,
+            Acquired::HeldElsewhere => return Err(DirectoryError::OwnedElsewhere),
+            Acquired::NoSuchRoom => return Ok(None),
+        };
+        let fence = Fence { room_id, epoch };
+        let seed = match self.store.load_room(room_id).await {
+            Ok(Some(seed)) => seed,
+            other => {
+                // Give the lease back: nothing runs under it.
+                let _ = self.leases.release(vec![fence]).await;
+                return other.map(|_| None).map_err(Into::into);
+            }
+        };
+        let mut entries = self.entries();
+        Ok(Some(self.start_room(&mut entries, seed, fence)))
+    }
+
+    fn start_room(&self, entries: &mut Entries, seed: RoomSeed, fence: Fence) -> Addr<RoomActor> {
         // One fan-out shard per arbiter: a large room's broadcasts use every core.
         let shards = self
             .arbiters
@@ -169,14 +317,22 @@ impl Directory {
         let room = RoomActor::start_in_arbiter(&self.pick_arbiter(), move |_ctx| {
             RoomActor::new(init, shards, clock, config)
         });
+        let mut listings = Vec::with_capacity(seed.listings.len());
         for listing in seed.listings {
-            let (inventory, info) = self.start_inventory(entries, listing, seed.status, &room);
+            listings.push(listing.terms.listing_id);
+            let (inventory, info) = self.start_inventory(entries, listing, seed.status, &room, fence);
             room.do_send(AttachListing {
                 listing: info,
                 inventory,
             });
         }
-        entries.rooms.insert(seed.room_id, room.clone());
+        let entry = RoomEntry {
+            addr: room.clone(),
+            fence,
+            listings,
+        };
+        entries.rooms.insert(seed.room_id, entry);
+        tracing::info!(room.id = %seed.room_id, lease.epoch = fence.epoch, "room started");
         room
     }
 
@@ -186,6 +342,7 @@ impl Directory {
         seed: ListingSeed,
         status: RoomStatus,
         room: &Addr<RoomActor>,
+        fence: Fence,
     ) -> (Addr<InventoryActor>, ListingInfo) {
         let terms = seed.terms.clone();
         let state = InventoryState::rehydrate(
@@ -193,7 +350,7 @@ impl Directory {
             status,
             seed.total_stock,
             self.settings.reservation_ttl,
-            seed.orders,
+            seed.holdings,
         );
         let info = ListingInfo {
             id: terms.listing_id,
@@ -210,9 +367,14 @@ impl Directory {
         let watcher = room.clone().recipient();
         let arbiter = self.pick_arbiter();
         let addr = InventoryActor::start_in_arbiter(&arbiter, move |_ctx| {
-            InventoryActor::new(state, journal, clock, Some(watcher))
+            InventoryActor::new(state, fence, journal, clock, Some(watcher))
         });
-        entries.listings.insert(terms.listing_id, addr.clone());
+        entries.listings.insert(terms.listing_id, (terms.room_id, addr.clone()));
+        if let Some(entry) = entries.rooms.get_mut(&terms.room_id) {
+            if !entry.listings.contains(&terms.listing_id) {
+                entry.listings.push(terms.listing_id);
+            }
+        }
         (addr, info)
     }
 
@@ -225,6 +387,19 @@ impl Directory {
         // A poisoned lock only means another request panicked mid-insert; the maps stay usable.
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Removes the room and its listings from the maps and stops their actors; the fence it ran
+/// under, if it was running.
+fn retire(entries: &mut Entries, room_id: RoomId) -> Option<Fence> {
+    let entry = entries.rooms.remove(&room_id)?;
+    for listing_id in &entry.listings {
+        if let Some((_, addr)) = entries.listings.remove(listing_id) {
+            addr.do_send(Retire);
+        }
+    }
+    entry.addr.do_send(RetireRoom);
+    Some(entry.fence)
 }
 
 /// A chat-ring epoch: random, and below 2^53 so JavaScript clients hold it exactly.

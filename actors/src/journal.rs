@@ -7,6 +7,7 @@
 
 use crate::events::DomainEvent;
 use crate::ids::{ListingId, OrderId};
+use crate::lease::Fence;
 use crate::order::Order;
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
@@ -38,11 +39,19 @@ pub enum JournalError {
     /// The buyer's idempotency key is already used by another order (on another listing).
     #[error("the idempotency key is already used by another order")]
     KeyConflict,
+    /// A newer owner holds the room: this actor is stale and its entry was not written.
+    #[error("another owner holds the room now")]
+    Fenced,
+    /// The journal is too far behind to take more; nothing was written.
+    #[error("the journal is full")]
+    Overloaded,
 }
 
 /// Resolves when the entry's batch has committed, or failed.
 pub type JournalAck = BoxFuture<'static, Result<(), JournalError>>;
 
 pub trait Journal: Send + Sync + 'static {
-    fn append(&self, entry: JournalEntry) -> JournalAck;
+    /// Queues the entry for the next batch. `fence` is the room and epoch the actor owns it
+    /// under: the entry is written only if that epoch is still the room's.
+    fn append(&self, fence: Fence, entry: JournalEntry) -> JournalAck;
 }

@@ -11,6 +11,7 @@ pub mod identity;
 pub mod ids;
 pub mod inventory;
 pub mod journal;
+pub mod lease;
 pub mod order;
 pub mod room;
 pub mod session;

@@ -2,7 +2,7 @@
 //! causes are wrapped with context. Only the gateway turns these into HTTP statuses.
 
 use crate::infrastructure::db::StorageError;
-use livecart_actors::directory::LoadError;
+use livecart_actors::directory::{DirectoryError, LoadError};
 use livecart_actors::inventory::ReserveError;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +49,12 @@ impl From<StorageError> for AppError {
 
 impl From<LoadError> for AppError {
     fn from(err: LoadError) -> Self {
+        AppError::Unavailable(err.to_string())
+    }
+}
+
+impl From<DirectoryError> for AppError {
+    fn from(err: DirectoryError) -> Self {
         AppError::Unavailable(err.to_string())
     }
 }

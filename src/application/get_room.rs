@@ -3,6 +3,7 @@
 use super::views::{PlayView, RoomView, StreamView};
 use super::{AppError, Caller, Services};
 use crate::infrastructure::repos::live::RoomRecord;
+use livecart_actors::directory::DirectoryError;
 use livecart_actors::room::Describe;
 use livecart_actors::RoomId;
 
@@ -13,9 +14,11 @@ pub async fn get_room(services: &Services, caller: Option<&Caller>, room_id: Roo
         .await?
         .ok_or(AppError::NotFound("room"))?;
     // The running room's figures are the live ones: status, pin, audience.
-    let live = match services.directory.room(room_id).await? {
-        Some(actor) => Some(actor.send(Describe).await?),
-        None => None,
+    // Served by another node: the stored figures, without the live audience.
+    let live = match services.directory.room(room_id).await {
+        Ok(Some(actor)) => Some(actor.send(Describe).await?),
+        Ok(None) | Err(DirectoryError::OwnedElsewhere) => None,
+        Err(err) => return Err(err.into()),
     };
     if let Some(live) = &live {
         room.status = live.status;

@@ -3,25 +3,51 @@
 use super::place_listing::listing_view;
 use super::views::ListingView;
 use super::{AppError, Services};
+use actix::Addr;
+use livecart_actors::directory::DirectoryError;
 use livecart_actors::inventory::Snapshot;
-use livecart_actors::room::Describe;
-use livecart_actors::RoomId;
+use livecart_actors::room::{Describe, RoomActor};
+use livecart_actors::{ListingId, RoomId};
 use std::collections::HashMap;
 
 pub async fn list_listings(services: &Services, room_id: RoomId) -> Result<Vec<ListingView>, AppError> {
-    let room = services
-        .directory
-        .room(room_id)
-        .await?
-        .ok_or(AppError::NotFound("room"))?;
+    let stock_left = match services.directory.room(room_id).await {
+        Ok(Some(room)) => live_stock(room).await?,
+        Ok(None) => return Err(AppError::NotFound("room")),
+        // Another node sells the room: the stock as its commits left it in storage.
+        Err(DirectoryError::OwnedElsewhere) => stored_stock(services, room_id).await?,
+        Err(err) => return Err(err.into()),
+    };
+    let listings = services.storage.listings_of_room(room_id).await?;
+    Ok(listings
+        .iter()
+        .map(|l| listing_view(l, stock_left.get(&l.id).copied().unwrap_or(l.stock_total)))
+        .collect())
+}
+
+async fn live_stock(room: Addr<RoomActor>) -> Result<HashMap<ListingId, u64>, AppError> {
     let live = room.send(Describe).await?;
     let mut stock_left = HashMap::with_capacity(live.listings.len());
     for (listing_id, inventory) in live.listings {
         stock_left.insert(listing_id, inventory.send(Snapshot).await?.stock_left);
     }
+    Ok(stock_left)
+}
+
+async fn stored_stock(services: &Services, room_id: RoomId) -> Result<HashMap<ListingId, u64>, AppError> {
     let listings = services.storage.listings_of_room(room_id).await?;
+    let held = services
+        .storage
+        .holdings_of_listings(listings.iter().map(|l| l.id).collect())
+        .await?;
     Ok(listings
         .iter()
-        .map(|l| listing_view(l, stock_left.get(&l.id).copied().unwrap_or(l.stock_total)))
+        .map(|l| {
+            let taken: u64 = held.get(&l.id).map_or(0, |h| {
+                h.settled.iter().map(|(_, units)| *units).sum::<u64>()
+                    + h.reserved.iter().map(|o| u64::from(o.quantity)).sum::<u64>()
+            });
+            (l.id, l.stock_total.saturating_sub(taken))
+        })
         .collect())
 }

@@ -18,6 +18,7 @@ pub mod moderate_chat;
 pub mod pin_listing;
 pub mod place_listing;
 pub mod place_order;
+pub mod readiness;
 pub mod restock_listing;
 pub mod start_coupon_campaign;
 pub mod validate;
@@ -26,17 +27,29 @@ pub mod views;
 pub use error::AppError;
 
 use crate::external::stream::StreamSigner;
+use crate::infrastructure::journal::JournalHealth;
+use crate::infrastructure::outbox_relay::RelayHealth;
 use crate::infrastructure::repos::live::RoomRecord;
 use crate::infrastructure::repos::Storage;
 use livecart_actors::directory::Directory;
 use livecart_actors::{Clock, Role, RoomId, UserId};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// The background parts whose health `/readyz` reports besides the database.
+pub struct Probes {
+    pub journal: Arc<JournalHealth>,
+    pub relay: Arc<RelayHealth>,
+}
 
 /// Everything a use case may reach, built once in `startup` and shared by every worker.
 #[derive(Clone)]
 pub struct Services {
     pub storage: Storage,
     pub directory: Arc<Directory>,
+    pub probes: Arc<Probes>,
+    /// An order not durable by then is answered 503 with Retry-After.
+    pub order_deadline: Duration,
     pub clock: Arc<dyn Clock>,
     pub signer: Arc<dyn StreamSigner>,
     /// How long a signed push URL stays valid.

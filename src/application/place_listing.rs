@@ -54,7 +54,9 @@ pub async fn place_listing(
         created_at: services.clock.now(),
     };
     services.storage.insert_listing(listing.clone()).await?;
-    if let Some(room_actor) = services.directory.room(room_id).await? {
+    // A room running here starts the listing's actor now; a room not running here (or running on
+    // another node) picks the stored listing up on its next order.
+    {
         let seed = ListingSeed {
             title: listing.title.clone(),
             terms: ListingTerms {
@@ -66,9 +68,9 @@ pub async fn place_listing(
                 ends_at: listing.ends_at,
             },
             total_stock: listing.stock_total,
-            orders: Vec::new(),
+            holdings: Default::default(),
         };
-        services.directory.attach_listing(&room_actor, seed).await?;
+        services.directory.attach_listing(seed).await?;
     }
     tracing::info!(room.id = %room_id, listing.id = %listing.id, listing.stock = stock, "listing placed");
     Ok(listing_view(&listing, listing.stock_total))

@@ -35,23 +35,15 @@ pub async fn place_order(services: &Services, caller: &Caller, req: OrderRequest
         }
     }
     let started = Instant::now();
-    let inventory = services
-        .directory
-        .inventory(req.room_id, req.listing_id)
-        .await?
-        .ok_or(AppError::NotFound("listing"))?;
-    let request = ReserveRequest {
-        order_id: new_id(),
-        user_id: caller.user_id,
-        quantity: req.quantity,
-        idempotency_key: req.idempotency_key,
-    };
-    let decided = inventory
-        .send(Reserve {
-            room_id: req.room_id,
-            request,
-        })
-        .await?;
+    // The deadline covers the lookup, a full mailbox and the commit: a stalled database answers
+    // 503 "retry" in bounded time. The decision goes on without us; if its commit lands after
+    // all, a retry with the same Idempotency-Key finds that order.
+    let decided = tokio::time::timeout(services.order_deadline, decide(services, caller, &req))
+        .await
+        .map_err(|_| {
+            metrics::counter!("livecart_orders_timed_out_total").increment(1);
+            AppError::Unavailable("the order was not durable within the deadline".into())
+        })??;
     metrics::histogram!("livecart_place_order_seconds").record(started.elapsed().as_secs_f64());
     match decided {
         Ok(Placed::New(order)) => {
@@ -68,10 +60,70 @@ pub async fn place_order(services: &Services, caller: &Caller, req: OrderRequest
         }
         Err(ReserveFailed::NotInRoom) => Err(AppError::NotFound("listing")),
         Err(ReserveFailed::Refused(refusal)) => {
+            // The actor remembers only the keys of its own incarnation: a key used before a
+            // restart is found in storage, and the same request then gets the same order.
+            if let Some(order) = earlier_order(services, caller, &req, refusal).await? {
+                return Ok(OrderOutcome::Replayed(order));
+            }
             metrics::counter!("livecart_orders_refused_total", "reason" => refusal_code(refusal)).increment(1);
             Err(AppError::Refused(refusal))
         }
         Err(ReserveFailed::Storage(err)) => Err(AppError::Unavailable(err.to_string())),
+    }
+}
+
+/// Finds the listing's actor and has it decide; the answer comes once the order is durable.
+async fn decide(
+    services: &Services,
+    caller: &Caller,
+    req: &OrderRequest,
+) -> Result<Result<Placed, ReserveFailed>, AppError> {
+    let inventory = services
+        .directory
+        .inventory(req.room_id, req.listing_id)
+        .await?
+        .ok_or(AppError::NotFound("listing"))?;
+    let request = ReserveRequest {
+        order_id: new_id(),
+        user_id: caller.user_id,
+        quantity: req.quantity,
+        idempotency_key: req.idempotency_key.clone(),
+    };
+    Ok(inventory
+        .send(Reserve {
+            room_id: req.room_id,
+            request,
+        })
+        .await?)
+}
+
+/// For a refused request with an idempotency key: the stored order that key made, when it was
+/// made by this same request (same listing and quantity). Another request with the key stays
+/// refused as reused.
+async fn earlier_order(
+    services: &Services,
+    caller: &Caller,
+    req: &OrderRequest,
+    refusal: ReserveError,
+) -> Result<Option<Order>, AppError> {
+    let Some(key) = &req.idempotency_key else {
+        return Ok(None);
+    };
+    if !matches!(
+        refusal,
+        ReserveError::IdempotencyKeyReused | ReserveError::SoldOut | ReserveError::LimitExceeded
+    ) {
+        return Ok(None);
+    }
+    let Some(order) = services.storage.order_by_key(caller.user_id, key.clone()).await? else {
+        return Ok(None);
+    };
+    if order.listing_id == req.listing_id && order.room_id == req.room_id && order.quantity == req.quantity {
+        Ok(Some(order))
+    } else if refusal == ReserveError::IdempotencyKeyReused {
+        Ok(None)
+    } else {
+        Err(AppError::Refused(ReserveError::IdempotencyKeyReused))
     }
 }
 
@@ -86,5 +138,6 @@ pub fn refusal_code(refusal: ReserveError) -> &'static str {
         ReserveError::SoldOut => "sold_out",
         ReserveError::LimitExceeded => "limit_exceeded",
         ReserveError::IdempotencyKeyReused => "idempotency_key_reused",
+        ReserveError::Suspended => "unavailable",
     }
 }

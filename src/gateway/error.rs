@@ -47,6 +47,7 @@ impl ApiError {
                 AppError::Refused(r @ (ReserveError::InvalidQuantity | ReserveError::IdempotencyKeyReused)) => {
                     (S::UNPROCESSABLE_ENTITY, refusal_code(*r))
                 }
+                AppError::Refused(ReserveError::Suspended) => (S::SERVICE_UNAVAILABLE, "unavailable"),
                 AppError::Refused(r) => (S::CONFLICT, refusal_code(*r)),
                 AppError::NotCancellable => (S::CONFLICT, "not_cancellable"),
                 AppError::UsernameTaken => (S::CONFLICT, "username_taken"),
@@ -89,6 +90,9 @@ impl ResponseError for ApiError {
             // Whole seconds, rounded up: a client retrying at once would only be refused again.
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.max(1).to_string()));
+        } else if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
+            // Storage or the room's owner is away for now: a retry in a moment may well succeed.
+            response.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
         }
         response.json(self.body())
     }

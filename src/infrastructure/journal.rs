@@ -1,126 +1,302 @@
-//! The group-committing journal: one thread, one connection, one transaction per batch.
+//! The group-committing journal: one batch in flight, one transaction per batch.
 //!
-//! Inventory actors append entries from any thread. The journal thread takes every entry queued
-//! when it is free (up to `max_batch`), writes them all in one transaction, and only then answers
-//! each waiter. While one batch commits the next one queues up, so batches grow with the load by
-//! themselves and no timer adds latency to a quiet system. A failed batch answers every waiter
-//! with `Unavailable` and the actors undo their in-memory effects.
+//! Inventory actors append entries from any thread into a bounded queue (a full queue answers
+//! `Overloaded` at once, so a stalled database turns into fast 503s, not a growing backlog). The
+//! dispatcher thread takes every entry queued when it is free (up to `max_batch`) and hands the
+//! batch to a writer thread that owns the connection; while one batch commits the next queues up,
+//! so batches grow with the load by themselves and no timer adds latency to a quiet system.
+//!
+//! Inside the transaction each entry's fence (room and lease epoch) is checked against the room's
+//! lease row, held with `FOR SHARE` on PostgreSQL so a takeover waits for the batch: an entry of a
+//! stale owner is refused (`Fenced`) and not written. The transaction also records the batch's
+//! number, and which entries it refused, in the writer's row.
+//!
+//! A batch that fails, or does not finish within `commit_timeout`, has an unknown outcome: the
+//! connection may have broken after COMMIT was sent. Nobody is answered until it is resolved: on
+//! PostgreSQL the old writer's server session is terminated (so it cannot commit later), then the
+//! writer's row is read on a fresh connection. The batch landed exactly when the row carries its
+//! number. Only then are the waiters answered, so an actor undoes a reservation only when its
+//! entry is known not to be durable.
 
 use super::db::{Connector, DbConnection};
-use super::repos::{catalog, orders, outbox};
+use super::repos::{catalog, leases, orders, outbox};
 use diesel::connection::SimpleConnection;
-use diesel::Connection;
+use diesel::prelude::*;
 use livecart_actors::events::DomainEvent;
 use livecart_actors::journal::{Journal, JournalAck, JournalEntry, JournalError};
+use livecart_actors::lease::Fence;
 use livecart_actors::order::Order;
-use std::collections::HashSet;
-use std::sync::mpsc;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, TrySendError};
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, Notify};
 
+/// How the journal batches and how long it trusts a commit.
+#[derive(Debug, Clone, Copy)]
+pub struct JournalSettings {
+    /// Most entries in one transaction.
+    pub max_batch: usize,
+    /// Entries waiting beyond this are refused at once with `Overloaded`.
+    pub queue_capacity: usize,
+    /// A commit not finished by then is treated as ambiguous and resolved.
+    pub commit_timeout: Duration,
+}
+
 struct Pending {
+    fence: Fence,
     entry: JournalEntry,
     reply: oneshot::Sender<Result<(), JournalError>>,
 }
 
+/// What `/readyz` reads: is the dispatcher alive, and since when is a batch unresolved.
+#[derive(Debug, Default)]
+pub struct JournalHealth {
+    stopped: AtomicBool,
+    /// Unix millis when the batch now unresolved started resolving; 0 when none is.
+    resolving_since_ms: AtomicI64,
+}
+
+impl JournalHealth {
+    /// Healthy while the dispatcher runs and no batch has been unresolved for longer than `grace`.
+    pub fn is_healthy(&self, grace: Duration) -> bool {
+        if self.stopped.load(Ordering::Relaxed) {
+            return false;
+        }
+        let since = self.resolving_since_ms.load(Ordering::Relaxed);
+        since == 0 || now_ms().saturating_sub(since) < grace.as_millis() as i64
+    }
+}
+
 /// The journal's sending side; cheap to share between actors.
 pub struct SqlJournal {
-    queue: mpsc::Sender<Pending>,
+    queue: mpsc::SyncSender<Pending>,
+    health: Arc<JournalHealth>,
 }
 
 impl SqlJournal {
-    /// Starts the journal thread. `committed` is notified after every batch that wrote events,
+    /// Starts the dispatcher thread. `committed` is notified after every batch that wrote events,
     /// so the outbox relay publishes them without polling.
-    pub fn start(connector: Connector, max_batch: usize, committed: Arc<Notify>) -> anyhow::Result<Self> {
-        let conn = open(&connector)?;
-        let (queue, inbox) = mpsc::channel();
+    pub fn start(connector: Connector, settings: JournalSettings, committed: Arc<Notify>) -> anyhow::Result<Self> {
+        let writer_id = uuid::Uuid::new_v4().to_string();
+        let writer = Writer::open(&connector, &writer_id)?;
+        let (queue, inbox) = mpsc::sync_channel(settings.queue_capacity.max(1));
+        let health = Arc::new(JournalHealth::default());
+        let dispatcher = Dispatcher {
+            connector,
+            writer_id,
+            writer: Some(writer),
+            settings,
+            committed,
+            health: health.clone(),
+            batch_no: 0,
+        };
         thread::Builder::new()
             .name("livecart-journal".into())
-            .spawn(move || run(connector, conn, inbox, max_batch.max(1), committed))?;
-        Ok(Self { queue })
+            .spawn(move || dispatcher.run(inbox))?;
+        Ok(Self { queue, health })
+    }
+
+    pub fn health(&self) -> Arc<JournalHealth> {
+        self.health.clone()
     }
 }
 
 impl Journal for SqlJournal {
-    fn append(&self, entry: JournalEntry) -> JournalAck {
+    fn append(&self, fence: Fence, entry: JournalEntry) -> JournalAck {
         let (reply, answer) = oneshot::channel();
-        let sent = self.queue.send(Pending { entry, reply });
+        let sent = self.queue.try_send(Pending { fence, entry, reply });
         Box::pin(async move {
-            if sent.is_err() {
-                return Err(JournalError::Unavailable("the journal has stopped".into()));
+            match sent {
+                Ok(()) => answer
+                    .await
+                    .unwrap_or_else(|_| Err(JournalError::Unavailable("the journal has stopped".into()))),
+                Err(TrySendError::Full(_)) => {
+                    metrics::counter!("livecart_journal_overloaded_total").increment(1);
+                    Err(JournalError::Overloaded)
+                }
+                Err(TrySendError::Disconnected(_)) => Err(JournalError::Unavailable("the journal has stopped".into())),
             }
-            answer
-                .await
-                .unwrap_or_else(|_| Err(JournalError::Unavailable("the journal has stopped".into())))
         })
     }
 }
 
-/// The journal's connection. On SQLite it never checkpoints: checkpoints run on the pool's
-/// connections (the relay writes after every batch), off the order path.
-fn open(connector: &Connector) -> Result<DbConnection, diesel::r2d2::Error> {
-    let mut conn = connector.connect()?;
-    if let DbConnection::Sqlite(c) = &mut conn {
-        c.batch_execute("PRAGMA wal_autocheckpoint = 0;")
-            .map_err(diesel::r2d2::Error::QueryError)?;
-    }
-    Ok(conn)
+type Outcomes = Vec<Result<(), JournalError>>;
+type Batch = Arc<Vec<(Fence, JournalEntry)>>;
+
+/// A writer thread with its own connection, and the server session it runs in (PostgreSQL).
+struct Writer {
+    jobs: mpsc::Sender<(i64, Batch)>,
+    done: mpsc::Receiver<QueryResult<Outcomes>>,
+    session: Option<leases::Session>,
 }
 
-fn run(
+impl Writer {
+    fn open(connector: &Connector, writer_id: &str) -> anyhow::Result<Writer> {
+        let mut conn = connector.connect()?;
+        if let DbConnection::Sqlite(c) = &mut conn {
+            // Checkpoints run on the pool's connections (the relay writes after every batch),
+            // off the order path.
+            c.batch_execute("PRAGMA wal_autocheckpoint = 0;")?;
+        }
+        let session = leases::session_of(&mut conn)?;
+        leases::register_writer(&mut conn, writer_id)?;
+        let (jobs, job_inbox) = mpsc::channel::<(i64, Batch)>();
+        let (done_tx, done) = mpsc::channel();
+        let writer_id = writer_id.to_owned();
+        thread::Builder::new()
+            .name("livecart-journal-writer".into())
+            .spawn(move || {
+                for (batch_no, batch) in job_inbox {
+                    let outcome = commit(&mut conn, &writer_id, batch_no, &batch);
+                    let failed = outcome.is_err();
+                    if done_tx.send(outcome).is_err() || failed {
+                        // A failed connection is never reused: the next batch gets a fresh one.
+                        return;
+                    }
+                }
+            })?;
+        Ok(Writer { jobs, done, session })
+    }
+}
+
+struct Dispatcher {
     connector: Connector,
-    conn: DbConnection,
-    inbox: mpsc::Receiver<Pending>,
-    max_batch: usize,
+    writer_id: String,
+    writer: Option<Writer>,
+    settings: JournalSettings,
     committed: Arc<Notify>,
-) {
-    let mut conn = Some(conn);
-    let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
-    while let Ok(first) = inbox.recv() {
-        batch.push(first);
-        while batch.len() < max_batch {
-            match inbox.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
+    health: Arc<JournalHealth>,
+    batch_no: i64,
+}
+
+impl Dispatcher {
+    fn run(mut self, inbox: mpsc::Receiver<Pending>) {
+        let max_batch = self.settings.max_batch.max(1);
+        let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
+        while let Ok(first) = inbox.recv() {
+            batch.push(first);
+            while batch.len() < max_batch {
+                match inbox.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            metrics::histogram!("livecart_journal_batch_size").record(batch.len() as f64);
+            let (replies, entries): (Vec<_>, Vec<_>) = batch.drain(..).map(|p| (p.reply, (p.fence, p.entry))).unzip();
+            let outcomes = self.write(Arc::new(entries));
+            let wrote = outcomes.iter().any(Result::is_ok);
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(outcome);
+            }
+            if wrote {
+                self.committed.notify_one();
             }
         }
-        if conn.is_none() {
-            conn = open(&connector)
-                .map_err(|e| tracing::error!(error = %e, "journal cannot reconnect"))
-                .ok();
+        self.health.stopped.store(true, Ordering::Relaxed);
+    }
+
+    /// Writes one batch and returns each entry's outcome, known for certain.
+    fn write(&mut self, batch: Batch) -> Outcomes {
+        self.batch_no += 1;
+        let batch_no = self.batch_no;
+        let failure = |why: String| vec![Err(JournalError::Unavailable(why)); batch.len()];
+        if self.writer.is_none() {
+            match Writer::open(&self.connector, &self.writer_id) {
+                Ok(writer) => self.writer = Some(writer),
+                Err(err) => {
+                    // Nothing was sent: the batch certainly did not land.
+                    tracing::error!(error = %err, batch.size = batch.len(), "journal cannot connect; batch refused");
+                    metrics::counter!("livecart_journal_failed_batches_total").increment(1);
+                    return failure(err.to_string());
+                }
+            }
         }
-        let outcome = match conn.as_mut() {
-            Some(c) => commit(c, &batch),
-            None => Err(diesel::result::Error::BrokenTransactionManager),
+        let Some(writer) = self.writer.as_ref() else {
+            return failure("no journal connection".into());
         };
-        metrics::histogram!("livecart_journal_batch_size").record(batch.len() as f64);
-        match outcome {
-            Ok(results) => {
-                for (pending, result) in batch.drain(..).zip(results) {
-                    let _ = pending.reply.send(result);
+        if writer.jobs.send((batch_no, batch.clone())).is_err() {
+            self.writer = None;
+            return failure("the journal writer stopped".into());
+        }
+        let why = match writer.done.recv_timeout(self.settings.commit_timeout) {
+            Ok(Ok(outcomes)) => return outcomes,
+            Ok(Err(err)) => err.to_string(),
+            Err(RecvTimeoutError::Timeout) => format!("no answer within {:?}", self.settings.commit_timeout),
+            Err(RecvTimeoutError::Disconnected) => "the journal writer died".to_owned(),
+        };
+        metrics::counter!("livecart_journal_failed_batches_total").increment(1);
+        tracing::error!(error = %why, batch.no = batch_no, batch.size = batch.len(), "journal batch failed; resolving its outcome before answering");
+        // The writer is abandoned whatever happened: its connection is suspect.
+        let session = self.writer.take().and_then(|w| w.session);
+        self.resolve(batch_no, &batch, session)
+    }
+
+    /// Finds out for certain whether the batch landed, retrying until storage answers.
+    fn resolve(&mut self, batch_no: i64, batch: &Batch, session: Option<leases::Session>) -> Outcomes {
+        self.health.resolving_since_ms.store(now_ms(), Ordering::Relaxed);
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(50);
+        let outcomes = loop {
+            match self.look_up(batch_no, batch, session) {
+                Ok(outcomes) => break outcomes,
+                Err(err) => {
+                    tracing::warn!(error = %err, batch.no = batch_no, waited_ms = started.elapsed().as_millis() as u64, "cannot resolve the journal batch yet; retrying");
+                    thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(1));
                 }
-                committed.notify_one();
             }
-            Err(err) => {
-                tracing::error!(error = %err, batch.size = batch.len(), "journal batch failed; nothing in it is acknowledged");
-                metrics::counter!("livecart_journal_failed_batches_total").increment(1);
-                // Drop the connection: the next batch starts on a fresh one.
-                conn = None;
-                for pending in batch.drain(..) {
-                    let _ = pending.reply.send(Err(JournalError::Unavailable(err.to_string())));
-                }
+        };
+        self.health.resolving_since_ms.store(0, Ordering::Relaxed);
+        let landed = outcomes.iter().any(Result::is_ok);
+        tracing::warn!(batch.no = batch_no, batch.landed = landed, "journal batch resolved");
+        outcomes
+    }
+
+    fn look_up(&self, batch_no: i64, batch: &Batch, session: Option<leases::Session>) -> anyhow::Result<Outcomes> {
+        let mut conn = self.connector.connect()?;
+        if let (Some(session), DbConnection::Pg(pg)) = (session, &mut conn) {
+            // The old session could still commit if COMMIT is yet to reach it: end it first.
+            if !leases::terminate_session(pg, session)? {
+                anyhow::bail!("the old journal session has not ended yet");
             }
         }
+        let (last_batch, refused) = leases::writer_position(&mut conn, &self.writer_id)?;
+        if last_batch != batch_no {
+            let why = "the batch did not commit".to_owned();
+            return Ok(vec![Err(JournalError::Unavailable(why)); batch.len()]);
+        }
+        let refused = parse_refused(&refused);
+        Ok((0..batch.len())
+            .map(|i| match refused.get(&i) {
+                Some(err) => Err(err.clone()),
+                None => Ok(()),
+            })
+            .collect())
     }
 }
 
 /// Writes a batch in one transaction; per entry, `Ok` or why that entry alone was refused.
-fn commit(conn: &mut DbConnection, batch: &[Pending]) -> diesel::QueryResult<Vec<Result<(), JournalError>>> {
+fn commit(
+    conn: &mut DbConnection,
+    writer_id: &str,
+    batch_no: i64,
+    batch: &[(Fence, JournalEntry)],
+) -> QueryResult<Outcomes> {
     conn.transaction(|conn| {
+        // A write first: on SQLite it takes the write lock at once (waiting its turn), where a
+        // read first would make the later writes fail on a busy database instead of waiting.
+        leases::record_batch(conn, writer_id, batch_no, "")?;
+        let rooms: HashSet<_> = batch.iter().map(|(fence, _)| fence.room_id).collect();
+        let epochs = leases::current_epochs(conn, &rooms)?;
+        let current = |fence: &Fence| epochs.get(&fence.room_id) == Some(&fence.epoch);
+
         let placed: Vec<&Order> = batch
             .iter()
-            .filter_map(|p| match &p.entry {
+            .filter(|(fence, _)| current(fence))
+            .filter_map(|(_, entry)| match entry {
                 JournalEntry::OrderPlaced { order, .. } => Some(order),
                 _ => None,
             })
@@ -129,8 +305,12 @@ fn commit(conn: &mut DbConnection, batch: &[Pending]) -> diesel::QueryResult<Vec
 
         let mut events: Vec<&DomainEvent> = Vec::with_capacity(batch.len());
         let mut results = Vec::with_capacity(batch.len());
-        for pending in batch {
-            let result = match &pending.entry {
+        for (fence, entry) in batch {
+            if !current(fence) {
+                results.push(Err(JournalError::Fenced));
+                continue;
+            }
+            let result = match entry {
                 JournalEntry::OrderPlaced { order, event } => {
                     if inserted.contains(&order.id.to_string()) {
                         events.push(event);
@@ -157,6 +337,68 @@ fn commit(conn: &mut DbConnection, batch: &[Pending]) -> diesel::QueryResult<Vec
             results.push(result);
         }
         outbox::append(conn, &events)?;
+        let refused = format_refused(&results);
+        if !refused.is_empty() {
+            leases::record_batch(conn, writer_id, batch_no, &refused)?;
+        }
         Ok(results)
     })
+}
+
+/// `3:F,7:K`: the entries a batch refused, by index, so a resolved batch answers each exactly.
+fn format_refused(results: &[Result<(), JournalError>]) -> String {
+    let mut out = String::new();
+    for (i, result) in results.iter().enumerate() {
+        let tag = match result {
+            Ok(()) => continue,
+            Err(JournalError::Fenced) => 'F',
+            Err(_) => 'K',
+        };
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(&format!("{i}:{tag}"));
+    }
+    out
+}
+
+fn parse_refused(refused: &str) -> HashMap<usize, JournalError> {
+    refused
+        .split(',')
+        .filter_map(|item| {
+            let (index, tag) = item.split_once(':')?;
+            let err = if tag == "F" {
+                JournalError::Fenced
+            } else {
+                JournalError::KeyConflict
+            };
+            Some((index.parse().ok()?, err))
+        })
+        .collect()
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_entries_round_trip_through_the_writer_row() {
+        let results = vec![
+            Ok(()),
+            Err(JournalError::KeyConflict),
+            Ok(()),
+            Err(JournalError::Fenced),
+        ];
+        let text = format_refused(&results);
+        assert_eq!(text, "1:K,3:F");
+        let parsed = parse_refused(&text);
+        assert_eq!(parsed.get(&1), Some(&JournalError::KeyConflict));
+        assert_eq!(parsed.get(&3), Some(&JournalError::Fenced));
+        assert_eq!(parsed.len(), 2);
+        assert!(parse_refused("").is_empty());
+    }
 }

@@ -4,6 +4,7 @@
 pub mod db;
 pub mod event_bus;
 pub mod journal;
+pub mod leases;
 pub mod outbox_relay;
 pub mod repos;
 pub mod room_store;

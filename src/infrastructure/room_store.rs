@@ -1,10 +1,13 @@
-//! The directory's `RoomStore`: rebuilds a room's actors from the rooms, catalog and orders tables.
+//! The directory's `RoomStore`: rebuilds a room's actors from the rooms, catalog and orders
+//! tables, in a fixed number of queries per room (no query per listing, no order history).
 
+use super::db::StorageError;
+use super::repos::catalog::ListingRecord;
 use super::repos::Storage;
 use futures_util::future::BoxFuture;
 use livecart_actors::directory::{ListingSeed, LoadError, RoomSeed, RoomStore};
-use livecart_actors::inventory::ListingTerms;
-use livecart_actors::RoomId;
+use livecart_actors::inventory::{ListingTerms, StoredHoldings};
+use livecart_actors::{ListingId, RoomId};
 
 pub struct SqlRoomStore {
     storage: Storage,
@@ -16,31 +19,43 @@ impl SqlRoomStore {
     }
 }
 
+fn fail(e: StorageError) -> LoadError {
+    LoadError(e.to_string())
+}
+
+fn seed(listing: ListingRecord, holdings: StoredHoldings) -> ListingSeed {
+    ListingSeed {
+        terms: ListingTerms {
+            listing_id: listing.id,
+            room_id: listing.room_id,
+            price_cents: listing.price_cents,
+            per_user_limit: listing.per_user_limit,
+            starts_at: listing.starts_at,
+            ends_at: listing.ends_at,
+        },
+        title: listing.title,
+        total_stock: listing.stock_total,
+        holdings,
+    }
+}
+
 impl RoomStore for SqlRoomStore {
     fn load_room(&self, room_id: RoomId) -> BoxFuture<'static, Result<Option<RoomSeed>, LoadError>> {
         let storage = self.storage.clone();
         Box::pin(async move {
-            let fail = |e: super::db::StorageError| LoadError(e.to_string());
             let Some(room) = storage.find_room(room_id).await.map_err(fail)? else {
                 return Ok(None);
             };
-            let mut listings = Vec::new();
-            for listing in storage.listings_of_room(room_id).await.map_err(fail)? {
-                let orders = storage.stored_orders_of_listing(listing.id).await.map_err(fail)?;
-                listings.push(ListingSeed {
-                    title: listing.title.clone(),
-                    terms: ListingTerms {
-                        listing_id: listing.id,
-                        room_id,
-                        price_cents: listing.price_cents,
-                        per_user_limit: listing.per_user_limit,
-                        starts_at: listing.starts_at,
-                        ends_at: listing.ends_at,
-                    },
-                    total_stock: listing.stock_total,
-                    orders,
-                });
-            }
+            let listings = storage.listings_of_room(room_id).await.map_err(fail)?;
+            let ids = listings.iter().map(|l| l.id).collect();
+            let mut holdings = storage.holdings_of_listings(ids).await.map_err(fail)?;
+            let listings = listings
+                .into_iter()
+                .map(|l| {
+                    let held = holdings.remove(&l.id).unwrap_or_default();
+                    seed(l, held)
+                })
+                .collect();
             Ok(Some(RoomSeed {
                 room_id,
                 status: room.status,
@@ -48,6 +63,25 @@ impl RoomStore for SqlRoomStore {
                 muted: storage.muted_users(room_id).await.map_err(fail)?,
                 listings,
             }))
+        })
+    }
+
+    fn load_listing(
+        &self,
+        room_id: RoomId,
+        listing_id: ListingId,
+    ) -> BoxFuture<'static, Result<Option<ListingSeed>, LoadError>> {
+        let storage = self.storage.clone();
+        Box::pin(async move {
+            let Some(listing) = storage.find_listing(listing_id).await.map_err(fail)? else {
+                return Ok(None);
+            };
+            if listing.room_id != room_id {
+                return Ok(None);
+            }
+            let mut holdings = storage.holdings_of_listings(vec![listing_id]).await.map_err(fail)?;
+            let held = holdings.remove(&listing_id).unwrap_or_default();
+            Ok(Some(seed(listing, held)))
         })
     }
 }

@@ -66,6 +66,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub services: Services,
     handle: actix_web::dev::ServerHandle,
+    /// The app's run: it ends once the server stopped, the leases are back and the file is free.
+    run: actix_web::rt::task::JoinHandle<std::io::Result<()>>,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -88,7 +90,7 @@ pub async fn spawn_app_with(database_url: String, tweak: impl FnOnce(&mut Settin
     let address = format!("http://127.0.0.1:{}", app.port());
     let services = app.services().clone();
     let handle = app.handle();
-    actix_web::rt::spawn(app.run_until_stopped());
+    let run = actix_web::rt::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(512)
         .build()
@@ -99,6 +101,7 @@ pub async fn spawn_app_with(database_url: String, tweak: impl FnOnce(&mut Settin
         client,
         services,
         handle,
+        run,
     }
 }
 
@@ -111,6 +114,7 @@ impl TestApp {
     /// Stops accepting requests and waits for in-flight ones.
     pub async fn stop(self) {
         self.handle.stop(true).await;
+        let _ = self.run.await;
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -10,13 +10,14 @@ use crate::clock::Clock;
 use crate::events::{DomainEvent, EventPayload};
 use crate::ids::{OrderId, RoomId};
 use crate::journal::{Journal, JournalAck, JournalEntry, JournalError};
+use crate::lease::Fence;
 use crate::order::Order;
 use crate::room::{RoomStatus, StockChanged};
 use actix::prelude::*;
 use futures_util::future::{FutureExt, Shared};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Reserve units for a buyer; answered after the order is durable.
 #[derive(Debug, Message)]
@@ -38,15 +39,25 @@ pub struct Cancel {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<u64, RestockFailed>")]
 pub struct Restock {
+    /// The room the merchant restocks in; a listing of another room is refused as unknown, so
+    /// owning one room never reaches another merchant's stock.
+    pub room_id: RoomId,
     pub added: u32,
 }
 
 /// The room's status, pushed by the RoomActor so a reserve is decided here in one step.
+/// Answered once applied: after it, no reserve is decided under the old status.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct SetRoomStatus {
     pub status: RoomStatus,
 }
+
+/// Stop: the room moved to a newer incarnation or another node. Commits in flight still answer
+/// their callers (the journal fences them off if a newer owner exists).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Retire;
 
 /// Ask for the listing's live figures.
 #[derive(Debug, Message)]
@@ -94,6 +105,8 @@ pub enum CancelFailed {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RestockFailed {
+    #[error("the listing is not in this room")]
+    NotInRoom,
     #[error("a restock adds at least one unit")]
     NothingAdded,
     #[error(transparent)]
@@ -102,11 +115,14 @@ pub enum RestockFailed {
 
 pub struct InventoryActor {
     state: InventoryState,
+    /// The room's lease epoch this incarnation writes under.
+    fence: Fence,
     journal: Arc<dyn Journal>,
     clock: Arc<dyn Clock>,
-    /// Commits still in flight, by order: a replay of the same idempotency key waits on the same
-    /// commit rather than answering with an order that is not durable yet.
-    pending: HashMap<OrderId, Shared<JournalAck>>,
+    /// Commits still in flight, by order, with when they were sent: a replay of the same
+    /// idempotency key waits on the same commit rather than answering with an order that is not
+    /// durable yet, and a commit that does not come tells buyers to retry rather than sold out.
+    pending: HashMap<OrderId, (Shared<JournalAck>, Instant)>,
     /// Told the stock left after committed changes, for the room's fan-out.
     stock_watcher: Option<Recipient<StockChanged>>,
     /// An announcement is already scheduled: changes until then are coalesced into it.
@@ -116,15 +132,21 @@ pub struct InventoryActor {
 /// How long stock changes are gathered into one announcement to the room.
 const ANNOUNCE_AFTER: Duration = Duration::from_millis(50);
 
+/// A commit in flight for longer than this means storage is in trouble: a refusal that only
+/// stands because of units such commits hold is answered "unavailable, retry", not sold out.
+const COMMIT_STUCK_AFTER: Duration = Duration::from_secs(1);
+
 impl InventoryActor {
     pub fn new(
         state: InventoryState,
+        fence: Fence,
         journal: Arc<dyn Journal>,
         clock: Arc<dyn Clock>,
         stock_watcher: Option<Recipient<StockChanged>>,
     ) -> Self {
         Self {
             state,
+            fence,
             journal,
             clock,
             pending: HashMap::new(),
@@ -151,10 +173,40 @@ impl InventoryActor {
             }
         });
     }
+
+    /// Whether some commit has been in flight for too long: the units it holds may yet return.
+    fn commits_stuck(&self) -> bool {
+        let now = Instant::now();
+        self.pending
+            .values()
+            .any(|(_, sent)| now.duration_since(*sent) > COMMIT_STUCK_AFTER)
+    }
+
+    /// A newer owner took the room: this incarnation must not decide anything more.
+    fn fenced_off(&self, ctx: &mut Context<Self>) {
+        tracing::warn!(
+            room.id = %self.fence.room_id,
+            listing.id = %self.state.terms().listing_id,
+            lease.epoch = self.fence.epoch,
+            "a newer owner holds the room; this listing's actor stops"
+        );
+        ctx.stop();
+    }
 }
 
 impl Actor for InventoryActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, _ctx: &mut Self::Context) {
+        if !self.state.is_consistent() {
+            tracing::error!(
+                listing.id = %self.state.terms().listing_id,
+                listing.total = self.state.total(),
+                listing.taken = self.state.taken(),
+                "stored totals are inconsistent (more units held than ever sellable); sales of this listing are suspended"
+            );
+        }
+    }
 }
 
 impl Handler<Reserve> for InventoryActor {
@@ -166,9 +218,13 @@ impl Handler<Reserve> for InventoryActor {
         }
         let now = self.clock.now();
         match self.state.reserve(msg.request, now) {
+            Err(ReserveError::SoldOut | ReserveError::LimitExceeded) if self.commits_stuck() => {
+                let stuck = JournalError::Unavailable("earlier commits have not completed".into());
+                Box::pin(fut::ready(Err(ReserveFailed::Storage(stuck))))
+            }
             Err(refusal) => Box::pin(fut::ready(Err(refusal.into()))),
             Ok(Reserved::Replayed(order_id)) => match self.pending.get(&order_id) {
-                Some(commit) => {
+                Some((commit, _)) => {
                     let commit = commit.clone();
                     Box::pin(
                         async move { commit.await.map(|()| Placed::Replayed(order_id)).map_err(Into::into) }
@@ -191,12 +247,15 @@ impl Handler<Reserve> for InventoryActor {
                 );
                 let commit = self
                     .journal
-                    .append(JournalEntry::OrderPlaced {
-                        order: order.clone(),
-                        event,
-                    })
+                    .append(
+                        self.fence,
+                        JournalEntry::OrderPlaced {
+                            order: order.clone(),
+                            event,
+                        },
+                    )
                     .shared();
-                self.pending.insert(order.id, commit.clone());
+                self.pending.insert(order.id, (commit.clone(), Instant::now()));
                 Box::pin(commit.into_actor(self).map(move |committed, act, ctx| {
                     act.pending.remove(&order.id);
                     match committed {
@@ -205,7 +264,12 @@ impl Handler<Reserve> for InventoryActor {
                             Ok(Placed::New(order))
                         }
                         Err(err) => {
+                            // Only a commit known not to have happened is undone: the journal
+                            // resolves an ambiguous one before it answers.
                             act.state.undo_reserve(order.id);
+                            if err == JournalError::Fenced {
+                                act.fenced_off(ctx);
+                            }
                             Err(err.into())
                         }
                     }
@@ -238,11 +302,14 @@ impl Handler<Cancel> for InventoryActor {
                 quantity,
             },
         );
-        let commit = self.journal.append(JournalEntry::OrderCancelled {
-            order_id,
-            at: now,
-            event,
-        });
+        let commit = self.journal.append(
+            self.fence,
+            JournalEntry::OrderCancelled {
+                order_id,
+                at: now,
+                event,
+            },
+        );
         Box::pin(commit.into_actor(self).map(move |committed, act, ctx| match committed {
             Ok(()) => {
                 act.state.finish_cancel(order_id);
@@ -251,6 +318,9 @@ impl Handler<Cancel> for InventoryActor {
             }
             Err(err) => {
                 act.state.abort_cancel(order_id);
+                if err == JournalError::Fenced {
+                    act.fenced_off(ctx);
+                }
                 Err(err.into())
             }
         }))
@@ -261,6 +331,9 @@ impl Handler<Restock> for InventoryActor {
     type Result = ResponseActFuture<Self, Result<u64, RestockFailed>>;
 
     fn handle(&mut self, msg: Restock, _ctx: &mut Self::Context) -> Self::Result {
+        if msg.room_id != self.state.terms().room_id {
+            return Box::pin(fut::ready(Err(RestockFailed::NotInRoom)));
+        }
         if msg.added == 0 {
             return Box::pin(fut::ready(Err(RestockFailed::NothingAdded)));
         }
@@ -272,12 +345,18 @@ impl Handler<Restock> for InventoryActor {
             added: msg.added,
         };
         let event = DomainEvent::new(self.clock.now(), payload);
-        let commit = self.journal.append(JournalEntry::StockAdded {
-            listing_id,
-            added: msg.added,
-            event,
-        });
+        let commit = self.journal.append(
+            self.fence,
+            JournalEntry::StockAdded {
+                listing_id,
+                added: msg.added,
+                event,
+            },
+        );
         Box::pin(commit.into_actor(self).map(move |committed, act, ctx| {
+            if committed == Err(JournalError::Fenced) {
+                act.fenced_off(ctx);
+            }
             committed?;
             act.state.add_stock(msg.added);
             act.announce_stock(ctx);
@@ -291,6 +370,14 @@ impl Handler<SetRoomStatus> for InventoryActor {
 
     fn handle(&mut self, msg: SetRoomStatus, _ctx: &mut Self::Context) {
         self.state.set_room_status(msg.status);
+    }
+}
+
+impl Handler<Retire> for InventoryActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Retire, ctx: &mut Self::Context) {
+        ctx.stop();
     }
 }
 

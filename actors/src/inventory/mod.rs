@@ -5,8 +5,9 @@ pub mod state;
 
 pub use actor::{
     Cancel, CancelFailed, InventoryActor, InventorySnapshot, Placed, Reserve, ReserveFailed, Restock, RestockFailed,
-    SetRoomStatus, Snapshot,
+    Retire, SetRoomStatus, Snapshot,
 };
 pub use state::{
-    CancelError, InventoryState, ListingTerms, ReserveError, ReserveRequest, Reserved, StoredOrder, MAX_ORDER_QUANTITY,
+    CancelError, InventoryState, ListingTerms, ReserveError, ReserveRequest, Reserved, StoredHoldings, StoredOrder,
+    MAX_ORDER_QUANTITY,
 };

@@ -66,6 +66,10 @@ pub enum ReserveError {
     LimitExceeded,
     #[error("the idempotency key was used with another request")]
     IdempotencyKeyReused,
+    /// The stored totals contradict each other (more units held than ever made sellable): the
+    /// listing refuses to sell until an operator has looked, rather than guess which is right.
+    #[error("sales of this listing are suspended: its stored totals are inconsistent")]
+    Suspended,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -104,18 +108,30 @@ pub struct InventoryState {
     taken: u64,
     per_user: HashMap<UserId, u32>,
     holdings: HashMap<OrderId, Holding>,
-    /// Per buyer, so a lookup borrows the request's key instead of copying it.
+    /// Keys of the orders this incarnation made, per buyer, so a lookup borrows the request's
+    /// key. Older keys are not loaded: the journal's unique index catches a reuse, and the
+    /// application looks the earlier order up in storage.
     keys: HashMap<UserId, HashMap<String, KeyUse>>,
+    /// Set when the stored totals contradict each other; every reserve is then refused.
+    inconsistent: bool,
 }
 
-/// An order as rebuilt from storage when the actor starts.
+/// A reserved order as rebuilt from storage: it may still be cancelled, so it is kept one by one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredOrder {
     pub order_id: OrderId,
     pub user_id: UserId,
     pub quantity: u32,
-    pub status: OrderStatus,
-    pub idempotency_key: Option<String>,
+}
+
+/// What storage holds for one listing, in aggregate: enough to rebuild the state without reading
+/// every order the listing ever had.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredHoldings {
+    /// Units held by final orders (paid), per buyer: they count toward stock and limits only.
+    pub settled: Vec<(UserId, u64)>,
+    /// Orders still reserved.
+    pub reserved: Vec<StoredOrder>,
 }
 
 impl InventoryState {
@@ -129,31 +145,43 @@ impl InventoryState {
             per_user: HashMap::new(),
             holdings: HashMap::new(),
             keys: HashMap::new(),
+            inconsistent: false,
         }
     }
 
-    /// Rebuilds the state from the listing's stored orders (after a restart or an idle stop).
+    /// Rebuilds the state from the listing's stored holdings (after a restart or a takeover).
+    /// Totals that contradict each other (more held than ever sellable, a buyer's units beyond
+    /// any count) leave the listing suspended: see [`InventoryState::is_consistent`].
     pub fn rehydrate(
         terms: ListingTerms,
         room_status: RoomStatus,
         total: u64,
         reservation_ttl: Duration,
-        orders: impl IntoIterator<Item = StoredOrder>,
+        stored: StoredHoldings,
     ) -> Self {
         let mut state = Self::new(terms, room_status, total, reservation_ttl);
-        for order in orders {
-            if let Some(key) = order.idempotency_key.clone() {
-                let key_use = KeyUse {
-                    order_id: order.order_id,
-                    quantity: order.quantity,
-                };
-                state.keys.entry(order.user_id).or_default().insert(key, key_use);
-            }
-            if order.status.holds_stock() {
-                state.hold(order.order_id, order.user_id, order.quantity, order.status);
-            }
+        for (user_id, units) in stored.settled {
+            let Ok(units) = u32::try_from(units) else {
+                state.inconsistent = true;
+                continue;
+            };
+            state.taken = state.taken.saturating_add(u64::from(units));
+            let held = state.per_user.entry(user_id).or_insert(0);
+            *held = held.saturating_add(units);
+        }
+        for order in stored.reserved {
+            state.hold(order.order_id, order.user_id, order.quantity, OrderStatus::Reserved);
+        }
+        if state.taken > state.total {
+            state.inconsistent = true;
         }
         state
+    }
+
+    /// False when the stored totals contradicted each other at rehydration; the listing then
+    /// refuses every reserve with [`ReserveError::Suspended`].
+    pub fn is_consistent(&self) -> bool {
+        !self.inconsistent
     }
 
     pub fn terms(&self) -> &ListingTerms {
@@ -168,9 +196,9 @@ impl InventoryState {
         self.room_status = status;
     }
 
-    /// Units that can still be reserved.
+    /// Units that can still be reserved (none when the totals are inconsistent).
     pub fn stock_left(&self) -> u64 {
-        self.total - self.taken
+        self.total.saturating_sub(self.taken)
     }
 
     /// Units held by reserved or paid orders.
@@ -201,6 +229,9 @@ impl InventoryState {
                 };
             }
         }
+        if self.inconsistent {
+            return Err(ReserveError::Suspended);
+        }
         match self.room_status {
             RoomStatus::Scheduled => return Err(ReserveError::LiveNotStarted),
             RoomStatus::Ended => return Err(ReserveError::LiveEnded),
@@ -218,7 +249,7 @@ impl InventoryState {
         if u64::from(req.quantity) > self.stock_left() {
             return Err(ReserveError::SoldOut);
         }
-        if self.held_by(&req.user_id) + req.quantity > self.terms.per_user_limit {
+        if self.held_by(&req.user_id).saturating_add(req.quantity) > self.terms.per_user_limit {
             return Err(ReserveError::LimitExceeded);
         }
 
@@ -282,7 +313,7 @@ impl InventoryState {
 
     /// A committed restock: `added` more units are sellable.
     pub fn add_stock(&mut self, added: u32) {
-        self.total += u64::from(added);
+        self.total = self.total.saturating_add(u64::from(added));
     }
 
     /// Who holds stock through this order, and how many units.
@@ -291,8 +322,9 @@ impl InventoryState {
     }
 
     fn hold(&mut self, order_id: OrderId, user_id: UserId, quantity: u32, status: OrderStatus) {
-        self.taken += u64::from(quantity);
-        *self.per_user.entry(user_id).or_insert(0) += quantity;
+        self.taken = self.taken.saturating_add(u64::from(quantity));
+        let held = self.per_user.entry(user_id).or_insert(0);
+        *held = held.saturating_add(quantity);
         let holding = Holding {
             user_id,
             quantity,
@@ -304,9 +336,9 @@ impl InventoryState {
 
     fn release(&mut self, order_id: OrderId) -> Option<Holding> {
         let holding = self.holdings.remove(&order_id)?;
-        self.taken -= u64::from(holding.quantity);
+        self.taken = self.taken.saturating_sub(u64::from(holding.quantity));
         if let Some(held) = self.per_user.get_mut(&holding.user_id) {
-            *held -= holding.quantity;
+            *held = held.saturating_sub(holding.quantity);
             if *held == 0 {
                 self.per_user.remove(&holding.user_id);
             }
@@ -464,34 +496,39 @@ mod tests {
     }
 
     #[test]
-    fn rehydration_rebuilds_stock_limits_and_keys() {
-        let user = new_id();
+    fn rehydration_rebuilds_stock_and_limits_from_aggregates() {
+        let (user, other) = (new_id(), new_id());
         let kept = StoredOrder {
             order_id: new_id(),
             user_id: user,
-            quantity: 2,
-            status: OrderStatus::Reserved,
-            idempotency_key: Some("k".into()),
-        };
-        let cancelled = StoredOrder {
-            order_id: new_id(),
-            user_id: user,
             quantity: 1,
-            status: OrderStatus::Cancelled,
-            idempotency_key: None,
         };
-        let mut state = InventoryState::rehydrate(
-            terms(2),
-            RoomStatus::Live,
-            5,
-            Duration::minutes(15),
-            [kept.clone(), cancelled],
-        );
-        assert_eq!(state.stock_left(), 3);
+        let stored = StoredHoldings {
+            settled: vec![(user, 1), (other, 2)],
+            reserved: vec![kept.clone()],
+        };
+        let mut state = InventoryState::rehydrate(terms(2), RoomStatus::Live, 5, Duration::minutes(15), stored);
+        assert!(state.is_consistent());
+        assert_eq!(state.stock_left(), 1);
         assert_eq!(state.reserve(request(user, 1), t0()), Err(ReserveError::LimitExceeded));
-        let mut replay = request(user, 2);
-        replay.idempotency_key = Some("k".into());
-        assert_eq!(state.reserve(replay, t0()), Ok(Reserved::Replayed(kept.order_id)));
+        state
+            .begin_cancel(kept.order_id)
+            .expect("a stored reservation can be cancelled");
+        state.finish_cancel(kept.order_id);
+        assert_eq!(state.stock_left(), 2);
+    }
+
+    #[test]
+    fn inconsistent_stored_totals_suspend_the_listing_instead_of_wrapping() {
+        // More units held than were ever sellable: `total - taken` would wrap to a huge stock.
+        let stored = StoredHoldings {
+            settled: vec![(new_id(), 4)],
+            reserved: vec![],
+        };
+        let mut state = InventoryState::rehydrate(terms(10), RoomStatus::Live, 3, Duration::minutes(15), stored);
+        assert!(!state.is_consistent());
+        assert_eq!(state.stock_left(), 0);
+        assert_eq!(state.reserve(request(new_id(), 1), t0()), Err(ReserveError::Suspended));
     }
 
     #[derive(Debug, Clone)]

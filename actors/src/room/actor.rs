@@ -14,9 +14,9 @@ use super::limiter::{RateLimit, TokenBucket};
 use super::messages::*;
 use crate::clock::Clock;
 use crate::ids::{ListingId, RoomId, UserId};
-use crate::inventory::{InventoryActor, SetRoomStatus};
+use crate::inventory::{InventoryActor, Retire, SetRoomStatus};
 use crate::room::RoomStatus;
-use crate::session::{LatestKey, ListingInfo, Policy, ServerFrame, SessionId, SharedOutbox, Viewer};
+use crate::session::{CloseCode, LatestKey, ListingInfo, Policy, ServerFrame, SessionId, SharedOutbox, Viewer};
 use actix::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -186,14 +186,17 @@ impl Actor for RoomActor {
 }
 
 impl Handler<ChangeStatus> for RoomActor {
-    type Result = ();
+    type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, msg: ChangeStatus, _ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: ChangeStatus, _ctx: &mut Self::Context) -> Self::Result {
         self.status = msg.status;
-        for inventory in self.inventories.values() {
-            // do_send: a status change must reach every listing, whatever its mailbox holds.
-            inventory.do_send(SetRoomStatus { status: msg.status });
-        }
+        // `send`, not `try_send`: a status change must reach every listing, whatever its mailbox
+        // holds; the answer comes once each has applied it.
+        let applied: Vec<_> = self
+            .inventories
+            .values()
+            .map(|inventory| inventory.send(SetRoomStatus { status: msg.status }))
+            .collect();
         self.broadcast(
             &ServerFrame::LiveStatus {
                 status: msg.status.as_str(),
@@ -201,6 +204,26 @@ impl Handler<ChangeStatus> for RoomActor {
             Policy::MustDeliver,
         );
         self.announce_open_sales();
+        Box::pin(async move {
+            // A listing whose actor has stopped sells nothing, which is what a status change wants.
+            let _ = futures_util::future::join_all(applied).await;
+        })
+    }
+}
+
+impl Handler<RetireRoom> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: RetireRoom, ctx: &mut Self::Context) {
+        for member in self.members.values() {
+            member
+                .outbox
+                .close(CloseCode::GoingAway, "the room moved: reconnect to resume");
+        }
+        for inventory in self.inventories.values() {
+            inventory.do_send(Retire);
+        }
+        ctx.stop();
     }
 }
 

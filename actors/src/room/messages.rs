@@ -8,12 +8,19 @@ use crate::session::{ListingInfo, SessionId, SharedOutbox, Viewer};
 use actix::prelude::*;
 use std::sync::Arc;
 
-/// The room's new status, already durable.
+/// The room's new status. Answered once every listing's actor has applied it, so a use case
+/// that ends a live can stop the selling before it commits the end.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct ChangeStatus {
     pub status: RoomStatus,
 }
+
+/// Stop the room: it moved to a newer incarnation or another node. Its viewers are told to
+/// reconnect (close 1001).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct RetireRoom;
 
 /// A listing placed into the room, with the actor that owns its stock.
 #[derive(Debug, Message)]

@@ -1,6 +1,7 @@
 //! Health, readiness, metrics and the OpenAPI document.
 
 use super::Svc;
+use crate::application::readiness::readiness;
 use crate::gateway::openapi::ApiDoc;
 use actix_web::{get, web, HttpResponse};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -13,11 +14,24 @@ pub async fn healthz() -> HttpResponse {
 
 #[get("/readyz")]
 pub async fn readyz(svc: Svc) -> HttpResponse {
-    if svc.storage.ping().await {
-        HttpResponse::Ok().json(serde_json::json!({"status": "ready"}))
+    let checks = readiness(&svc).await;
+    if checks.ready() {
+        HttpResponse::Ok().json(serde_json::json!({"status": "ready", "checks": checks}))
     } else {
-        HttpResponse::ServiceUnavailable()
-            .json(serde_json::json!({"error": "unavailable", "message": "storage is unreachable"}))
+        let down: Vec<&str> = [
+            ("database", checks.database),
+            ("journal", checks.journal),
+            ("relay", checks.relay),
+        ]
+        .into_iter()
+        .filter(|(_, up)| !up)
+        .map(|(name, _)| name)
+        .collect();
+        HttpResponse::ServiceUnavailable().json(serde_json::json!({
+            "error": "unavailable",
+            "message": format!("not ready: {}", down.join(", ")),
+            "checks": checks,
+        }))
     }
 }
 

@@ -7,7 +7,49 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool};
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
+
+/// When a query last failed in a way that may mean a dead connection (unix millis).
+static LAST_CONNECTION_FAILURE_MS: AtomicI64 = AtomicI64::new(0);
+
+/// How long after such a failure returned connections are checked before they go back.
+const SUSPICION_MS: i64 = 30_000;
+
+/// Notes a failure that may have left connections dead (the database restarted, the network
+/// broke): for a while, every connection returned to a pool is checked and dropped if dead,
+/// so a restart costs each pooled connection one failed query, not an outage.
+pub fn suspect_connections() {
+    LAST_CONNECTION_FAILURE_MS.store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+}
+
+fn connections_suspect() -> bool {
+    let last = LAST_CONNECTION_FAILURE_MS.load(Ordering::Relaxed);
+    last != 0 && chrono::Utc::now().timestamp_millis() - last < SUSPICION_MS
+}
+
+/// libpq settings that bound how long a dead or unreachable server can hold a caller: connect
+/// within 5 s, probe idle connections, and give up on unacknowledged writes after 10 s. Values
+/// already in the URL win.
+fn with_timeouts(url: &str) -> String {
+    const DEFAULTS: [(&str, &str); 6] = [
+        ("connect_timeout", "5"),
+        ("keepalives", "1"),
+        ("keepalives_idle", "10"),
+        ("keepalives_interval", "5"),
+        ("keepalives_count", "3"),
+        ("tcp_user_timeout", "10000"),
+    ];
+    let mut url = url.to_owned();
+    for (key, value) in DEFAULTS {
+        if url.contains(&format!("{key}=")) {
+            continue;
+        }
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&format!("{key}={value}"));
+    }
+    url
+}
 
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
@@ -68,7 +110,8 @@ impl Connector {
     pub fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match self.backend {
             Backend::Postgres => {
-                let mut conn = PgConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
+                let mut conn =
+                    PgConnection::establish(&with_timeouts(&self.url)).map_err(r2d2::Error::ConnectionError)?;
                 if self.relaxed {
                     conn.batch_execute("SET synchronous_commit = off")
                         .map_err(r2d2::Error::QueryError)?;
@@ -121,8 +164,8 @@ impl ManageConnection for Connector {
         conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        connections_suspect() && conn.batch_execute("SELECT 1").is_err()
     }
 }
 
@@ -135,4 +178,22 @@ pub fn build_pool(connector: Connector, size: u32) -> Result<DbPool, r2d2::PoolE
         .test_on_check_out(false)
         .connection_timeout(Duration::from_secs(5))
         .build(connector)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_urls_get_timeouts_unless_they_set_their_own() {
+        let url = with_timeouts("postgres://u@h/db");
+        assert!(url.starts_with("postgres://u@h/db?connect_timeout=5&"), "{url}");
+        assert!(url.contains("tcp_user_timeout=10000"), "{url}");
+        let own = with_timeouts("postgres://u@h/db?sslmode=disable&connect_timeout=1");
+        assert!(
+            own.contains("connect_timeout=1") && !own.contains("connect_timeout=5"),
+            "{own}"
+        );
+        assert!(own.contains("&keepalives=1"), "{own}");
+    }
 }

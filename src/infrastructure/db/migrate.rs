@@ -9,7 +9,14 @@ const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 /// Applies every pending migration; returns how many ran.
 pub fn run_pending(conn: &mut DbConnection) -> anyhow::Result<usize> {
     let applied = match conn {
-        DbConnection::Pg(c) => c.run_pending_migrations(POSTGRES).map(|v| v.len()),
+        DbConnection::Pg(c) => {
+            // Two processes starting on one database at once must not both migrate it.
+            use diesel::connection::SimpleConnection;
+            c.batch_execute("SELECT pg_advisory_lock(7262744000)")?;
+            let applied = c.run_pending_migrations(POSTGRES).map(|v| v.len());
+            c.batch_execute("SELECT pg_advisory_unlock(7262744000)")?;
+            applied
+        }
         DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE).map(|v| v.len()),
     };
     applied.map_err(|e| anyhow::anyhow!("migrations failed: {e}"))

@@ -1,11 +1,12 @@
 //! SQL storage through diesel: SQLite embedded by default, PostgreSQL in production.
 
 pub mod connection;
+pub mod file_lock;
 pub mod migrate;
 pub mod schema;
 pub mod time;
 
-pub use connection::{build_pool, Backend, Connector, DbConnection, DbPool};
+pub use connection::{build_pool, suspect_connections, Backend, Connector, DbConnection, DbPool};
 
 use diesel::r2d2::{self, PooledConnection};
 
@@ -45,10 +46,30 @@ where
     let pool = pool.clone();
     tokio::task::spawn_blocking(move || {
         let mut conn = pool.get()?;
-        work(&mut conn)
+        let outcome = work(&mut conn);
+        if let Err(StorageError::Query(err)) = &outcome {
+            if may_be_dead_connection(err) {
+                connection::suspect_connections();
+            }
+        }
+        outcome
     })
     .await
     .map_err(|_| StorageError::Interrupted)?
+}
+
+/// Every failure but the ones a healthy connection gives (no row, a constraint) may mean the
+/// connection died under the query.
+fn may_be_dead_connection(err: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind as Kind, Error};
+    !matches!(
+        err,
+        Error::NotFound
+            | Error::DatabaseError(
+                Kind::UniqueViolation | Kind::ForeignKeyViolation | Kind::NotNullViolation | Kind::CheckViolation,
+                _
+            )
+    )
 }
 
 /// Parses a stored UUID; a bad one means the row was written by something else.

@@ -105,3 +105,22 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    live_room_leases (room_id) {
+        room_id -> Text,
+        owner -> Text,
+        epoch -> BigInt,
+        expires_at -> BigInt,
+        owner_pid -> Nullable<Integer>,
+        owner_started -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    orders_journal_writers (writer) {
+        writer -> Text,
+        last_batch -> BigInt,
+        refused -> Text,
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod identity;
+pub mod leases;
 pub mod live;
 pub mod marketing;
 pub mod orders;

@@ -6,10 +6,10 @@ use crate::infrastructure::db::{parse_id, time, with_conn, DbConnection, Storage
 use crate::per_backend;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use livecart_actors::inventory::StoredOrder;
+use livecart_actors::inventory::{StoredHoldings, StoredOrder};
 use livecart_actors::order::{Order, OrderStatus};
 use livecart_actors::{ListingId, OrderId, UserId};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Insertable)]
 #[diesel(table_name = crate::infrastructure::db::schema::orders_orders)]
@@ -172,18 +172,65 @@ impl Storage {
         .await
     }
 
-    /// What an InventoryActor needs to rebuild the listing's holdings, limits and keys.
-    pub async fn stored_orders_of_listing(&self, listing_id: ListingId) -> StorageResult<Vec<StoredOrder>> {
-        let orders = self.orders_of_listing(listing_id).await?;
-        Ok(orders
-            .into_iter()
-            .map(|o| StoredOrder {
-                order_id: o.id,
-                user_id: o.user_id,
-                quantity: o.quantity,
-                status: o.status,
-                idempotency_key: o.idempotency_key,
-            })
-            .collect())
+    /// What the InventoryActors of these listings need to start: per listing, the units of final
+    /// (paid) orders summed per buyer, and each order still reserved. Two queries for a whole
+    /// room, whatever its history: no order that is cancelled or expired is read at all.
+    pub async fn holdings_of_listings(
+        &self,
+        listing_ids: Vec<ListingId>,
+    ) -> StorageResult<HashMap<ListingId, StoredHoldings>> {
+        with_conn(&self.pool, move |conn| {
+            let ids: Vec<String> = listing_ids.iter().map(|id| id.to_string()).collect();
+            let settled: Vec<(String, String, Option<i64>)> = per_backend!(&mut **conn, c => orders::orders_orders
+                .filter(orders::listing_id.eq_any(&ids).and(orders::status.eq(OrderStatus::Paid.as_str())))
+                .group_by((orders::listing_id, orders::user_id))
+                .select((orders::listing_id, orders::user_id, diesel::dsl::sum(orders::quantity)))
+                .load(c))?;
+            let reserved: Vec<(String, String, String, i32)> = orders::orders_orders
+                .filter(
+                    orders::listing_id
+                        .eq_any(&ids)
+                        .and(orders::status.eq(OrderStatus::Reserved.as_str())),
+                )
+                .select((orders::id, orders::listing_id, orders::user_id, orders::quantity))
+                .load(conn)?;
+            let mut holdings: HashMap<ListingId, StoredHoldings> =
+                listing_ids.iter().map(|id| (*id, StoredHoldings::default())).collect();
+            for (listing_id, user_id, units) in settled {
+                let units = u64::try_from(units.unwrap_or(0))
+                    .map_err(|_| StorageError::Corrupt(format!("listing {listing_id}: negative units")))?;
+                let entry = holdings.entry(parse_id(&listing_id)?).or_default();
+                entry.settled.push((parse_id(&user_id)?, units));
+            }
+            for (id, listing_id, user_id, quantity) in reserved {
+                let quantity =
+                    u32::try_from(quantity).map_err(|_| StorageError::Corrupt(format!("order {id}: bad quantity")))?;
+                let entry = holdings.entry(parse_id(&listing_id)?).or_default();
+                entry.reserved.push(StoredOrder {
+                    order_id: parse_id(&id)?,
+                    user_id: parse_id(&user_id)?,
+                    quantity,
+                });
+            }
+            Ok(holdings)
+        })
+        .await
+    }
+
+    /// The buyer's order made with this idempotency key, if any.
+    pub async fn order_by_key(&self, user_id: UserId, key: String) -> StorageResult<Option<Order>> {
+        with_conn(&self.pool, move |conn| {
+            let row: Option<Row> = orders::orders_orders
+                .filter(
+                    orders::user_id
+                        .eq(user_id.to_string())
+                        .and(orders::idempotency_key.eq(key)),
+                )
+                .select(order_columns!())
+                .first(conn)
+                .optional()?;
+            row.map(from_row).transpose()
+        })
+        .await
     }
 }
