@@ -13,6 +13,7 @@ mod limits;
 mod operations;
 mod refusals;
 mod restart;
+mod tenancy;
 mod ws_client;
 mod ws_load;
 mod ws_room;
