@@ -232,7 +232,7 @@ async fn while_commits_hang_buyers_get_unavailable_not_sold_out() {
         .expect("mailbox");
     assert_eq!(at_once, Err(ReserveFailed::Refused(ReserveError::SoldOut)));
     // Past the stuck threshold the units may yet come back: retry later, not sold out.
-    actix_rt::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    actix_rt::time::sleep(std::time::Duration::from_millis(300)).await;
     let later = inventory
         .send(Reserve {
             room_id,

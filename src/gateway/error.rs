@@ -62,7 +62,10 @@ impl ApiError {
     pub fn body(&self) -> ErrorBody {
         let (_, code) = self.code();
         let message = match self {
-            ApiError::App(AppError::Unavailable(_)) => "storage is unavailable; nothing was recorded".to_owned(),
+            ApiError::App(AppError::Unavailable(_)) => {
+                "storage is unavailable; nothing was acknowledged: retry shortly (with the same Idempotency-Key)"
+                    .to_owned()
+            }
             ApiError::App(AppError::Internal(_)) => "internal error".to_owned(),
             other => other.to_string(),
         };

@@ -60,10 +60,25 @@ pub fn fresh_database(backend: Backend) -> String {
     }
 }
 
-pub struct TestApp {
+/// A livecart server reached over HTTP: the in-process app, or a server process.
+pub struct Api {
     pub address: String,
-    pub database_url: String,
     pub client: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(address: String) -> Api {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(512)
+            .build()
+            .expect("client");
+        Api { address, client }
+    }
+}
+
+pub struct TestApp {
+    pub api: Api,
+    pub database_url: String,
     pub services: Services,
     handle: actix_web::dev::ServerHandle,
     /// The app's run: it ends once the server stopped, the leases are back and the file is free.
@@ -91,14 +106,9 @@ pub async fn spawn_app_with(database_url: String, tweak: impl FnOnce(&mut Settin
     let services = app.services().clone();
     let handle = app.handle();
     let run = actix_web::rt::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(512)
-        .build()
-        .expect("client");
     TestApp {
-        address,
+        api: Api::new(address),
         database_url,
-        client,
         services,
         handle,
         run,
@@ -110,6 +120,14 @@ pub struct User {
     pub token: String,
 }
 
+impl std::ops::Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
 impl TestApp {
     /// Stops accepting requests and waits for in-flight ones.
     pub async fn stop(self) {
@@ -117,6 +135,17 @@ impl TestApp {
         let _ = self.run.await;
     }
 
+    /// Orders of the listing as the database holds them.
+    pub async fn stored_orders(&self, listing: Uuid) -> Vec<livecart_actors::order::Order> {
+        self.services
+            .storage
+            .orders_of_listing(listing)
+            .await
+            .expect("orders readable")
+    }
+}
+
+impl Api {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -218,15 +247,6 @@ impl TestApp {
             .expect("the listing is listed")
             .clone();
         found["stock_left"].as_u64().expect("stock_left")
-    }
-
-    /// Orders of the listing as the database holds them.
-    pub async fn stored_orders(&self, listing: Uuid) -> Vec<livecart_actors::order::Order> {
-        self.services
-            .storage
-            .orders_of_listing(listing)
-            .await
-            .expect("orders readable")
     }
 }
 

@@ -9,7 +9,11 @@ use serde_json::{json, Value};
 /// What a rival could have changed about the victim's room.
 async fn victim_state(app: &TestApp, room: uuid::Uuid, listing: uuid::Uuid) -> Value {
     let room_view = expect_status(app.get(&format!("/v1/rooms/{room}"), None).await, StatusCode::OK).await;
-    let listings = expect_status(app.get(&format!("/v1/rooms/{room}/listings"), None).await, StatusCode::OK).await;
+    let listings = expect_status(
+        app.get(&format!("/v1/rooms/{room}/listings"), None).await,
+        StatusCode::OK,
+    )
+    .await;
     json!({
         "status": room_view["status"],
         "pinned": room_view["pinned_listing_id"],
@@ -25,7 +29,10 @@ async fn refused(res: reqwest::Response) {
         status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND,
         "a rival merchant got {status}: {body}"
     );
-    assert!(body["error"].is_string() && body["message"].is_string(), "contract shape: {body}");
+    assert!(
+        body["error"].is_string() && body["message"].is_string(),
+        "contract shape: {body}"
+    );
 }
 
 on_both_backends! {

@@ -134,7 +134,7 @@ const ANNOUNCE_AFTER: Duration = Duration::from_millis(50);
 
 /// A commit in flight for longer than this means storage is in trouble: a refusal that only
 /// stands because of units such commits hold is answered "unavailable, retry", not sold out.
-const COMMIT_STUCK_AFTER: Duration = Duration::from_secs(1);
+const COMMIT_STUCK_AFTER: Duration = Duration::from_millis(250);
 
 impl InventoryActor {
     pub fn new(
