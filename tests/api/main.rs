@@ -11,6 +11,7 @@ mod faults;
 mod idempotency;
 mod identity;
 mod limits;
+mod live_status;
 mod operations;
 mod ownership;
 mod process;
