@@ -196,11 +196,11 @@ async fn a_fenced_off_actor_undoes_its_reservation_and_stops() {
         .await
         .expect("mailbox");
     assert_eq!(fenced, Err(ReserveFailed::Storage(JournalError::Fenced)));
-    for _ in 0..100 {
+    for _ in 0..200 {
         if !inventory.connected() {
             break;
         }
-        actix_rt::task::yield_now().await;
+        actix_rt::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert!(!inventory.connected(), "a stale owner stops deciding");
     assert_eq!(journal.committed.load(Ordering::SeqCst), 0);
