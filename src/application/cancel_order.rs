@@ -23,7 +23,11 @@ pub async fn cancel_order(services: &Services, caller: &Caller, order_id: OrderI
         .inventory(order.room_id, order.listing_id)
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("order {order_id} names a listing that is gone")))?;
-    inventory.send(Cancel { order_id }).await?.map_err(|e| match e {
+    // Bounded like an order: a stalled database answers 503, never a parked request.
+    let cancelled = tokio::time::timeout(services.order_deadline, inventory.send(Cancel { order_id }))
+        .await
+        .map_err(|_| AppError::Unavailable("the cancel was not durable within the deadline".into()))??;
+    cancelled.map_err(|e| match e {
         // Cancelled (or expired) by a racing call between our read and the actor's decision.
         CancelFailed::Refused(_) => AppError::NotCancellable,
         CancelFailed::Storage(e) => AppError::Unavailable(e.to_string()),

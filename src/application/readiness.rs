@@ -7,6 +7,7 @@ use std::time::Duration;
 
 /// How long a part may be stuck before the node says it is not ready.
 const GRACE: Duration = Duration::from_secs(10);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Readiness {
@@ -23,7 +24,10 @@ impl Readiness {
 
 pub async fn readiness(services: &Services) -> Readiness {
     Readiness {
-        database: services.storage.ping().await,
+        // A database that does not answer within a moment is as good as down for a probe.
+        database: tokio::time::timeout(PROBE_TIMEOUT, services.storage.ping())
+            .await
+            .unwrap_or(false),
         journal: services.probes.journal.is_healthy(GRACE),
         relay: services.probes.relay.is_healthy(GRACE),
     }

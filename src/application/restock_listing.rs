@@ -20,7 +20,10 @@ pub async fn restock_listing(
         .inventory(room_id, listing_id)
         .await?
         .ok_or(AppError::NotFound("listing"))?;
-    let stock_left = inventory.send(Restock { room_id, added }).await?.map_err(|e| match e {
+    let restocked = tokio::time::timeout(services.order_deadline, inventory.send(Restock { room_id, added }))
+        .await
+        .map_err(|_| AppError::Unavailable("the restock was not durable within the deadline".into()))??;
+    let stock_left = restocked.map_err(|e| match e {
         RestockFailed::NotInRoom => AppError::NotFound("listing"),
         RestockFailed::NothingAdded => AppError::invalid("add", "must be at least 1"),
         RestockFailed::Storage(e) => AppError::Unavailable(e.to_string()),

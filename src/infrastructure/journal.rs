@@ -123,6 +123,15 @@ impl Journal for SqlJournal {
     }
 }
 
+struct StoppedOnExit(Arc<JournalHealth>);
+
+impl Drop for StoppedOnExit {
+    fn drop(&mut self) {
+        self.0.stopped.store(true, Ordering::Relaxed);
+        tracing::error!("the journal stopped; orders are refused until the process restarts");
+    }
+}
+
 type Outcomes = Vec<Result<(), JournalError>>;
 type Batch = Arc<Vec<(Fence, JournalEntry)>>;
 
@@ -174,6 +183,8 @@ struct Dispatcher {
 
 impl Dispatcher {
     fn run(mut self, inbox: mpsc::Receiver<Pending>) {
+        // However the thread ends (a panic included), `/readyz` reports the journal down.
+        let _stopped = StoppedOnExit(self.health.clone());
         let max_batch = self.settings.max_batch.max(1);
         let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
         while let Ok(first) = inbox.recv() {
@@ -195,7 +206,6 @@ impl Dispatcher {
                 self.committed.notify_one();
             }
         }
-        self.health.stopped.store(true, Ordering::Relaxed);
     }
 
     /// Writes one batch and returns each entry's outcome, known for certain.

@@ -159,7 +159,16 @@ async fn the_server_rides_out_a_database_outage_with_503s_and_recovers_by_itself
     outage.store(true, std::sync::atomic::Ordering::SeqCst);
     proxy.set_mode(Mode::Refuse);
     proxy.reset_all();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let readiness = api.client.get(api.url("/readyz")).send().await.expect("readyz answers");
+    assert_eq!(
+        readiness.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not ready while the database is away"
+    );
+    let checks: serde_json::Value = readiness.json().await.expect("json");
+    assert_eq!(checks["checks"]["database"], false, "{checks}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
     proxy.set_mode(Mode::Forward);
     outage.store(false, std::sync::atomic::Ordering::SeqCst);
     tokio::time::sleep(Duration::from_secs(2)).await;
