@@ -11,9 +11,9 @@ use crate::infrastructure::db::{build_pool, migrate, Backend, Connector};
 use crate::infrastructure::event_bus::InProcessBus;
 use crate::infrastructure::journal::{JournalSettings, SqlJournal};
 use crate::infrastructure::leases::SqlLeases;
-use crate::infrastructure::outbox_relay;
 use crate::infrastructure::repos::Storage;
 use crate::infrastructure::room_store::SqlRoomStore;
+use crate::infrastructure::{outbox_relay, redis_pool};
 use crate::settings::Settings;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
@@ -106,6 +106,10 @@ impl Application {
             },
         );
         let directory = Arc::new(directory);
+        let redis = match settings.redis.url.as_str() {
+            "" => None,
+            url => Some(redis_pool::build(url).context("the Redis URL is not valid")?),
+        };
         let renewing = directory.clone();
         actix_web::rt::spawn(async move {
             let mut every = tokio::time::interval(lease_ttl / 3);
@@ -121,6 +125,7 @@ impl Application {
             probes: Arc::new(Probes {
                 journal: journal_health,
                 relay: relay_health,
+                redis,
             }),
             order_deadline: Duration::from_millis(settings.orders.deadline_ms),
             clock: Arc::new(SystemClock),

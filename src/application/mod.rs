@@ -40,6 +40,8 @@ use std::time::Duration;
 pub struct Probes {
     pub journal: Arc<JournalHealth>,
     pub relay: Arc<RelayHealth>,
+    /// Present when Redis is configured.
+    pub redis: Option<deadpool_redis::Pool>,
 }
 
 /// Everything a use case may reach, built once in `startup` and shared by every worker.

@@ -2,6 +2,7 @@
 //! stuck on an unresolved batch, and the outbox relay is running.
 
 use super::Services;
+use crate::infrastructure::redis_pool;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -14,11 +15,13 @@ pub struct Readiness {
     pub database: bool,
     pub journal: bool,
     pub relay: bool,
+    /// `None` when Redis is not configured.
+    pub redis: Option<bool>,
 }
 
 impl Readiness {
     pub fn ready(&self) -> bool {
-        self.database && self.journal && self.relay
+        self.database && self.journal && self.relay && self.redis != Some(false)
     }
 }
 
@@ -30,5 +33,9 @@ pub async fn readiness(services: &Services) -> Readiness {
             .unwrap_or(false),
         journal: services.probes.journal.is_healthy(GRACE),
         relay: services.probes.relay.is_healthy(GRACE),
+        redis: match &services.probes.redis {
+            Some(pool) => Some(redis_pool::ping(pool, PROBE_TIMEOUT).await),
+            None => None,
+        },
     }
 }

@@ -6,5 +6,6 @@ pub mod event_bus;
 pub mod journal;
 pub mod leases;
 pub mod outbox_relay;
+pub mod redis_pool;
 pub mod repos;
 pub mod room_store;

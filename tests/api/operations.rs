@@ -17,3 +17,28 @@ on_both_backends! {
         expect_error(app.get("/no/such/route", None).await, StatusCode::NOT_FOUND, "not_found").await;
     }
 }
+
+on_both_backends! {
+    async fn readiness_names_each_part_and_says_when_redis_is_away(backend) {
+        let app = spawn_app(backend).await;
+        let ready = expect_status(app.get("/readyz", None).await, StatusCode::OK).await;
+        assert_eq!(ready["checks"]["database"], true, "{ready}");
+        assert_eq!(ready["checks"]["journal"], true, "{ready}");
+        assert_eq!(ready["checks"]["relay"], true, "{ready}");
+        assert!(ready["checks"]["redis"].is_null(), "Redis is not configured: {ready}");
+
+        let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let with_redis = spawn_app_with(fresh_database(backend), |s| s.redis.url = redis).await;
+        let ready = expect_status(with_redis.get("/readyz", None).await, StatusCode::OK).await;
+        assert_eq!(ready["checks"]["redis"], true, "{ready}");
+
+        // Nothing listens on port 9 here: Redis is configured and away.
+        let away = spawn_app_with(fresh_database(backend), |s| s.redis.url = "redis://127.0.0.1:9".into()).await;
+        let res = away.get("/readyz", None).await;
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body: serde_json::Value = res.json().await.expect("json");
+        assert_eq!(body["error"], "unavailable");
+        assert_eq!(body["checks"]["redis"], false, "{body}");
+        assert!(body["message"].as_str().is_some_and(|m| m.contains("redis")), "{body}");
+    }
+}

@@ -22,6 +22,7 @@ pub async fn readyz(svc: Svc) -> HttpResponse {
             ("database", checks.database),
             ("journal", checks.journal),
             ("relay", checks.relay),
+            ("redis", checks.redis != Some(false)),
         ]
         .into_iter()
         .filter(|(_, up)| !up)

@@ -1,0 +1,23 @@
+//! Redis, when `redis.url` is set: one pool for the node (deadpool-redis). Today it tells
+//! `/readyz` whether Redis answers; actor snapshots and the event streams will use the same pool.
+
+use deadpool_redis::{Config, Pool, Runtime};
+use std::time::Duration;
+
+/// A pool for the URL; connections are made on first use, so an unreachable Redis does not stop
+/// the server from starting (it shows in `/readyz`).
+pub fn build(url: &str) -> anyhow::Result<Pool> {
+    Ok(Config::from_url(url).create_pool(Some(Runtime::Tokio1))?)
+}
+
+/// Whether Redis answers PING within `within`.
+pub async fn ping(pool: &Pool, within: Duration) -> bool {
+    let probe = async {
+        let mut conn = pool.get().await.ok()?;
+        deadpool_redis::redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .ok()
+    };
+    matches!(tokio::time::timeout(within, probe).await, Ok(Some(pong)) if pong == "PONG")
+}
