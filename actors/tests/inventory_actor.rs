@@ -68,6 +68,17 @@ fn actor(
     (InventoryActor::new(state, fence, journal, clock, None).start(), room_id)
 }
 
+/// One unit for a new buyer, through the mailbox.
+async fn reserve(inventory: &actix::Addr<InventoryActor>, room_id: uuid::Uuid) -> Result<Placed, ReserveFailed> {
+    inventory
+        .send(Reserve {
+            room_id,
+            request: request(),
+        })
+        .await
+        .expect("mailbox")
+}
+
 fn request() -> ReserveRequest {
     ReserveRequest {
         order_id: new_id(),
@@ -81,22 +92,10 @@ fn request() -> ReserveRequest {
 async fn the_sale_opens_at_the_clocks_time() {
     let clock = Arc::new(ManualClock::new(start()));
     let (inventory, room_id) = actor(Arc::default(), clock.clone(), Duration::seconds(30));
-    let early = inventory
-        .send(Reserve {
-            room_id,
-            request: request(),
-        })
-        .await
-        .expect("mailbox");
+    let early = reserve(&inventory, room_id).await;
     assert_eq!(early, Err(ReserveFailed::Refused(ReserveError::SaleNotOpen)));
     clock.advance(Duration::seconds(30));
-    let on_time = inventory
-        .send(Reserve {
-            room_id,
-            request: request(),
-        })
-        .await
-        .expect("mailbox");
+    let on_time = reserve(&inventory, room_id).await;
     assert!(matches!(on_time, Ok(Placed::New(_))), "{on_time:?}");
 }
 
@@ -107,13 +106,7 @@ async fn a_failed_commit_answers_unavailable_and_gives_the_stock_back() {
     let (inventory, room_id) = actor(journal.clone(), clock, Duration::zero());
 
     journal.failing.store(true, Ordering::SeqCst);
-    let failed = inventory
-        .send(Reserve {
-            room_id,
-            request: request(),
-        })
-        .await
-        .expect("mailbox");
+    let failed = reserve(&inventory, room_id).await;
     assert!(
         matches!(failed, Err(ReserveFailed::Storage(JournalError::Unavailable(_)))),
         "{failed:?}"
@@ -126,22 +119,10 @@ async fn a_failed_commit_answers_unavailable_and_gives_the_stock_back() {
 
     journal.failing.store(false, Ordering::SeqCst);
     for _ in 0..3 {
-        let placed = inventory
-            .send(Reserve {
-                room_id,
-                request: request(),
-            })
-            .await
-            .expect("mailbox");
+        let placed = reserve(&inventory, room_id).await;
         assert!(matches!(placed, Ok(Placed::New(_))));
     }
-    let sold_out = inventory
-        .send(Reserve {
-            room_id,
-            request: request(),
-        })
-        .await
-        .expect("mailbox");
+    let sold_out = reserve(&inventory, room_id).await;
     assert_eq!(sold_out, Err(ReserveFailed::Refused(ReserveError::SoldOut)));
     assert_eq!(
         journal.committed.load(Ordering::SeqCst),
@@ -154,13 +135,7 @@ async fn a_failed_commit_answers_unavailable_and_gives_the_stock_back() {
 async fn a_listing_of_another_room_is_refused() {
     let clock = Arc::new(ManualClock::new(start()));
     let (inventory, _room) = actor(Arc::default(), clock, Duration::zero());
-    let elsewhere = inventory
-        .send(Reserve {
-            room_id: new_id(),
-            request: request(),
-        })
-        .await
-        .expect("mailbox");
+    let elsewhere = reserve(&inventory, new_id()).await;
     assert_eq!(elsewhere, Err(ReserveFailed::NotInRoom));
 }
 
@@ -188,13 +163,7 @@ async fn a_fenced_off_actor_undoes_its_reservation_and_stops() {
     let (inventory, room_id) = actor(journal.clone(), clock, Duration::zero());
     // A newer owner took the room: epoch 2 exists, this actor writes under 1.
     journal.epoch.store(2, Ordering::SeqCst);
-    let fenced = inventory
-        .send(Reserve {
-            room_id,
-            request: request(),
-        })
-        .await
-        .expect("mailbox");
+    let fenced = reserve(&inventory, room_id).await;
     assert_eq!(fenced, Err(ReserveFailed::Storage(JournalError::Fenced)));
     for _ in 0..200 {
         if !inventory.connected() {
@@ -223,23 +192,11 @@ async fn while_commits_hang_buyers_get_unavailable_not_sold_out() {
         });
     }
     // Not stuck yet: a commit in flight for a moment is normal, and the stock is really held.
-    let at_once = inventory
-        .send(Reserve {
-            room_id,
-            request: request(),
-        })
-        .await
-        .expect("mailbox");
+    let at_once = reserve(&inventory, room_id).await;
     assert_eq!(at_once, Err(ReserveFailed::Refused(ReserveError::SoldOut)));
     // Past the stuck threshold the units may yet come back: retry later, not sold out.
     actix_rt::time::sleep(std::time::Duration::from_millis(300)).await;
-    let later = inventory
-        .send(Reserve {
-            room_id,
-            request: request(),
-        })
-        .await
-        .expect("mailbox");
+    let later = reserve(&inventory, room_id).await;
     assert!(
         matches!(later, Err(ReserveFailed::Storage(JournalError::Unavailable(_)))),
         "{later:?}"
