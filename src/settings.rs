@@ -47,6 +47,10 @@ pub struct RedisSettings {
 pub struct AuthSettings {
     pub jwt_secret: String,
     pub token_ttl_s: i64,
+    /// Password hashes computed at once (19 MiB each); 0 means twice the cores.
+    pub max_concurrent_hashes: usize,
+    /// How long a register or login waits for a hashing turn before 503 `unavailable`.
+    pub hash_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,5 +1,6 @@
 //! Wiring: builds the adapters, the actor directory and the HTTP server. Nothing else does.
 
+use crate::application::identity::password::Passwords;
 use crate::application::issue_coupon::IssueCoupon;
 use crate::application::Services;
 use crate::external::stream::TencentSigner;
@@ -92,6 +93,10 @@ impl Application {
                 key: stream.push_key.clone(),
             }),
             push_url_ttl: chrono::Duration::seconds(stream.push_url_ttl_s),
+            passwords: Arc::new(Passwords::new(
+                settings.auth.max_concurrent_hashes,
+                std::time::Duration::from_millis(settings.auth.hash_wait_ms),
+            )),
         };
 
         let listener = TcpListener::bind(&settings.server.bind)

@@ -26,6 +26,7 @@ pub mod views;
 pub use error::AppError;
 
 use crate::external::stream::StreamSigner;
+use identity::password::Passwords;
 use crate::infrastructure::repos::live::RoomRecord;
 use crate::infrastructure::repos::Storage;
 use livecart_actors::directory::Directory;
@@ -41,6 +42,8 @@ pub struct Services {
     pub signer: Arc<dyn StreamSigner>,
     /// How long a signed push URL stays valid.
     pub push_url_ttl: chrono::Duration,
+    /// Password hashing, bounded so a register or login flood cannot exhaust memory.
+    pub passwords: Arc<Passwords>,
 }
 
 /// The authenticated user a use case acts for.
