@@ -10,6 +10,7 @@ mod durability;
 mod idempotency;
 mod identity;
 mod limits;
+mod logs;
 mod operations;
 mod refusals;
 mod restart;
