@@ -19,6 +19,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use livecart_actors::directory::{Directory, DirectorySettings};
 use livecart_actors::room::{RateLimit, RoomConfig};
+use livecart_actors::session::SessionConfig;
 use livecart_actors::SystemClock;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::net::TcpListener;
@@ -131,6 +132,11 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
     let body_limit = settings.limits.max_body_bytes;
     let origins = web::Data::new(AllowedOrigins(settings.server.allowed_origins.clone()));
     let limits = web::Data::new(Limits::new(&settings.limits));
+    let session = SessionConfig::default();
+    let session = web::Data::new(SessionConfig {
+        inbound_limit: session.inbound_limit.filter(|_| settings.limits.enabled),
+        ..session
+    });
     let forgetful = limits.clone();
     actix_web::rt::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -150,6 +156,7 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
             .app_data(input::query_config())
             .app_data(origins.clone())
             .app_data(limits.clone())
+            .app_data(session.clone())
             .configure(gateway::routes)
     })
     .listen(listener)?
