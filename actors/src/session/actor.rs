@@ -184,6 +184,7 @@ impl SessionActor {
                 }
                 self.buys_in_flight += 1;
                 let request = BuyRequest {
+                    request_id: request_id.clone(),
                     user_id: self.viewer.user_id,
                     role: self.viewer.role,
                     room_id: self.room_id,

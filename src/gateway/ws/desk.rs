@@ -1,5 +1,7 @@
 //! The order desk for `buy` frames: the same quantity rules and the same `place_order` use case
-//! as `POST /v1/rooms/{id}/orders`, with errors in the same codes.
+//! as `POST /v1/rooms/{id}/orders`, with errors in the same codes. The frame's `request_id` is the
+//! order's idempotency key, as `Idempotency-Key` is over HTTP: a client that lost its connection
+//! resends the frame and gets the order it already has, never a second one.
 
 use crate::application::place_order::{place_order, OrderOutcome, OrderRequest};
 use crate::application::views::OrderView;
@@ -10,6 +12,11 @@ use crate::gateway::limits::Limits;
 use futures_util::future::BoxFuture;
 use livecart_actors::session::{BuyRequest, FrameError, OrderDesk};
 use std::sync::Arc;
+
+/// A `request_id` usable as an idempotency key: what HTTP's `Idempotency-Key` accepts.
+fn valid_request_id(id: &str) -> bool {
+    (1..=255).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+}
 
 pub struct WsOrderDesk {
     services: Services,
@@ -36,11 +43,17 @@ impl OrderDesk for WsOrderDesk {
                 role: request.role,
             };
             let placed = async {
+                if !valid_request_id(&request.request_id) {
+                    return Err(crate::application::AppError::invalid(
+                        "request_id",
+                        "1 to 255 visible ASCII characters",
+                    ));
+                }
                 let order = OrderRequest {
                     room_id: request.room_id,
                     listing_id: request.listing_id,
                     quantity: parse_quantity(&request.quantity)?,
-                    idempotency_key: None,
+                    idempotency_key: Some(request.request_id),
                 };
                 place_order(&services, &caller, order).await
             };
