@@ -186,14 +186,20 @@ mod tests {
     #[test]
     fn staging_refuses_the_development_jwt_secret() {
         let err = Settings::load_from("staging", vars(&[])).expect_err("must refuse");
-        assert!(matches!(err, SettingsError::DefaultSecret(what) if what.contains("JWT")), "{err}");
+        assert!(
+            matches!(err, SettingsError::DefaultSecret(what) if what.contains("JWT")),
+            "{err}"
+        );
     }
 
     #[test]
     fn staging_refuses_the_development_push_key_even_with_a_real_jwt_secret() {
         let env = vars(&[("LIVECART__AUTH__JWT_SECRET", "a-staging-secret-of-some-length")]);
         let err = Settings::load_from("staging", env).expect_err("must refuse");
-        assert!(matches!(err, SettingsError::DefaultSecret(what) if what.contains("push key")), "{err}");
+        assert!(
+            matches!(err, SettingsError::DefaultSecret(what) if what.contains("push key")),
+            "{err}"
+        );
     }
 
     #[test]

@@ -52,10 +52,7 @@ fn effect(event: &DomainEvent, campaigns: &HashMap<RoomId, CampaignRecord>) -> O
                 });
             Some(coupon.map_or(CouponEffect::Nothing, CouponEffect::Issue))
         }
-        EventPayload::OrderCancelled { order_id, .. } => Some(CouponEffect::Revoke {
-            order_id,
-            at: event.at,
-        }),
+        EventPayload::OrderCancelled { order_id, .. } => Some(CouponEffect::Revoke { order_id, at: event.at }),
         _ => None,
     }
 }
@@ -144,7 +141,9 @@ mod tests {
                 quantity: 1,
             },
         );
-        assert!(matches!(effect(&cancelled, &campaigns), Some(CouponEffect::Revoke { order_id: o, at }) if o == order_id && at == now));
+        assert!(
+            matches!(effect(&cancelled, &campaigns), Some(CouponEffect::Revoke { order_id: o, at }) if o == order_id && at == now)
+        );
         let started = DomainEvent::new(now, EventPayload::LiveStarted { room_id });
         assert!(effect(&started, &campaigns).is_none(), "not marketing's business");
     }

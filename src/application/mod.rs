@@ -26,9 +26,9 @@ pub mod views;
 pub use error::AppError;
 
 use crate::external::stream::StreamSigner;
-use identity::password::Passwords;
 use crate::infrastructure::repos::live::RoomRecord;
 use crate::infrastructure::repos::Storage;
+use identity::password::Passwords;
 use livecart_actors::directory::Directory;
 use livecart_actors::{Clock, Role, RoomId, UserId};
 use std::sync::Arc;

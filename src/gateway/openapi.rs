@@ -2,7 +2,9 @@
 
 use super::error::ErrorBody;
 use super::handlers::{coupons, identity, listings, moderation, orders, rooms};
-use crate::application::views::{CampaignView, CouponStatus, CouponView, ListingView, OrderView, PlayView, RoomView, StreamView};
+use crate::application::views::{
+    CampaignView, CouponStatus, CouponView, ListingView, OrderView, PlayView, RoomView, StreamView,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 

@@ -10,11 +10,16 @@ async fn coupon_when(app: &TestApp, buyer: &User, order: Uuid, wanted: impl Fn(&
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         let list = expect_status(app.get("/v1/coupons", Some(&buyer.token)).await, StatusCode::OK).await;
-        let coupon = list.as_array().and_then(|a| a.iter().find(|c| c["order_id"] == json!(order)).cloned());
+        let coupon = list
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["order_id"] == json!(order)).cloned());
         if let Some(coupon) = coupon.filter(|c| wanted(c)) {
             return coupon;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no such coupon for {order} in time: {list}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no such coupon for {order} in time: {list}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

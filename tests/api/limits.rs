@@ -13,12 +13,17 @@ fn allowed_within(burst: usize, per_second: usize, elapsed: std::time::Duration)
 /// The next text frame as JSON (`null` for a control frame); fails at the deadline or if the
 /// connection ends.
 async fn next_frame(
-    stream: &mut (impl futures_util::Stream<Item = Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+    stream: &mut (impl futures_util::Stream<
+        Item = Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>,
+    > + Unpin),
     deadline: tokio::time::Instant,
 ) -> serde_json::Value {
     use futures_util::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
-    match tokio::time::timeout_at(deadline, stream.next()).await.expect("a frame in time") {
+    match tokio::time::timeout_at(deadline, stream.next())
+        .await
+        .expect("a frame in time")
+    {
         Some(Ok(Message::Text(text))) => serde_json::from_str(&text).expect("JSON"),
         Some(Ok(_)) => serde_json::Value::Null,
         other => panic!("the connection ended: {other:?}"),

@@ -72,7 +72,11 @@ impl Server {
             if up.is_ok_and(|r| r.status() == StatusCode::OK) {
                 return;
             }
-            assert!(tokio::time::Instant::now() < deadline, "the server never came up: {}", self.text());
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server never came up: {}",
+                self.text()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -111,7 +115,15 @@ async fn debug_logs_show_request_paths_but_never_a_token() {
     let http = format!("http://{}", server.address);
 
     let register = json!({"username": "log_merchant", "password": "correct-horse-battery", "role": "merchant"});
-    let merchant = token_of(client.post(format!("{http}/v1/auth/register")).json(&register).send().await.expect("sent")).await;
+    let merchant = token_of(
+        client
+            .post(format!("{http}/v1/auth/register"))
+            .json(&register)
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
     let room: Value = client
         .post(format!("{http}/v1/rooms"))
         .bearer_auth(&merchant)
@@ -123,15 +135,33 @@ async fn debug_logs_show_request_paths_but_never_a_token() {
         .await
         .expect("json");
     let room = room["id"].as_str().expect("room id").to_owned();
-    let shown = client.get(format!("{http}/v1/rooms/{room}")).bearer_auth(&merchant).send().await.expect("sent");
+    let shown = client
+        .get(format!("{http}/v1/rooms/{room}"))
+        .bearer_auth(&merchant)
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(shown.status(), StatusCode::OK);
-    let viewer = token_of(client.post(format!("{http}/v1/auth/guest")).json(&json!({"nickname": "v"})).send().await.expect("sent")).await;
+    let viewer = token_of(
+        client
+            .post(format!("{http}/v1/auth/guest"))
+            .json(&json!({"nickname": "v"}))
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
 
     let ws = format!("ws://{}/v1/rooms/{room}/ws", server.address);
-    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{ws}?token={viewer}")).await.expect("upgrade");
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{ws}?token={viewer}"))
+        .await
+        .expect("upgrade");
     let welcome = socket.next().await.expect("a frame").expect("readable");
     assert!(welcome.to_text().expect("text").contains("welcome"));
-    socket.send(Message::text(json!({"type": "chat", "text": "hello"}).to_string())).await.expect("sent");
+    socket
+        .send(Message::text(json!({"type": "chat", "text": "hello"}).to_string()))
+        .await
+        .expect("sent");
     socket.close(None).await.expect("closed");
     // A refused upgrade: an invalid token must not be logged either.
     let forged = format!("{}.forged-signature-0123456789", &viewer[..viewer.len() / 2]);
@@ -141,12 +171,21 @@ async fn debug_logs_show_request_paths_but_never_a_token() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let logs = server.stop();
-    assert!(logs.contains(&format!("/v1/rooms/{room}/ws")), "the upgrade is logged by its path: {logs}");
+    assert!(
+        logs.contains(&format!("/v1/rooms/{room}/ws")),
+        "the upgrade is logged by its path: {logs}"
+    );
     assert!(logs.contains("/v1/auth/register"), "requests are logged: {logs}");
     for (who, token) in [("merchant", &merchant), ("viewer", &viewer), ("forged", &forged)] {
         // The whole token, and its signature alone, which is what makes it a credential.
         let signature = token.rsplit('.').next().expect("a signature");
-        assert!(!logs.contains(token.as_str()), "the {who} token is in the logs:\n{logs}");
-        assert!(!logs.contains(signature), "the {who} token's signature is in the logs:\n{logs}");
+        assert!(
+            !logs.contains(token.as_str()),
+            "the {who} token is in the logs:\n{logs}"
+        );
+        assert!(
+            !logs.contains(signature),
+            "the {who} token's signature is in the logs:\n{logs}"
+        );
     }
 }

@@ -37,7 +37,9 @@ const NOTICE_EVERY: Duration = Duration::from_secs(1);
 pub enum Admission {
     Pass,
     /// Over the rate: dropped. `notify` says whether to tell the sender this time.
-    Refuse { notify: bool },
+    Refuse {
+        notify: bool,
+    },
 }
 
 #[derive(Debug)]

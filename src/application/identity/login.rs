@@ -13,7 +13,10 @@ pub async fn login(services: &Services, username: String, password: String) -> R
         .find_user_by_username(username.trim().to_owned())
         .await?;
     let passwords = services.passwords.clone();
-    check(user, password, |given, stored| async move { passwords.verify(given, stored).await }).await
+    check(user, password, |given, stored| async move {
+        passwords.verify(given, stored).await
+    })
+    .await
 }
 
 /// Decides a login given the user found (if any) and a verifier of `(password, stored hash)`.

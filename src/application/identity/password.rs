@@ -16,7 +16,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// (`Argon2::default()`, checked by a test): a login for a missing user, or for a guest, is
 /// verified against it, so it costs what a wrong password costs and its timing does not tell
 /// which usernames exist.
-pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$e2GfdvT2rBo7/g6s+RGHSA$cqkNMTJCf8PQaa3p2GF3s5cVKq0chX288L9/s9Urvyc";
+pub const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$e2GfdvT2rBo7/g6s+RGHSA$cqkNMTJCf8PQaa3p2GF3s5cVKq0chX288L9/s9Urvyc";
 
 /// Hashes and verifies passwords, a bounded number at a time.
 pub struct Passwords {
@@ -94,7 +95,10 @@ mod tests {
         let passwords = passwords();
         let stored = passwords.hash("correct horse".into()).await.expect("hash");
         assert!(stored.starts_with("$argon2id$"));
-        assert!(passwords.verify("correct horse".into(), stored.clone()).await.expect("verify"));
+        assert!(passwords
+            .verify("correct horse".into(), stored.clone())
+            .await
+            .expect("verify"));
         assert!(!passwords.verify("wrong horse".into(), stored).await.expect("verify"));
     }
 

@@ -82,7 +82,10 @@ pub enum CouponEffect {
     Nothing,
     Issue(CouponRecord),
     /// The order was cancelled at `at`: its coupon, if it has one, is revoked.
-    Revoke { order_id: OrderId, at: DateTime<Utc> },
+    Revoke {
+        order_id: OrderId,
+        at: DateTime<Utc>,
+    },
 }
 
 /// What a batch of events did.
