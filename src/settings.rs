@@ -2,7 +2,7 @@
 //! `LIVECART__SECTION__KEY` environment variables. Named `settings` so it does not shadow the
 //! `config` crate.
 
-use config::{Config, Environment, File, FileFormat};
+use config::{Config, Environment, File, FileFormat, Map};
 use serde::Deserialize;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -48,6 +48,10 @@ pub struct RedisSettings {
 pub struct AuthSettings {
     pub jwt_secret: String,
     pub token_ttl_s: i64,
+    /// Password hashes computed at once (19 MiB each); 0 means twice the cores.
+    pub max_concurrent_hashes: usize,
+    /// How long a register or login waits for a hashing turn before 503 `unavailable`.
+    pub hash_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,18 +101,34 @@ pub struct ActorSettings {
 pub enum SettingsError {
     #[error("settings could not be read: {0}")]
     Read(#[from] config::ConfigError),
-    #[error("refusing to start in production with the development {0}: set it in the environment")]
+    #[error("refusing to start outside development and test with the development {0}: set it in the environment")]
     DefaultSecret(&'static str),
+}
+
+/// The process environment's variables that are valid UTF-8; others cannot be settings, and
+/// `std::env::vars` would panic on them.
+fn process_environment() -> Map<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
 }
 
 impl Settings {
     /// Reads the layers for `LIVECART_ENV` (default `development`).
     pub fn load() -> Result<Self, SettingsError> {
-        let env = std::env::var("LIVECART_ENV").unwrap_or_else(|_| development());
-        Self::load_for(&env)
+        let vars = process_environment();
+        let env = vars.get("LIVECART_ENV").cloned().unwrap_or_else(development);
+        Self::load_from(&env, vars)
     }
 
+    /// As [`Settings::load`], for the given environment name, reading the process environment.
     pub fn load_for(env: &str) -> Result<Self, SettingsError> {
+        Self::load_from(env, process_environment())
+    }
+
+    /// The layers for `env`, with `vars` standing in for the process environment: tests (which
+    /// run in parallel threads) pass their variables here instead of mutating the process's.
+    pub fn load_from(env: &str, vars: Map<String, String>) -> Result<Self, SettingsError> {
         let mut builder = Config::builder()
             .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
             .add_source(File::with_name(&format!("config/{env}")).required(false))
@@ -118,21 +138,25 @@ impl Settings {
                     .separator("__")
                     .try_parsing(true)
                     .list_separator(",")
-                    .with_list_parse_key("server.allowed_origins"),
+                    .with_list_parse_key("server.allowed_origins")
+                    .source(Some(vars.clone())),
             )
             .set_override("env", env)?;
         if env == "production" {
             builder = builder
-                .set_override_option("database.url", std::env::var("DATABASE_URL").ok())?
-                .set_override_option("redis.url", std::env::var("REDIS_URL").ok())?;
+                .set_override_option("database.url", vars.get("DATABASE_URL").cloned())?
+                .set_override_option("redis.url", vars.get("REDIS_URL").cloned())?;
         }
         let settings: Settings = builder.build()?.try_deserialize()?;
         settings.refuse_development_secrets()?;
         Ok(settings)
     }
 
+    /// The compiled-in secrets are public (they are in this repository), so only a developer's
+    /// machine and the test suite may run with them; any other environment — `production`, but
+    /// also `staging`, `demo` or a misspelt name — must bring its own.
     fn refuse_development_secrets(&self) -> Result<(), SettingsError> {
-        if self.env != "production" {
+        if matches!(self.env.as_str(), "development" | "test") {
             return Ok(());
         }
         let defaults: Settings = Config::builder()
@@ -155,16 +179,57 @@ impl Settings {
 mod tests {
     use super::*;
 
+    fn vars(pairs: &[(&str, &str)]) -> Map<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
     #[test]
     fn the_compiled_in_defaults_are_complete() {
-        let settings = Settings::load_for("development").expect("defaults load");
+        let settings = Settings::load_from("development", vars(&[])).expect("defaults load");
         assert_eq!(settings.server.bind, "127.0.0.1:8080");
         assert!(settings.database.url.starts_with("sqlite://"));
     }
 
     #[test]
     fn production_refuses_the_development_jwt_secret() {
-        let err = Settings::load_for("production").expect_err("must refuse");
+        let err = Settings::load_from("production", vars(&[])).expect_err("must refuse");
         assert!(matches!(err, SettingsError::DefaultSecret(_)), "{err}");
+    }
+
+    #[test]
+    fn staging_refuses_the_development_jwt_secret() {
+        let err = Settings::load_from("staging", vars(&[])).expect_err("must refuse");
+        assert!(
+            matches!(err, SettingsError::DefaultSecret(what) if what.contains("JWT")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn staging_refuses_the_development_push_key_even_with_a_real_jwt_secret() {
+        let env = vars(&[("LIVECART__AUTH__JWT_SECRET", "a-staging-secret-of-some-length")]);
+        let err = Settings::load_from("staging", env).expect_err("must refuse");
+        assert!(
+            matches!(err, SettingsError::DefaultSecret(what) if what.contains("push key")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn staging_starts_with_secrets_from_the_environment() {
+        let env = vars(&[
+            ("LIVECART__AUTH__JWT_SECRET", "a-staging-secret-of-some-length"),
+            ("LIVECART__STREAM__PUSH_KEY", "a-staging-push-key"),
+        ]);
+        let settings = Settings::load_from("staging", env).expect("real secrets are accepted");
+        assert_eq!(settings.auth.jwt_secret, "a-staging-secret-of-some-length");
+        assert_eq!(settings.env, "staging");
+    }
+
+    #[test]
+    fn development_and_test_keep_the_development_secrets() {
+        for env in ["development", "test"] {
+            Settings::load_from(env, vars(&[])).unwrap_or_else(|e| panic!("{env}: {e}"));
+        }
     }
 }

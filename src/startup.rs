@@ -1,5 +1,6 @@
 //! Wiring: builds the adapters, the actor directory and the HTTP server. Nothing else does.
 
+use crate::application::identity::password::Passwords;
 use crate::application::issue_coupon::IssueCoupon;
 use crate::application::{Probes, Services};
 use crate::external::stream::TencentSigner;
@@ -20,6 +21,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use livecart_actors::directory::{Directory, DirectorySettings};
 use livecart_actors::room::{RateLimit, RoomConfig};
+use livecart_actors::session::SessionConfig;
 use livecart_actors::SystemClock;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::net::TcpListener;
@@ -136,6 +138,10 @@ impl Application {
                 key: stream.push_key.clone(),
             }),
             push_url_ttl: chrono::Duration::seconds(stream.push_url_ttl_s),
+            passwords: Arc::new(Passwords::new(
+                settings.auth.max_concurrent_hashes,
+                std::time::Duration::from_millis(settings.auth.hash_wait_ms),
+            )),
         };
 
         let listener = TcpListener::bind(&settings.server.bind)
@@ -180,6 +186,11 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
     let body_limit = settings.limits.max_body_bytes;
     let origins = web::Data::new(AllowedOrigins(settings.server.allowed_origins.clone()));
     let limits = web::Data::new(Limits::new(&settings.limits));
+    let session = SessionConfig::default();
+    let session = web::Data::new(SessionConfig {
+        inbound_limit: session.inbound_limit.filter(|_| settings.limits.enabled),
+        ..session
+    });
     let forgetful = limits.clone();
     actix_web::rt::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -199,6 +210,7 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
             .app_data(input::query_config())
             .app_data(origins.clone())
             .app_data(limits.clone())
+            .app_data(session.clone())
             .configure(gateway::routes)
     })
     .listen(listener)?
@@ -206,9 +218,13 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
     Ok(server)
 }
 
-/// Request logging at debug level, so a load test does not drown in lines.
+/// Request logging at debug level, so a load test does not drown in lines. The method and the
+/// path only (`%U`), never the request line (`%r`) or the query string: the room WebSocket takes
+/// its token as `?token=`, and a token must never reach the logs.
 fn tracing_actix_web_lite() -> actix_web::middleware::Logger {
-    actix_web::middleware::Logger::new("%r %s %Dms").log_level(log_level())
+    actix_web::middleware::Logger::new("%{method}xi %U %s %Dms")
+        .custom_request_replace("method", |req| req.method().to_string())
+        .log_level(log_level())
 }
 
 fn log_level() -> tracing::log::Level {

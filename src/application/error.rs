@@ -25,6 +25,10 @@ pub enum AppError {
     /// Storage could not be reached or failed; nothing was acknowledged.
     #[error("storage is unavailable")]
     Unavailable(String),
+    /// Too much of one costly kind of work (password hashing) is already running; nothing was
+    /// done, and the client may retry shortly.
+    #[error("the server is busy: {0}")]
+    Busy(&'static str),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

@@ -1,6 +1,6 @@
-//! `list_coupons`: the caller's coupons, newest first.
+//! `list_coupons`: the caller's coupons, newest first, revoked ones included and marked so.
 
-use super::views::CouponView;
+use super::views::{CouponStatus, CouponView};
 use super::{AppError, Caller, Services};
 
 pub async fn list_coupons(services: &Services, caller: &Caller) -> Result<Vec<CouponView>, AppError> {
@@ -14,6 +14,11 @@ pub async fn list_coupons(services: &Services, caller: &Caller) -> Result<Vec<Co
             amount_off_cents: c.amount_off_cents,
             min_spend_cents: c.min_spend_cents,
             expires_at: c.expires_at,
+            status: match c.revoked_at {
+                None => CouponStatus::Active,
+                Some(_) => CouponStatus::Revoked,
+            },
+            revoked_at: c.revoked_at,
         })
         .collect())
 }

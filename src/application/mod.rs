@@ -31,6 +31,7 @@ use crate::infrastructure::journal::JournalHealth;
 use crate::infrastructure::outbox_relay::RelayHealth;
 use crate::infrastructure::repos::live::RoomRecord;
 use crate::infrastructure::repos::Storage;
+use identity::password::Passwords;
 use livecart_actors::directory::Directory;
 use livecart_actors::{Clock, Role, RoomId, UserId};
 use std::sync::Arc;
@@ -56,6 +57,8 @@ pub struct Services {
     pub signer: Arc<dyn StreamSigner>,
     /// How long a signed push URL stays valid.
     pub push_url_ttl: chrono::Duration,
+    /// Password hashing, bounded so a register or login flood cannot exhaust memory.
+    pub passwords: Arc<Passwords>,
 }
 
 /// The authenticated user a use case acts for.

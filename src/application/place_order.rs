@@ -26,13 +26,15 @@ pub enum OrderOutcome {
 
 pub async fn place_order(services: &Services, caller: &Caller, req: OrderRequest) -> Result<OrderOutcome, AppError> {
     caller.require(Role::Viewer)?;
-    if let Some(key) = &req.idempotency_key {
-        if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(AppError::invalid(
-                "Idempotency-Key",
-                "1 to 255 visible ASCII characters",
-            ));
-        }
+    if req
+        .idempotency_key
+        .as_deref()
+        .is_some_and(|key| !valid_idempotency_key(key))
+    {
+        return Err(AppError::invalid(
+            "Idempotency-Key",
+            "1 to 255 visible ASCII characters",
+        ));
     }
     let started = Instant::now();
     // The deadline covers the lookup, a full mailbox and the commit: a stalled database answers
@@ -125,6 +127,11 @@ async fn earlier_order(
     } else {
         Err(AppError::Refused(ReserveError::IdempotencyKeyReused))
     }
+}
+
+/// What an idempotency key may be: HTTP's `Idempotency-Key`, or a `buy` frame's `request_id`.
+pub fn valid_idempotency_key(key: &str) -> bool {
+    (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// The contract's code for each refusal.

@@ -102,4 +102,17 @@ pub struct CouponView {
     pub amount_off_cents: i64,
     pub min_spend_cents: i64,
     pub expires_at: DateTime<Utc>,
+    /// `active`, or `revoked` once the order that earned it was cancelled.
+    #[schema(example = "active")]
+    pub status: CouponStatus,
+    /// When it was revoked; `null` while active (always present).
+    #[schema(required = true)]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CouponStatus {
+    Active,
+    Revoked,
 }

@@ -52,9 +52,20 @@ impl ApiError {
                 AppError::NotCancellable => (S::CONFLICT, "not_cancellable"),
                 AppError::UsernameTaken => (S::CONFLICT, "username_taken"),
                 AppError::InvalidField { .. } => (S::UNPROCESSABLE_ENTITY, "invalid_field"),
-                AppError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable"),
+                AppError::Unavailable(_) | AppError::Busy(_) => (S::SERVICE_UNAVAILABLE, "unavailable"),
                 AppError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
             },
+        }
+    }
+
+    /// When the client may try again: a 429 knows its wait; a 503 (storage away, the room's
+    /// owner elsewhere, hashing busy) says a second, as nothing was done and the cause is
+    /// usually brief.
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            ApiError::RateLimited(wait) => Some(*wait),
+            _ if self.code().0 == StatusCode::SERVICE_UNAVAILABLE => Some(std::time::Duration::from_secs(1)),
+            _ => None,
         }
     }
 
@@ -89,13 +100,10 @@ impl ResponseError for ApiError {
             _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
-        if let ApiError::RateLimited(wait) = self {
+        if let Some(wait) = self.retry_after() {
             // Whole seconds, rounded up: a client retrying at once would only be refused again.
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.max(1).to_string()));
-        } else if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
-            // Storage or the room's owner is away for now: a retry in a moment may well succeed.
-            response.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
         }
         response.json(self.body())
     }

@@ -2,7 +2,9 @@
 
 use super::error::ErrorBody;
 use super::handlers::{coupons, identity, listings, moderation, orders, rooms};
-use crate::application::views::{CampaignView, CouponView, ListingView, OrderView, PlayView, RoomView, StreamView};
+use crate::application::views::{
+    CampaignView, CouponStatus, CouponView, ListingView, OrderView, PlayView, RoomView, StreamView,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -18,7 +20,7 @@ use utoipa::{Modify, OpenApi};
         moderation::mute, moderation::unmute, moderation::delete_chat,
         super::ws::upgrade::connect,
     ),
-    components(schemas(ErrorBody, RoomView, StreamView, PlayView, ListingView, OrderView, CampaignView, CouponView)),
+    components(schemas(ErrorBody, RoomView, StreamView, PlayView, ListingView, OrderView, CampaignView, CouponView, CouponStatus)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;

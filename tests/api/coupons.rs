@@ -2,6 +2,27 @@ use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
+use uuid::Uuid;
+
+/// The buyer's coupon for `order` once it satisfies `wanted`; coupons follow events, so this
+/// polls, and fails after a bounded wait.
+async fn coupon_when(app: &TestApp, buyer: &User, order: Uuid, wanted: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let list = expect_status(app.get("/v1/coupons", Some(&buyer.token)).await, StatusCode::OK).await;
+        let coupon = list
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["order_id"] == json!(order)).cloned());
+        if let Some(coupon) = coupon.filter(|c| wanted(c)) {
+            return coupon;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no such coupon for {order} in time: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
 
 on_both_backends! {
     async fn every_order_in_a_campaign_room_earns_exactly_one_coupon(backend) {
@@ -66,5 +87,45 @@ on_both_backends! {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let coupons = app.services.storage.coupons_of_user(buyer.id).await.expect("coupons");
         assert_eq!(coupons.len(), 1, "the order has one coupon whatever the deliveries");
+    }
+
+    async fn a_cancelled_orders_coupon_is_revoked_so_buying_and_cancelling_farms_nothing(backend) {
+        let app = spawn_app(backend).await;
+        let merchant = app.merchant().await;
+        let room = app.live_room(&merchant).await;
+        let listing = app.simple_listing(&merchant, room, 10, 5).await;
+        let body = json!({"amount_off_cents": 300, "min_spend_cents": 0, "valid_for_s": 3600});
+        expect_status(app.post(&format!("/v1/rooms/{room}/coupon-campaign"), Some(&merchant.token), body).await, StatusCode::CREATED).await;
+        let buyer = app.guest().await;
+
+        let mut cancelled = Vec::new();
+        for _ in 0..3 {
+            let order = id_of(expect_status(app.order(&buyer, room, listing, json!(1), None).await, StatusCode::CREATED).await);
+            let active = coupon_when(&app, &buyer, order, |c| c["status"] == "active").await;
+            assert_eq!(active["revoked_at"], Value::Null, "{active}");
+            let res = app.post(&format!("/v1/orders/{order}/cancel"), Some(&buyer.token), json!({})).await;
+            expect_status(res, StatusCode::OK).await;
+            let revoked = coupon_when(&app, &buyer, order, |c| c["status"] == "revoked").await;
+            assert!(revoked["revoked_at"].as_str().is_some_and(|t| t.parse::<chrono::DateTime<chrono::Utc>>().is_ok()), "{revoked}");
+            cancelled.push((order, revoked["revoked_at"].clone()));
+        }
+        let kept = id_of(expect_status(app.order(&buyer, room, listing, json!(1), None).await, StatusCode::CREATED).await);
+        coupon_when(&app, &buyer, kept, |c| c["status"] == "active").await;
+        let list = expect_status(app.get("/v1/coupons", Some(&buyer.token)).await, StatusCode::OK).await;
+        let active: Vec<&Value> = list.as_array().expect("array").iter().filter(|c| c["status"] == "active").collect();
+        assert_eq!(active.len(), 1, "only the order still standing keeps its coupon: {list}");
+        assert_eq!(active[0]["order_id"], json!(kept));
+
+        // A cancellation delivered again (a replay, or twice in one batch) changes nothing.
+        use livecart_actors::events::{DomainEvent, EventHandler, EventPayload};
+        let (order, first_revoked_at) = cancelled[0].clone();
+        let event = DomainEvent::new(chrono::Utc::now() + chrono::Duration::hours(1), EventPayload::OrderCancelled {
+            order_id: order, room_id: room, listing_id: listing, user_id: buyer.id, quantity: 1,
+        });
+        let handler = livecart::application::issue_coupon::IssueCoupon::new(app.services.storage.clone());
+        handler.handle(std::sync::Arc::from(vec![event.clone(), event])).await.expect("delivered");
+        let again = coupon_when(&app, &buyer, order, |_| true).await;
+        assert_eq!((again["status"].clone(), again["revoked_at"].clone()), (json!("revoked"), first_revoked_at));
+        coupon_when(&app, &buyer, kept, |c| c["status"] == "active").await;
     }
 }

@@ -85,6 +85,22 @@ struct Answers {
     other: HashMap<String, usize>,
 }
 
+impl Answers {
+    fn record(&mut self, status: StatusCode, body: &serde_json::Value, during_outage: bool) {
+        if status == StatusCode::CREATED {
+            self.created.push(body["id"].as_str().expect("id").to_owned());
+            return;
+        }
+        let code = format!("{} {}", status.as_u16(), body["error"].as_str().unwrap_or("?"));
+        let bucket = if during_outage {
+            &mut self.during_outage
+        } else {
+            &mut self.other
+        };
+        *bucket.entry(code).or_default() += 1;
+    }
+}
+
 #[actix_web::test]
 async fn the_server_rides_out_a_database_outage_with_503s_and_recovers_by_itself() {
     // Enough not to sell out before both outages are over, little enough to sell out after.
@@ -135,19 +151,7 @@ async fn the_server_rides_out_a_database_outage_with_503s_and_recovers_by_itself
                     };
                     let status = res.status();
                     let body: serde_json::Value = res.json().await.unwrap_or_default();
-                    let mut seen = answers.lock().expect("lock");
-                    if status == StatusCode::CREATED {
-                        seen.created.push(body["id"].as_str().expect("id").to_owned());
-                    } else {
-                        let code = format!("{} {}", status.as_u16(), body["error"].as_str().unwrap_or("?"));
-                        let bucket = if during {
-                            &mut seen.during_outage
-                        } else {
-                            &mut seen.other
-                        };
-                        *bucket.entry(code).or_default() += 1;
-                    }
-                    drop(seen);
+                    answers.lock().expect("lock").record(status, &body, during);
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             })
@@ -201,7 +205,7 @@ async fn the_server_rides_out_a_database_outage_with_503s_and_recovers_by_itself
     }
     let late = api.guest().await;
     let res = api.order(&late, room, listing, json!(1), None).await;
-    let answers = answers.lock().expect("lock");
+    let answers = std::mem::take(&mut *answers.lock().expect("lock"));
     let mut created: HashSet<String> = answers.created.iter().cloned().collect();
     match res.status() {
         StatusCode::CREATED => {

@@ -38,3 +38,34 @@ on_both_backends! {
         expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
     }
 }
+
+on_both_backends! {
+    async fn a_registration_flood_beyond_the_hashing_turns_gets_503_with_retry_after(backend) {
+        let app = spawn_app_with(fresh_database(backend), |s| {
+            s.auth.max_concurrent_hashes = 1;
+            s.auth.hash_wait_ms = 0;
+        })
+        .await;
+        let names: Vec<String> = (0..16).map(|i| format!("flood_{i}")).collect();
+        let answers = futures_util::future::join_all(names.iter().map(|name| app.register(name, "viewer"))).await;
+        let mut busy = 0;
+        let mut created = Vec::new();
+        for (i, res) in answers.into_iter().enumerate() {
+            match res.status() {
+                StatusCode::CREATED => created.push(i),
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    busy += 1;
+                    let retry: u64 = res.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+                    assert!(retry >= 1);
+                    expect_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+                }
+                other => panic!("only 201 or 503 unavailable, got {other}: {:?}", res.text().await),
+            }
+        }
+        assert!(busy > 0, "one turn cannot serve 16 registrations at once");
+        assert!(!created.is_empty(), "the turn serves someone");
+        // A refused registration changed nothing: the name is still free.
+        let refused = (0..16).find(|i| !created.contains(i)).expect("one was refused");
+        expect_status(app.register(&names[refused], "viewer").await, StatusCode::CREATED).await;
+    }
+}

@@ -10,6 +10,26 @@ fn allowed_within(burst: usize, per_second: usize, elapsed: std::time::Duration)
     burst + per_second * (elapsed.as_secs() as usize + 1)
 }
 
+/// The next text frame as JSON (`null` for a control frame); fails at the deadline or if the
+/// connection ends.
+async fn next_frame(
+    stream: &mut (impl futures_util::Stream<
+        Item = Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>,
+    > + Unpin),
+    deadline: tokio::time::Instant,
+) -> serde_json::Value {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    match tokio::time::timeout_at(deadline, stream.next())
+        .await
+        .expect("a frame in time")
+    {
+        Some(Ok(Message::Text(text))) => serde_json::from_str(&text).expect("JSON"),
+        Some(Ok(_)) => serde_json::Value::Null,
+        other => panic!("the connection ended: {other:?}"),
+    }
+}
+
 async fn limited_app(backend: Backend) -> TestApp {
     spawn_app_with(fresh_database(backend), |s| {
         s.limits.enabled = true;
@@ -82,5 +102,53 @@ on_both_backends! {
             first.send_json(json!({"type": "chat", "text": format!("hello {i}")})).await;
         }
         assert_eq!(first.until_type("error").await["error"], "rate_limited");
+    }
+}
+
+on_both_backends! {
+    async fn a_flooding_connection_is_rate_limited_and_the_room_still_serves_everyone_else(backend) {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        const FRAMES: usize = 4000;
+        let app = spawn_app_with(fresh_database(backend), |s| s.limits.enabled = true).await;
+        let merchant = app.merchant().await;
+        let (flooder, fan) = (app.guest().await, app.guest().await);
+        let room = app.live_room(&merchant).await;
+        let (flood, _) = app.ws(room, &flooder.token).await;
+        let (mut f, _) = app.ws(room, &fan.token).await;
+
+        let started = std::time::Instant::now();
+        let (mut sink, mut stream) = flood.socket.split();
+        let sender = tokio::spawn(async move {
+            for i in 0..FRAMES {
+                let frame = if i % 2 == 0 {
+                    json!({"type": "like", "count": 1})
+                } else {
+                    json!({"type": "chat", "text": format!("flood {i}")})
+                };
+                sink.send(Message::text(frame.to_string())).await.expect("the flooder stays connected");
+            }
+            sink
+        });
+        f.send_json(json!({"type": "chat", "text": "still heard"})).await;
+        f.send_json(json!({"type": "like", "count": 7})).await;
+        let mine = f.until(|fr| (fr["type"] == "chat" && fr["text"] == "still heard") || fr["type"] == "error").await;
+        assert_eq!(mine["type"], "chat", "the fan's chat goes through: {mine}");
+        let mut sink = sender.await.expect("the flood was sent");
+
+        // The flooder is told, with the contract's code, and stays connected.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while next_frame(&mut stream, deadline).await["error"] != "rate_limited" {}
+        sink.send(Message::text(json!({"type": "ping"}).to_string())).await.expect("still connected");
+        while next_frame(&mut stream, deadline).await["type"] != "pong" {}
+
+        // Only the flooder's allowance of likes counted; the fan's did.
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        let view = expect_status(app.get(&format!("/v1/rooms/{room}"), None).await, StatusCode::OK).await;
+        let likes = view["like_count"].as_u64().expect("like_count") as usize;
+        let allowed = allowed_within(40, 20, started.elapsed());
+        assert!(likes >= 7, "the fan's likes count: {likes}");
+        assert!(likes - 7 <= allowed, "{likes} likes, but the flooder may send only {allowed} frames");
+        assert!(f.none_of_type_within("error", std::time::Duration::from_millis(300)).await, "the fan is never refused");
     }
 }

@@ -12,6 +12,7 @@ mod idempotency;
 mod identity;
 mod limits;
 mod live_status;
+mod logs;
 mod operations;
 mod ownership;
 mod process;

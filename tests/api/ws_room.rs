@@ -46,9 +46,14 @@ on_both_backends! {
         a.send_json(json!({"type": "like", "count": 3})).await;
         b1.send_json(json!({"type": "like", "count": 2})).await;
         for client in [&mut a, &mut b1, &mut b2] {
-            client.until(|f| f["type"] == "likes" && f["total"] == 5).await;
-            // Two distinct users, although Bob has two connections.
-            client.until(|f| f["type"] == "viewers" && f["count"] == 2).await;
+            // Likes and viewers are flushed on their own ticks: either may come first.
+            let (mut likes, mut viewers) = (false, false);
+            while !(likes && viewers) {
+                let frame = client.until(|f| f["type"] == "likes" || f["type"] == "viewers").await;
+                likes |= frame["type"] == "likes" && frame["total"] == 5;
+                // Two distinct users, although Bob has two connections.
+                viewers |= frame["type"] == "viewers" && frame["count"] == 2;
+            }
         }
         let view = expect_status(app.get(&format!("/v1/rooms/{room}"), None).await, StatusCode::OK).await;
         assert_eq!((view["viewer_count"].clone(), view["like_count"].clone()), (json!(2), json!(5)));
@@ -104,6 +109,56 @@ on_both_backends! {
         b.send_json(json!({"type": "buy", "request_id": "r-3", "listing_id": listing, "quantity": 1})).await;
         assert_eq!(b.until_type("order").await["error"]["error"], "limit_exceeded");
         assert_eq!(app.stored_orders(listing).await.len(), 1);
+    }
+
+    async fn a_buy_frame_resent_after_a_reconnect_with_its_request_id_places_one_order(backend) {
+        let app = spawn_app(backend).await;
+        let merchant = app.merchant().await;
+        let buyer = app.guest().await;
+        let room = app.live_room(&merchant).await;
+        let listing = app.simple_listing(&merchant, room, 10, 5).await;
+
+        // The answer arrived, then the connection dropped; the client resends to be sure.
+        let buy = json!({"type": "buy", "request_id": "buy-7f3a", "listing_id": listing, "quantity": 2});
+        let (mut first, _) = app.ws(room, &buyer.token).await;
+        first.send_json(buy.clone()).await;
+        let placed = first.until_type("order").await;
+        assert_eq!(placed["order"]["status"], "reserved", "{placed}");
+        drop(first);
+        let (mut second, _) = app.ws(room, &buyer.token).await;
+        second.send_json(buy.clone()).await;
+        let again = second.until_type("order").await;
+        assert_eq!(again["request_id"], "buy-7f3a");
+        assert_eq!(again["order"]["id"], placed["order"]["id"], "the same order: {again}");
+        assert_eq!(app.stock_left(room, listing).await, 8, "stock taken once");
+        assert_eq!(app.stored_orders(listing).await.len(), 1, "one row");
+
+        // The connection dropped before the answer: the resent frame gets the one order.
+        let lost = json!({"type": "buy", "request_id": "buy-9c21", "listing_id": listing, "quantity": 1});
+        let (mut third, _) = app.ws(room, &buyer.token).await;
+        third.send_json(lost.clone()).await;
+        drop(third);
+        let (mut fourth, _) = app.ws(room, &buyer.token).await;
+        fourth.send_json(lost).await;
+        let answer = fourth.until_type("order").await;
+        assert_eq!(answer["order"]["quantity"], 1, "{answer}");
+        let stored = app.stored_orders(listing).await;
+        assert_eq!(stored.len(), 2, "one row per request_id");
+        assert!(stored.iter().any(|o| json!(o.id) == answer["order"]["id"]));
+        assert_eq!(app.stock_left(room, listing).await, 7);
+
+        // The same request_id for another buy is refused, as a reused Idempotency-Key is.
+        let other = json!({"type": "buy", "request_id": "buy-7f3a", "listing_id": listing, "quantity": 1});
+        fourth.send_json(other).await;
+        assert_eq!(fourth.until_type("order").await["error"]["error"], "idempotency_key_reused");
+        for bad in ["".to_owned(), "has space".to_owned(), "x".repeat(256), "ключ".to_owned()] {
+            fourth.send_json(json!({"type": "buy", "request_id": bad, "listing_id": listing, "quantity": 1})).await;
+            let refused = fourth.until_type("order").await;
+            assert_eq!(refused["request_id"], json!(bad));
+            assert_eq!(refused["error"]["error"], "invalid_field", "{refused}");
+        }
+        assert_eq!(app.stored_orders(listing).await.len(), 2, "refusals take nothing");
+        assert_eq!(app.stock_left(room, listing).await, 7);
     }
 
     async fn reconnecting_with_epoch_and_offset_replays_exactly_the_missed_chat(backend) {

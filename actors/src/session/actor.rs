@@ -1,10 +1,12 @@
 //! The SessionActor: one per WebSocket connection.
 //!
-//! It knows the viewer, keeps the heartbeat, answers pings, bounds the buys in flight, and turns
-//! client frames into room messages or order-desk calls. It never touches the socket: the
+//! It knows the viewer, keeps the heartbeat, answers pings, bounds the buys in flight, paces what
+//! the connection sends the room (a rate over chat and likes, likes summed between flushes, see
+//! [`Intake`]), and turns client frames into room messages or order-desk calls. It never touches the socket: the
 //! gateway feeds it parsed frames ([`Inbound`]) and a writer task drains its outbox.
 
 use super::frames::{ClientFrame, ServerFrame};
+use super::intake::{Admission, Intake, SessionConfig};
 use super::order_desk::{BuyRequest, OrderDesk};
 use super::outbox::{CloseCode, Outgoing, Policy, SharedOutbox};
 use crate::identity::Role;
@@ -68,6 +70,8 @@ pub struct SessionActor {
     resume: Option<(u64, u64)>,
     last_heard: Instant,
     buys_in_flight: usize,
+    config: SessionConfig,
+    intake: Intake,
 }
 
 impl SessionActor {
@@ -78,6 +82,7 @@ impl SessionActor {
         outbox: Arc<SharedOutbox>,
         desk: Arc<dyn OrderDesk>,
         resume: Option<(u64, u64)>,
+        config: SessionConfig,
     ) -> Self {
         Self {
             id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
@@ -89,6 +94,38 @@ impl SessionActor {
             resume,
             last_heard: Instant::now(),
             buys_in_flight: 0,
+            config,
+            intake: Intake::new(config.inbound_limit, Instant::now()),
+        }
+    }
+
+    /// Whether a chat or like frame may go on to the room; tells the sender (now and then) when not.
+    fn admit(&mut self) -> bool {
+        match self.intake.admit(Instant::now()) {
+            Admission::Pass => true,
+            Admission::Refuse { notify } => {
+                metrics::counter!("livecart_ws_frames_rate_limited_total").increment(1);
+                if notify {
+                    self.reply(ServerFrame::error(
+                        "rate_limited",
+                        "slow down: too many frames on this connection; the extra ones were dropped",
+                    ));
+                }
+                false
+            }
+        }
+    }
+
+    /// Takes the summed likes to the room in one message. If the room's mailbox is full they
+    /// wait for the next flush; if the room is gone they go with it.
+    fn flush_likes(&mut self, ctx: &mut Context<Self>) {
+        let Some(count) = self.intake.take_likes() else {
+            return;
+        };
+        if let Err(SendError::Full(AddLikes { count })) = self.room.try_send(AddLikes { count }) {
+            if self.intake.add_likes(count) {
+                ctx.run_later(self.config.like_flush_every, |act, ctx| act.flush_likes(ctx));
+            }
         }
     }
 
@@ -100,6 +137,9 @@ impl SessionActor {
         match frame {
             ClientFrame::Ping => self.reply(ServerFrame::Pong),
             ClientFrame::Chat { text } => {
+                if !self.admit() {
+                    return;
+                }
                 let length = text.chars().count();
                 if length == 0 || length > MAX_CHAT_CHARS || text.trim().is_empty() {
                     self.reply(ServerFrame::error(
@@ -117,12 +157,15 @@ impl SessionActor {
                 }
             }
             ClientFrame::Like { count } => {
+                if !self.admit() {
+                    return;
+                }
                 if count == 0 || count > MAX_LIKES_PER_FRAME {
                     self.reply(ServerFrame::error("invalid_field", "count must be 1 to 100"));
                     return;
                 }
-                if self.room.try_send(AddLikes { count }).is_err() {
-                    self.reply(ServerFrame::error("rate_limited", "the room is busy; try again"));
+                if self.intake.add_likes(count) {
+                    ctx.run_later(self.config.like_flush_every, |act, ctx| act.flush_likes(ctx));
                 }
             }
             ClientFrame::Buy {
@@ -141,6 +184,7 @@ impl SessionActor {
                 }
                 self.buys_in_flight += 1;
                 let request = BuyRequest {
+                    request_id: request_id.clone(),
                     user_id: self.viewer.user_id,
                     role: self.viewer.role,
                     room_id: self.room_id,
@@ -199,6 +243,10 @@ impl Actor for SessionActor {
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
+        // Likes still being summed are the viewer's too.
+        if let Some(count) = self.intake.take_likes() {
+            let _ = self.room.try_send(AddLikes { count });
+        }
         self.room.do_send(Leave { session_id: self.id });
         self.outbox.close(CloseCode::Normal, "bye");
     }

@@ -8,6 +8,9 @@ use futures_util::future::BoxFuture;
 
 #[derive(Debug, Clone)]
 pub struct BuyRequest {
+    /// The frame's `request_id`, which is also the order's idempotency key: a buy resent after a
+    /// reconnect answers with the order the first one made.
+    pub request_id: String,
     pub user_id: UserId,
     pub role: Role,
     pub room_id: RoomId,

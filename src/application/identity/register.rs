@@ -1,6 +1,5 @@
 //! `register`: a merchant or viewer account with a password.
 
-use super::password;
 use crate::application::{AppError, Services};
 use crate::infrastructure::repos::identity::{InsertUserError, UserRecord};
 use livecart_actors::ids::new_id;
@@ -31,7 +30,7 @@ pub async fn register(services: &Services, input: Registration) -> Result<UserRe
         id: new_id(),
         nickname: username.clone(),
         username: Some(username),
-        password_hash: Some(password::hash(input.password).await?),
+        password_hash: Some(services.passwords.hash(input.password).await?),
         role,
         created_at: services.clock.now(),
     };

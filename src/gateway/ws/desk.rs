@@ -1,7 +1,9 @@
 //! The order desk for `buy` frames: the same quantity rules and the same `place_order` use case
-//! as `POST /v1/rooms/{id}/orders`, with errors in the same codes.
+//! as `POST /v1/rooms/{id}/orders`, with errors in the same codes. The frame's `request_id` is the
+//! order's idempotency key, as `Idempotency-Key` is over HTTP: a client that lost its connection
+//! resends the frame and gets the order it already has, never a second one.
 
-use crate::application::place_order::{place_order, OrderOutcome, OrderRequest};
+use crate::application::place_order::{place_order, valid_idempotency_key, OrderOutcome, OrderRequest};
 use crate::application::views::OrderView;
 use crate::application::{Caller, Services};
 use crate::gateway::error::ApiError;
@@ -36,11 +38,17 @@ impl OrderDesk for WsOrderDesk {
                 role: request.role,
             };
             let placed = async {
+                if !valid_idempotency_key(&request.request_id) {
+                    return Err(crate::application::AppError::invalid(
+                        "request_id",
+                        "1 to 255 visible ASCII characters",
+                    ));
+                }
                 let order = OrderRequest {
                     room_id: request.room_id,
                     listing_id: request.listing_id,
                     quantity: parse_quantity(&request.quantity)?,
-                    idempotency_key: None,
+                    idempotency_key: Some(request.request_id),
                 };
                 place_order(&services, &caller, order).await
             };

@@ -11,7 +11,7 @@ use actix::{Actor, AsyncContext};
 use actix_web::http::header::ORIGIN;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
-use livecart_actors::session::{OutboxLimits, SessionActor, SharedOutbox, Viewer};
+use livecart_actors::session::{OutboxLimits, SessionActor, SessionConfig, SharedOutbox, Viewer};
 use serde::Deserialize;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -61,6 +61,7 @@ pub async fn connect(
     keys: web::Data<TokenKeys>,
     origins: web::Data<AllowedOrigins>,
     limits: web::Data<Limits>,
+    session_config: web::Data<SessionConfig>,
     path: web::Path<Uuid>,
     query: web::Query<WsQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -98,9 +99,10 @@ pub async fn connect(
     let resume = query.epoch.zip(query.offset);
     let desk = Arc::new(WsOrderDesk::new(svc.get_ref().clone(), limits.into_inner()));
     let session_outbox = outbox.clone();
+    let session_config = **session_config;
     let session = SessionActor::create(move |ctx| {
         ctx.add_stream(stream.map(inbound::parse));
-        SessionActor::new(viewer, room_id, room, session_outbox, desk, resume)
+        SessionActor::new(viewer, room_id, room, session_outbox, desk, resume, session_config)
     });
     metrics::gauge!("livecart_ws_open").increment(1.0);
     actix_web::rt::spawn(async move {

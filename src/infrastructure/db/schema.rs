@@ -77,6 +77,7 @@ diesel::table! {
         min_spend_cents -> BigInt,
         expires_at -> BigInt,
         created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
     }
 }
 

@@ -1,4 +1,5 @@
-//! `marketing_*`: buyer-coupon campaigns, the coupons they issue, and the events already handled.
+//! `marketing_*`: buyer-coupon campaigns, the coupons they issue (and revoke when the order is
+//! cancelled), and the events already handled.
 
 use super::Storage;
 use crate::infrastructure::db::schema::marketing_campaigns::dsl as campaigns;
@@ -68,6 +69,30 @@ pub struct CouponRecord {
     pub min_spend_cents: i64,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+    /// When the order that earned it was cancelled; a revoked coupon cannot be spent.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// What one event does to the coupons, decided by the consumer and applied by
+/// [`Storage::handle_events_once`].
+#[derive(Debug, Clone)]
+pub enum CouponEffect {
+    /// Nothing (an order outside any campaign, or an event marketing does not act on), but the
+    /// event is recorded as handled all the same.
+    Nothing,
+    Issue(CouponRecord),
+    /// The order was cancelled at `at`: its coupon, if it has one, is revoked.
+    Revoke {
+        order_id: OrderId,
+        at: DateTime<Utc>,
+    },
+}
+
+/// What a batch of events did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CouponChanges {
+    pub issued: usize,
+    pub revoked: usize,
 }
 
 impl Storage {
@@ -149,10 +174,11 @@ impl Storage {
         .await
     }
 
-    /// Records a batch of events as handled and issues the coupons of those not handled before,
-    /// in one transaction; returns how many coupons were issued. An event seen before changes
-    /// nothing, and one order never gets two coupons.
-    pub async fn handle_events_once(&self, batch: Vec<(Uuid, Option<CouponRecord>)>) -> StorageResult<usize> {
+    /// Records a batch of events as handled and applies the effects of those not handled before,
+    /// in one transaction: issues first, then revocations, so an order created and cancelled in
+    /// the same batch ends revoked. An event seen before changes nothing, one order never gets two
+    /// coupons, and a coupon is revoked once (a later revocation keeps the first time).
+    pub async fn handle_events_once(&self, batch: Vec<(Uuid, CouponEffect)>) -> StorageResult<CouponChanges> {
         let now = time::to_millis(Utc::now());
         with_conn(&self.pool, move |conn| {
             conn.transaction(|conn| {
@@ -164,19 +190,37 @@ impl Storage {
                     .returning(processed::event_id)
                     .get_results(c))?;
                 let fresh: HashSet<String> = fresh.into_iter().collect();
-                let coupons: Vec<NewCoupon> = batch
+                let effects: Vec<&CouponEffect> = batch
                     .iter()
                     .filter(|(id, _)| fresh.contains(&id.to_string()))
-                    .filter_map(|(_, coupon)| coupon.as_ref().map(NewCoupon::from))
+                    .map(|(_, effect)| effect)
                     .collect();
-                if coupons.is_empty() {
-                    return Ok(0);
+                let mut changes = CouponChanges::default();
+                let issue: Vec<NewCoupon> = effects
+                    .iter()
+                    .filter_map(|effect| match effect {
+                        CouponEffect::Issue(coupon) => Some(NewCoupon::from(coupon)),
+                        _ => None,
+                    })
+                    .collect();
+                if !issue.is_empty() {
+                    changes.issued = per_backend!(&mut **conn, c => diesel::insert_into(coupons::marketing_coupons)
+                        .values(&issue)
+                        .on_conflict_do_nothing()
+                        .execute(c))?;
                 }
-                let issued = per_backend!(&mut **conn, c => diesel::insert_into(coupons::marketing_coupons)
-                    .values(&coupons)
-                    .on_conflict_do_nothing()
-                    .execute(c))?;
-                Ok(issued)
+                for effect in &effects {
+                    if let CouponEffect::Revoke { order_id, at } = effect {
+                        changes.revoked += diesel::update(
+                            coupons::marketing_coupons
+                                .filter(coupons::order_id.eq(order_id.to_string()))
+                                .filter(coupons::revoked_at.is_null()),
+                        )
+                        .set(coupons::revoked_at.eq(time::to_millis(*at)))
+                        .execute(conn)?;
+                    }
+                }
+                Ok(changes)
             })
         })
         .await
@@ -185,7 +229,8 @@ impl Storage {
     /// The buyer's coupons, newest first.
     pub async fn coupons_of_user(&self, user_id: UserId) -> StorageResult<Vec<CouponRecord>> {
         with_conn(&self.pool, move |conn| {
-            let rows: Vec<(String, String, String, i64, i64, i64, i64)> = coupons::marketing_coupons
+            type Row = (String, String, String, i64, i64, i64, i64, Option<i64>);
+            let rows: Vec<Row> = coupons::marketing_coupons
                 .filter(coupons::user_id.eq(user_id.to_string()))
                 .order((coupons::created_at.desc(), coupons::id.desc()))
                 .select((
@@ -196,11 +241,12 @@ impl Storage {
                     coupons::min_spend_cents,
                     coupons::expires_at,
                     coupons::created_at,
+                    coupons::revoked_at,
                 ))
                 .load(conn)?;
             rows.into_iter()
                 .map(
-                    |(id, order_id, room_id, amount_off_cents, min_spend_cents, expires_at, created_at)| {
+                    |(id, order_id, room_id, amount_off_cents, min_spend_cents, expires_at, created_at, revoked_at)| {
                         Ok(CouponRecord {
                             id: parse_id(&id)?,
                             order_id: parse_id(&order_id)?,
@@ -210,6 +256,7 @@ impl Storage {
                             min_spend_cents,
                             expires_at: time::from_millis(expires_at),
                             created_at: time::from_millis(created_at),
+                            revoked_at: revoked_at.map(time::from_millis),
                         })
                     },
                 )

@@ -1,0 +1,1 @@
+ALTER TABLE marketing_coupons DROP COLUMN revoked_at;
