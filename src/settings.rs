@@ -21,6 +21,7 @@ pub struct Settings {
     pub stream: StreamSettings,
     pub actors: ActorSettings,
     pub ownership: OwnershipSettings,
+    pub payments: PaymentSettings,
 }
 
 fn development() -> String {
@@ -75,6 +76,26 @@ pub struct OrderSettings {
     pub commit_timeout_ms: u64,
     /// An order not decided and durable by then is answered 503 with Retry-After.
     pub deadline_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentSettings {
+    /// The secret the provider signs its webhooks with (HMAC-SHA256).
+    pub webhook_secret: String,
+    /// A webhook whose signed timestamp is further than this from the server's time is refused.
+    pub webhook_tolerance_s: u64,
+    pub sandbox: SandboxPaymentSettings,
+}
+
+/// The built-in sandbox provider, which behaves like a real one.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SandboxPaymentSettings {
+    /// How long after a payment starts its webhook comes.
+    pub delay_ms: u64,
+    /// `succeed` or `fail`: what the sandbox reports for every payment.
+    pub outcome: String,
+    /// How many times each webhook is delivered (a real provider may repeat itself).
+    pub repeat: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -171,6 +192,11 @@ impl Settings {
                 "stream push key (LIVECART__STREAM__PUSH_KEY)",
             ));
         }
+        if self.payments.webhook_secret == defaults.payments.webhook_secret {
+            return Err(SettingsError::DefaultSecret(
+                "payment webhook secret (LIVECART__PAYMENTS__WEBHOOK_SECRET)",
+            ));
+        }
         Ok(())
     }
 }
@@ -220,10 +246,24 @@ mod tests {
         let env = vars(&[
             ("LIVECART__AUTH__JWT_SECRET", "a-staging-secret-of-some-length"),
             ("LIVECART__STREAM__PUSH_KEY", "a-staging-push-key"),
+            ("LIVECART__PAYMENTS__WEBHOOK_SECRET", "whsec-a-staging-secret"),
         ]);
         let settings = Settings::load_from("staging", env).expect("real secrets are accepted");
         assert_eq!(settings.auth.jwt_secret, "a-staging-secret-of-some-length");
         assert_eq!(settings.env, "staging");
+    }
+
+    #[test]
+    fn production_refuses_the_development_webhook_secret() {
+        let env = vars(&[
+            ("LIVECART__AUTH__JWT_SECRET", "a-production-secret-of-some-length"),
+            ("LIVECART__STREAM__PUSH_KEY", "a-production-push-key"),
+        ]);
+        let err = Settings::load_from("production", env).expect_err("must refuse");
+        assert!(
+            matches!(err, SettingsError::DefaultSecret(what) if what.contains("webhook")),
+            "{err}"
+        );
     }
 
     #[test]

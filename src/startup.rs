@@ -2,7 +2,10 @@
 
 use crate::application::identity::password::Passwords;
 use crate::application::issue_coupon::IssueCoupon;
+use crate::application::payment_provider::PaymentOutcome;
+use crate::application::wake_reserved_rooms::wake_reserved_rooms;
 use crate::application::{Probes, Services};
+use crate::external::sandbox_payments::{SandboxBehaviour, SandboxPayments};
 use crate::external::stream::TencentSigner;
 use crate::gateway::limits::Limits;
 use crate::gateway::ws::upgrade::AllowedOrigins;
@@ -22,12 +25,15 @@ use anyhow::Context;
 use livecart_actors::directory::{Directory, DirectorySettings};
 use livecart_actors::room::{RateLimit, RoomConfig};
 use livecart_actors::session::SessionConfig;
-use livecart_actors::SystemClock;
+use livecart_actors::{Clock, SystemClock};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::net::TcpListener;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::Notify;
+
+/// How often rooms with reservations are looked for (the first look is at start).
+const WAKE_RESERVED_ROOMS_EVERY: Duration = Duration::from_secs(300);
 
 pub struct Application {
     port: u16,
@@ -40,6 +46,12 @@ pub struct Application {
 impl Application {
     /// Connects storage, runs migrations, starts the journal, relay and directory, and binds.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// As `build`, with the clock every decision reads (sale windows, reservation deadlines,
+    /// webhook timestamps): tests move a manual one instead of waiting.
+    pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let connector = Connector::new(&settings.database.url);
         let backend = connector.backend();
         let file_lock = match backend {
@@ -94,7 +106,7 @@ impl Application {
             Arc::new(SqlRoomStore::new(storage.clone())),
             Arc::new(leases),
             Arc::new(journal),
-            Arc::new(SystemClock),
+            clock.clone(),
             DirectorySettings {
                 reservation_ttl: chrono::Duration::seconds(settings.orders.reservation_ttl_s),
                 arbiters,
@@ -121,6 +133,7 @@ impl Application {
             }
         });
         let stream = &settings.stream;
+        let payments = Arc::new(sandbox_payments(&settings, clock.clone())?);
         let services = Services {
             storage,
             directory,
@@ -130,7 +143,8 @@ impl Application {
                 redis,
             }),
             order_deadline: Duration::from_millis(settings.orders.deadline_ms),
-            clock: Arc::new(SystemClock),
+            clock: clock.clone(),
+            payments: payments.clone(),
             signer: Arc::new(TencentSigner {
                 push_domain: stream.push_domain.clone(),
                 play_domain: stream.play_domain.clone(),
@@ -144,9 +158,21 @@ impl Application {
             )),
         };
 
+        let waking = services.clone();
+        actix_web::rt::spawn(async move {
+            let mut every = tokio::time::interval(WAKE_RESERVED_ROOMS_EVERY);
+            loop {
+                every.tick().await;
+                if let Err(err) = wake_reserved_rooms(&waking).await {
+                    tracing::warn!(error = %err, "rooms with reservations could not be listed; will retry");
+                }
+            }
+        });
+
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
+        payments.call_back_to(format!("http://127.0.0.1:{port}/v1/payments/webhook"));
         let server = serve(listener, &settings, services.clone())?;
         tracing::info!(server.port = port, "livecart listening");
         Ok(Self {
@@ -177,6 +203,27 @@ impl Application {
         drop(self.file_lock);
         served
     }
+}
+
+/// The built-in sandbox provider, as the settings describe it.
+fn sandbox_payments(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<SandboxPayments> {
+    let sandbox = &settings.payments.sandbox;
+    let outcome = match sandbox.outcome.as_str() {
+        "succeed" => PaymentOutcome::Succeeded,
+        "fail" => PaymentOutcome::Failed,
+        other => anyhow::bail!("payments.sandbox.outcome must be `succeed` or `fail`, not {other:?}"),
+    };
+    let behaviour = SandboxBehaviour {
+        delay: Duration::from_millis(sandbox.delay_ms),
+        outcome,
+        repeat: sandbox.repeat,
+    };
+    Ok(SandboxPayments::new(
+        settings.payments.webhook_secret.clone(),
+        Duration::from_secs(settings.payments.webhook_tolerance_s),
+        behaviour,
+        clock,
+    ))
 }
 
 fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyhow::Result<Server> {

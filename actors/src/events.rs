@@ -50,6 +50,32 @@ pub enum EventPayload {
         user_id: UserId,
         quantity: u32,
     },
+    /// An unpaid reservation reached its deadline; its units are sellable again.
+    OrderExpired {
+        order_id: OrderId,
+        room_id: RoomId,
+        listing_id: ListingId,
+        user_id: UserId,
+        quantity: u32,
+    },
+    /// The provider confirmed the payment; `late` when the order had expired or been cancelled
+    /// and was reserved again for it.
+    OrderPaid {
+        order_id: OrderId,
+        room_id: RoomId,
+        listing_id: ListingId,
+        user_id: UserId,
+        payment_id: Uuid,
+        late: bool,
+    },
+    /// A payment landed after the order's units were gone: the money goes back.
+    OrderRefunded {
+        order_id: OrderId,
+        room_id: RoomId,
+        listing_id: ListingId,
+        user_id: UserId,
+        payment_id: Uuid,
+    },
     StockAdded {
         room_id: RoomId,
         listing_id: ListingId,
@@ -68,6 +94,9 @@ impl EventPayload {
         match self {
             EventPayload::OrderCreated { .. } => "order.created",
             EventPayload::OrderCancelled { .. } => "order.cancelled",
+            EventPayload::OrderExpired { .. } => "order.expired",
+            EventPayload::OrderPaid { .. } => "order.paid",
+            EventPayload::OrderRefunded { .. } => "order.refunded",
             EventPayload::StockAdded { .. } => "inventory.stock_added",
             EventPayload::LiveStarted { .. } => "live.started",
             EventPayload::LiveEnded { .. } => "live.ended",

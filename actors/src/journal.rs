@@ -23,6 +23,28 @@ pub enum JournalEntry {
         at: DateTime<Utc>,
         event: DomainEvent,
     },
+    /// An unpaid reservation past its deadline; its stock returns once this commits.
+    OrderExpired {
+        order_id: OrderId,
+        at: DateTime<Utc>,
+        event: DomainEvent,
+    },
+    /// A confirmed payment: the order becomes paid (from reserved, or, when `late`, from expired
+    /// or cancelled, reserved again), and the payment succeeded.
+    OrderPaid {
+        order_id: OrderId,
+        payment_id: uuid::Uuid,
+        late: bool,
+        at: DateTime<Utc>,
+        event: DomainEvent,
+    },
+    /// A payment that came too late for any stock: the order ends refunded, the payment too.
+    OrderRefunded {
+        order_id: OrderId,
+        payment_id: uuid::Uuid,
+        at: DateTime<Utc>,
+        event: DomainEvent,
+    },
     /// A restock; the new units are sellable once this commits.
     StockAdded {
         listing_id: ListingId,

@@ -18,6 +18,9 @@ pub enum AppError {
     Refused(#[from] ReserveError),
     #[error("the order can no longer be cancelled")]
     NotCancellable,
+    /// Paying an order that is no longer reserved (cancelled, expired, paid or refunded).
+    #[error("{0}")]
+    NotPayable(&'static str),
     #[error("the username is taken")]
     UsernameTaken,
     #[error("{field}: {reason}")]

@@ -52,7 +52,11 @@ fn effect(event: &DomainEvent, campaigns: &HashMap<RoomId, CampaignRecord>) -> O
                 });
             Some(coupon.map_or(CouponEffect::Nothing, CouponEffect::Issue))
         }
-        EventPayload::OrderCancelled { order_id, .. } => Some(CouponEffect::Revoke { order_id, at: event.at }),
+        // An order that stops holding stock unpaid gives its coupon back: buying and cancelling,
+        // or reserving and never paying, farms nothing.
+        EventPayload::OrderCancelled { order_id, .. } | EventPayload::OrderExpired { order_id, .. } => {
+            Some(CouponEffect::Revoke { order_id, at: event.at })
+        }
         _ => None,
     }
 }

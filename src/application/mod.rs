@@ -15,14 +15,18 @@ pub mod list_coupons;
 pub mod list_listings;
 pub mod list_orders;
 pub mod moderate_chat;
+pub mod pay_order;
+pub mod payment_provider;
 pub mod pin_listing;
 pub mod place_listing;
 pub mod place_order;
 pub mod readiness;
+pub mod receive_payment;
 pub mod restock_listing;
 pub mod start_coupon_campaign;
 pub mod validate;
 pub mod views;
+pub mod wake_reserved_rooms;
 
 pub use error::AppError;
 
@@ -51,6 +55,7 @@ pub struct Services {
     pub storage: Storage,
     pub directory: Arc<Directory>,
     pub probes: Arc<Probes>,
+    pub payments: Arc<dyn payment_provider::PaymentProvider>,
     /// An order not durable by then is answered 503 with Retry-After.
     pub order_deadline: Duration,
     pub clock: Arc<dyn Clock>,

@@ -116,3 +116,15 @@ pub enum CouponStatus {
     Active,
     Revoked,
 }
+
+/// A payment of an order, as `POST /v1/orders/{id}/pay` answers it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaymentView {
+    pub payment_id: Uuid,
+    pub order_id: Uuid,
+    pub amount_cents: i64,
+    /// Which provider takes the payment (`sandbox` by default).
+    pub provider: String,
+    /// `pending` until the provider's webhook; then `succeeded`, `failed` or `refunded`.
+    pub state: String,
+}

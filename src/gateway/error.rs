@@ -50,6 +50,7 @@ impl ApiError {
                 AppError::Refused(ReserveError::Suspended) => (S::SERVICE_UNAVAILABLE, "unavailable"),
                 AppError::Refused(r) => (S::CONFLICT, refusal_code(*r)),
                 AppError::NotCancellable => (S::CONFLICT, "not_cancellable"),
+                AppError::NotPayable(_) => (S::CONFLICT, "not_payable"),
                 AppError::UsernameTaken => (S::CONFLICT, "username_taken"),
                 AppError::InvalidField { .. } => (S::UNPROCESSABLE_ENTITY, "invalid_field"),
                 AppError::Unavailable(_) | AppError::Busy(_) => (S::SERVICE_UNAVAILABLE, "unavailable"),

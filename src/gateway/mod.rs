@@ -9,7 +9,7 @@ pub mod openapi;
 pub mod ws;
 
 use actix_web::web;
-use handlers::{coupons, identity, listings, moderation, operations, orders, rooms};
+use handlers::{coupons, identity, listings, moderation, operations, orders, payments, rooms};
 
 /// Every route of the public contract.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -28,6 +28,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(orders::show)
         .service(orders::list)
         .service(orders::cancel)
+        .service(payments::pay)
+        .service(payments::webhook)
         .service(coupons::start_campaign)
         .service(coupons::list)
         .service(moderation::mute)

@@ -1,9 +1,9 @@
 //! The OpenAPI document of the public contract, generated from the handlers' annotations.
 
 use super::error::ErrorBody;
-use super::handlers::{coupons, identity, listings, moderation, orders, rooms};
+use super::handlers::{coupons, identity, listings, moderation, orders, payments, rooms};
 use crate::application::views::{
-    CampaignView, CouponStatus, CouponView, ListingView, OrderView, PlayView, RoomView, StreamView,
+    CampaignView, CouponStatus, CouponView, ListingView, OrderView, PaymentView, PlayView, RoomView, StreamView,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -16,11 +16,12 @@ use utoipa::{Modify, OpenApi};
         rooms::create, rooms::show, rooms::start, rooms::end,
         listings::place, listings::list, listings::restock, listings::pin,
         orders::place, orders::show, orders::list, orders::cancel,
+        payments::pay, payments::webhook,
         coupons::start_campaign, coupons::list,
         moderation::mute, moderation::unmute, moderation::delete_chat,
         super::ws::upgrade::connect,
     ),
-    components(schemas(ErrorBody, RoomView, StreamView, PlayView, ListingView, OrderView, CampaignView, CouponView, CouponStatus)),
+    components(schemas(ErrorBody, RoomView, StreamView, PlayView, ListingView, OrderView, PaymentView, CampaignView, CouponView, CouponStatus)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;

@@ -19,6 +19,7 @@
 //! entry is known not to be durable.
 
 use super::db::{Connector, DbConnection};
+use super::repos::payments::{self, PaymentState};
 use super::repos::{catalog, leases, orders, outbox};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -26,6 +27,7 @@ use livecart_actors::events::DomainEvent;
 use livecart_actors::journal::{Journal, JournalAck, JournalEntry, JournalError};
 use livecart_actors::lease::Fence;
 use livecart_actors::order::Order;
+use livecart_actors::order::OrderStatus::{self, Cancelled, Expired, Paid, Refunded, Reserved};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, TrySendError};
@@ -330,7 +332,36 @@ fn commit(
                     }
                 }
                 JournalEntry::OrderCancelled { order_id, at, event } => {
-                    orders::mark_cancelled(conn, *order_id, *at)?;
+                    orders::mark_status(conn, *order_id, &[Reserved], Cancelled, *at)?;
+                    events.push(event);
+                    Ok(())
+                }
+                JournalEntry::OrderExpired { order_id, at, event } => {
+                    orders::mark_status(conn, *order_id, &[Reserved], Expired, *at)?;
+                    events.push(event);
+                    Ok(())
+                }
+                JournalEntry::OrderPaid {
+                    order_id,
+                    payment_id,
+                    late,
+                    at,
+                    event,
+                } => {
+                    let from: &[OrderStatus] = if *late { &[Expired, Cancelled] } else { &[Reserved] };
+                    orders::mark_status(conn, *order_id, from, Paid, *at)?;
+                    payments::settle(conn, *payment_id, PaymentState::Succeeded, *at)?;
+                    events.push(event);
+                    Ok(())
+                }
+                JournalEntry::OrderRefunded {
+                    order_id,
+                    payment_id,
+                    at,
+                    event,
+                } => {
+                    orders::mark_status(conn, *order_id, &[Expired, Cancelled], Refunded, *at)?;
+                    payments::settle(conn, *payment_id, PaymentState::Refunded, *at)?;
                     events.push(event);
                     Ok(())
                 }

@@ -96,12 +96,23 @@ pub async fn spawn_app_on(database_url: String) -> TestApp {
 
 /// Starts the app with settings adjusted by `tweak` (the test settings turn limits off).
 pub async fn spawn_app_with(database_url: String, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_with_clock(database_url, std::sync::Arc::new(livecart_actors::SystemClock), tweak).await
+}
+
+/// Starts the app reading `clock` for every decision (sale windows, deadlines, webhooks).
+pub async fn spawn_app_with_clock(
+    database_url: String,
+    clock: std::sync::Arc<dyn livecart_actors::Clock>,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
     livecart::telemetry::init_with_default("warn");
     let mut settings = Settings::load_for("test").expect("test settings");
     tweak(&mut settings);
     settings.database.url = database_url.clone();
     settings.server.bind = "127.0.0.1:0".into();
-    let app = Application::build(settings).await.expect("the app starts");
+    let app = Application::build_with_clock(settings, clock)
+        .await
+        .expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let services = app.services().clone();
     let handle = app.handle();
@@ -279,4 +290,25 @@ async fn user_of(res: Response) -> User {
         id: body["user_id"].as_str().and_then(|s| s.parse().ok()).expect("user_id"),
         token: body["token"].as_str().expect("token").to_owned(),
     }
+}
+
+/// One number from the database, read straight (not through livecart): `sql` selects it as `n`.
+pub fn query_number(database_url: &str, sql: &str) -> i64 {
+    use diesel::{QueryableByName, SqliteConnection};
+    #[derive(QueryableByName)]
+    struct Number {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let row: Number = match database_url.strip_prefix("sqlite://") {
+        Some(path) => {
+            let mut conn = SqliteConnection::establish(path).expect("sqlite");
+            diesel::sql_query(sql).get_result(&mut conn).expect("a number")
+        }
+        None => {
+            let mut conn = PgConnection::establish(database_url).expect("postgres");
+            diesel::sql_query(sql).get_result(&mut conn).expect("a number")
+        }
+    };
+    row.n
 }

@@ -2,36 +2,23 @@
 //! moment the room is recorded as ended, however hard buyers are pushing at that moment.
 
 use crate::helpers::*;
-use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(QueryableByName)]
-struct Moment {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    at: i64,
-}
-
 /// The room's recorded end and the latest order decision, in stored milliseconds.
 fn end_and_last_order(database_url: &str, room: uuid::Uuid, listing: uuid::Uuid) -> (i64, i64) {
-    let ended = format!("SELECT ended_at AS at FROM live_rooms WHERE id = '{room}'");
-    let last = format!("SELECT COALESCE(MAX(created_at), 0) AS at FROM orders_orders WHERE listing_id = '{listing}'");
-    let read = |sql: &str| -> i64 {
-        match database_url.strip_prefix("sqlite://") {
-            Some(path) => {
-                let mut c = SqliteConnection::establish(path).expect("sqlite");
-                diesel::sql_query(sql).get_result::<Moment>(&mut c).expect("read").at
-            }
-            None => {
-                let mut c = PgConnection::establish(database_url).expect("postgres");
-                diesel::sql_query(sql).get_result::<Moment>(&mut c).expect("read").at
-            }
-        }
-    };
-    (read(&ended), read(&last))
+    let ended = query_number(
+        database_url,
+        &format!("SELECT ended_at AS n FROM live_rooms WHERE id = '{room}'"),
+    );
+    let last = query_number(
+        database_url,
+        &format!("SELECT COALESCE(MAX(created_at), 0) AS n FROM orders_orders WHERE listing_id = '{listing}'"),
+    );
+    (ended, last)
 }
 
 on_both_backends! {

@@ -10,6 +10,7 @@ mod durability;
 mod faults;
 mod idempotency;
 mod identity;
+mod lifecycle;
 mod limits;
 mod live_status;
 mod logs;

@@ -5,7 +5,9 @@
 //! decision to the journal and answers only when the journal's batch has committed; meanwhile it
 //! goes on deciding the next messages, so many orders share one commit.
 
-use super::state::{CancelError, InventoryState, ReserveError, ReserveRequest, Reserved};
+use super::state::{
+    CancelError, InventoryState, PayError, PayPlan, ReserveError, ReserveRequest, Reserved, StoredPayment,
+};
 use crate::clock::Clock;
 use crate::events::{DomainEvent, EventPayload};
 use crate::ids::{OrderId, RoomId};
@@ -51,6 +53,36 @@ pub struct Restock {
 #[rtype(result = "()")]
 pub struct SetRoomStatus {
     pub status: RoomStatus,
+}
+
+/// A payment the provider confirmed for an order of this listing; answered once the order's new
+/// status is durable.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<PaidOutcome, PayFailed>")]
+pub struct Pay {
+    pub room_id: RoomId,
+    /// The order as storage has it (this incarnation may no longer hold it).
+    pub order: StoredPayment,
+    pub payment_id: uuid::Uuid,
+}
+
+/// What a confirmed payment did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaidOutcome {
+    /// The order is paid (`late`: it had expired or been cancelled and was reserved again).
+    Paid { late: bool },
+    /// The order's units were gone: it is refunded.
+    Refunded,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayFailed {
+    #[error("the listing is not in this room")]
+    NotInRoom,
+    #[error(transparent)]
+    Refused(#[from] PayError),
+    #[error(transparent)]
+    Storage(#[from] JournalError),
 }
 
 /// Stop: the room moved to a newer incarnation or another node. Commits in flight still answer
@@ -132,6 +164,10 @@ pub struct InventoryActor {
 /// How long stock changes are gathered into one announcement to the room.
 const ANNOUNCE_AFTER: Duration = Duration::from_millis(50);
 
+/// How often due reservations are looked for. A reservation expires within this of its
+/// deadline; the check is a peek at the earliest deadline, so a quiet listing costs nothing.
+const EXPIRY_TICK: Duration = Duration::from_millis(250);
+
 /// A commit in flight for longer than this means storage is in trouble: a refusal that only
 /// stands because of units such commits hold is answered "unavailable, retry", not sold out.
 const COMMIT_STUCK_AFTER: Duration = Duration::from_millis(250);
@@ -182,6 +218,48 @@ impl InventoryActor {
             .any(|(_, sent)| now.duration_since(*sent) > COMMIT_STUCK_AFTER)
     }
 
+    /// Expires every reservation past its deadline by the clock: each expiry is journaled and
+    /// its stock returns when it commits. Runs on every tick and once at start, so a restarted
+    /// listing expires what fell due while it was down at once.
+    fn expire_due(&mut self, ctx: &mut Context<Self>) {
+        let now = self.clock.now();
+        if self.state.next_deadline().is_none_or(|at| at > now) {
+            return;
+        }
+        let terms = self.state.terms().clone();
+        for due in self.state.due_expiries(now) {
+            let event = DomainEvent::new(
+                now,
+                EventPayload::OrderExpired {
+                    order_id: due.order_id,
+                    room_id: terms.room_id,
+                    listing_id: terms.listing_id,
+                    user_id: due.user_id,
+                    quantity: due.quantity,
+                },
+            );
+            let entry = JournalEntry::OrderExpired {
+                order_id: due.order_id,
+                at: now,
+                event,
+            };
+            let commit = self.journal.append(self.fence, entry);
+            ctx.spawn(commit.into_actor(self).map(move |committed, act, ctx| match committed {
+                Ok(()) => {
+                    act.state.finish_expire(due.order_id);
+                    metrics::counter!("livecart_orders_expired_total").increment(1);
+                    act.announce_stock(ctx);
+                }
+                Err(err) => {
+                    act.state.abort_expire(due.order_id);
+                    if err == JournalError::Fenced {
+                        act.fenced_off(ctx);
+                    }
+                }
+            }));
+        }
+    }
+
     /// A newer owner took the room: this incarnation must not decide anything more.
     fn fenced_off(&self, ctx: &mut Context<Self>) {
         tracing::warn!(
@@ -197,7 +275,9 @@ impl InventoryActor {
 impl Actor for InventoryActor {
     type Context = Context<Self>;
 
-    fn started(&mut self, _ctx: &mut Self::Context) {
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.expire_due(ctx);
+        ctx.run_interval(EXPIRY_TICK, |act, ctx| act.expire_due(ctx));
         if !self.state.is_consistent() {
             tracing::error!(
                 listing.id = %self.state.terms().listing_id,
@@ -370,6 +450,81 @@ impl Handler<SetRoomStatus> for InventoryActor {
 
     fn handle(&mut self, msg: SetRoomStatus, _ctx: &mut Self::Context) {
         self.state.set_room_status(msg.status);
+    }
+}
+
+impl Handler<Pay> for InventoryActor {
+    type Result = ResponseActFuture<Self, Result<PaidOutcome, PayFailed>>;
+
+    fn handle(&mut self, msg: Pay, _ctx: &mut Self::Context) -> Self::Result {
+        let terms = self.state.terms().clone();
+        if msg.room_id != terms.room_id {
+            return Box::pin(fut::ready(Err(PayFailed::NotInRoom)));
+        }
+        let now = self.clock.now();
+        let order = msg.order;
+        let plan = match self.state.begin_pay(order, now) {
+            Ok(plan) => plan,
+            Err(refusal) => return Box::pin(fut::ready(Err(refusal.into()))),
+        };
+        let (order_id, payment_id) = (order.order_id, msg.payment_id);
+        let entry = match plan {
+            PayPlan::Capture | PayPlan::Rereserve => {
+                let late = plan == PayPlan::Rereserve;
+                let payload = EventPayload::OrderPaid {
+                    order_id,
+                    room_id: terms.room_id,
+                    listing_id: terms.listing_id,
+                    user_id: order.user_id,
+                    payment_id,
+                    late,
+                };
+                JournalEntry::OrderPaid {
+                    order_id,
+                    payment_id,
+                    late,
+                    at: now,
+                    event: DomainEvent::new(now, payload),
+                }
+            }
+            PayPlan::Refund => {
+                let payload = EventPayload::OrderRefunded {
+                    order_id,
+                    room_id: terms.room_id,
+                    listing_id: terms.listing_id,
+                    user_id: order.user_id,
+                    payment_id,
+                };
+                JournalEntry::OrderRefunded {
+                    order_id,
+                    payment_id,
+                    at: now,
+                    event: DomainEvent::new(now, payload),
+                }
+            }
+        };
+        let commit = self.journal.append(self.fence, entry);
+        Box::pin(commit.into_actor(self).map(move |committed, act, ctx| match committed {
+            Ok(()) => {
+                act.state.finish_pay(order_id);
+                if plan == PayPlan::Rereserve {
+                    act.announce_stock(ctx);
+                }
+                Ok(match plan {
+                    PayPlan::Refund => PaidOutcome::Refunded,
+                    _ => PaidOutcome::Paid {
+                        late: plan == PayPlan::Rereserve,
+                    },
+                })
+            }
+            Err(err) => {
+                act.state.abort_pay(order_id, plan);
+                if err == JournalError::Fenced {
+                    act.fenced_off(ctx);
+                }
+                Err(err.into())
+            }
+        }))
     }
 }
 

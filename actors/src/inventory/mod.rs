@@ -4,10 +4,10 @@ pub mod actor;
 pub mod state;
 
 pub use actor::{
-    Cancel, CancelFailed, InventoryActor, InventorySnapshot, Placed, Reserve, ReserveFailed, Restock, RestockFailed,
-    Retire, SetRoomStatus, Snapshot,
+    Cancel, CancelFailed, InventoryActor, InventorySnapshot, PaidOutcome, Pay, PayFailed, Placed, Reserve,
+    ReserveFailed, Restock, RestockFailed, Retire, SetRoomStatus, Snapshot,
 };
 pub use state::{
-    CancelError, InventoryState, ListingTerms, ReserveError, ReserveRequest, Reserved, StoredHoldings, StoredOrder,
-    MAX_ORDER_QUANTITY,
+    CancelError, Expiring, InventoryState, ListingTerms, PayError, PayPlan, ReserveError, ReserveRequest, Reserved,
+    StoredHoldings, StoredOrder, StoredPayment, MAX_ORDER_QUANTITY,
 };

@@ -11,7 +11,11 @@ use crate::ids::{ListingId, OrderId, RoomId, UserId};
 use crate::order::{Order, OrderStatus};
 use crate::room::RoomStatus;
 use chrono::{DateTime, Duration, Utc};
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+mod lifecycle;
+pub use lifecycle::{Expiring, PayError, PayPlan, StoredPayment};
 
 /// The most units one order may ask for; anything larger is an absurd quantity, not a big buyer.
 pub const MAX_ORDER_QUANTITY: u32 = 10_000;
@@ -86,8 +90,19 @@ struct Holding {
     user_id: UserId,
     quantity: u32,
     status: OrderStatus,
-    /// A cancel is on its way to the journal: refuse a second one, keep the stock until it commits.
-    cancelling: bool,
+    /// When an unpaid reservation stops holding its stock.
+    expires_at: DateTime<Utc>,
+    /// A change on its way to the journal: nothing else may start on the order until it commits
+    /// or fails, and the stock stays held meanwhile.
+    change: Option<Change>,
+}
+
+/// What is being made durable for an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Cancelling,
+    Expiring,
+    Paying,
 }
 
 /// A remembered idempotency key: which order it made and from which request.
@@ -114,6 +129,10 @@ pub struct InventoryState {
     keys: HashMap<UserId, HashMap<String, KeyUse>>,
     /// Set when the stored totals contradict each other; every reserve is then refused.
     inconsistent: bool,
+    /// Reservations by deadline, earliest first: one heap per listing instead of a timer per
+    /// order. An entry may be stale (the order was paid or cancelled meanwhile): it is checked
+    /// against `holdings` when it comes due.
+    deadlines: BinaryHeap<Reverse<(DateTime<Utc>, OrderId)>>,
 }
 
 /// A reserved order as rebuilt from storage: it may still be cancelled, so it is kept one by one.
@@ -122,6 +141,7 @@ pub struct StoredOrder {
     pub order_id: OrderId,
     pub user_id: UserId,
     pub quantity: u32,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// What storage holds for one listing, in aggregate: enough to rebuild the state without reading
@@ -146,6 +166,7 @@ impl InventoryState {
             holdings: HashMap::new(),
             keys: HashMap::new(),
             inconsistent: false,
+            deadlines: BinaryHeap::new(),
         }
     }
 
@@ -170,7 +191,13 @@ impl InventoryState {
             *held = held.saturating_add(units);
         }
         for order in stored.reserved {
-            state.hold(order.order_id, order.user_id, order.quantity, OrderStatus::Reserved);
+            state.hold(
+                order.order_id,
+                order.user_id,
+                order.quantity,
+                OrderStatus::Reserved,
+                order.expires_at,
+            );
         }
         if state.taken > state.total {
             state.inconsistent = true;
@@ -253,7 +280,14 @@ impl InventoryState {
             return Err(ReserveError::LimitExceeded);
         }
 
-        self.hold(req.order_id, req.user_id, req.quantity, OrderStatus::Reserved);
+        let expires_at = now + self.reservation_ttl;
+        self.hold(
+            req.order_id,
+            req.user_id,
+            req.quantity,
+            OrderStatus::Reserved,
+            expires_at,
+        );
         if let Some(key) = &req.idempotency_key {
             let key_use = KeyUse {
                 order_id: req.order_id,
@@ -272,7 +306,7 @@ impl InventoryState {
             total_cents,
             status: OrderStatus::Reserved,
             idempotency_key: req.idempotency_key,
-            expires_at: now + self.reservation_ttl,
+            expires_at,
             created_at: now,
         }))
     }
@@ -291,23 +325,32 @@ impl InventoryState {
     /// cancel has committed; `abort_cancel` puts the order back if it did not.
     pub fn begin_cancel(&mut self, order_id: OrderId) -> Result<(), CancelError> {
         let holding = self.holdings.get_mut(&order_id).ok_or(CancelError::UnknownOrder)?;
-        if holding.status != OrderStatus::Reserved || holding.cancelling {
+        if holding.status != OrderStatus::Reserved || holding.change.is_some() {
             return Err(CancelError::NotCancellable);
         }
-        holding.cancelling = true;
+        holding.change = Some(Change::Cancelling);
         Ok(())
     }
 
     /// The cancel committed: the units return to sale, exactly once.
     pub fn finish_cancel(&mut self, order_id: OrderId) {
-        if self.holdings.get(&order_id).is_some_and(|h| h.cancelling) {
+        if self
+            .holdings
+            .get(&order_id)
+            .is_some_and(|h| h.change == Some(Change::Cancelling))
+        {
             self.release(order_id);
         }
     }
 
     pub fn abort_cancel(&mut self, order_id: OrderId) {
-        if let Some(holding) = self.holdings.get_mut(&order_id) {
-            holding.cancelling = false;
+        if self
+            .holdings
+            .get(&order_id)
+            .is_some_and(|h| h.change == Some(Change::Cancelling))
+        {
+            // Back to a plain reservation, due again at its deadline.
+            self.settle(order_id);
         }
     }
 
@@ -321,7 +364,14 @@ impl InventoryState {
         self.holdings.get(order_id).map(|h| (h.user_id, h.quantity))
     }
 
-    fn hold(&mut self, order_id: OrderId, user_id: UserId, quantity: u32, status: OrderStatus) {
+    fn hold(
+        &mut self,
+        order_id: OrderId,
+        user_id: UserId,
+        quantity: u32,
+        status: OrderStatus,
+        expires_at: DateTime<Utc>,
+    ) {
         self.taken = self.taken.saturating_add(u64::from(quantity));
         let held = self.per_user.entry(user_id).or_insert(0);
         *held = held.saturating_add(quantity);
@@ -329,9 +379,13 @@ impl InventoryState {
             user_id,
             quantity,
             status,
-            cancelling: false,
+            expires_at,
+            change: None,
         };
         self.holdings.insert(order_id, holding);
+        if status == OrderStatus::Reserved {
+            self.deadlines.push(Reverse((expires_at, order_id)));
+        }
     }
 
     fn release(&mut self, order_id: OrderId) -> Option<Holding> {
@@ -502,6 +556,7 @@ mod tests {
             order_id: new_id(),
             user_id: user,
             quantity: 1,
+            expires_at: t0() + Duration::minutes(15),
         };
         let stored = StoredHoldings {
             settled: vec![(user, 1), (other, 2)],
@@ -548,6 +603,16 @@ mod tests {
         Restock {
             added: u32,
         },
+        /// Time passes; due reservations expire (their expiry commits or fails).
+        Tick {
+            minutes: i64,
+            commits: bool,
+        },
+        /// A payment lands for an order, whatever it has become.
+        Pay {
+            pick: usize,
+            commits: bool,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -557,6 +622,8 @@ mod tests {
             1 => any::<usize>().prop_map(|pick| Op::Undo { pick }),
             2 => (any::<usize>(), any::<bool>()).prop_map(|(pick, commits)| Op::Cancel { pick, commits }),
             1 => (1..5u32).prop_map(|added| Op::Restock { added }),
+            2 => (0..20i64, any::<bool>()).prop_map(|(minutes, commits)| Op::Tick { minutes, commits }),
+            2 => (any::<usize>(), any::<bool>()).prop_map(|(pick, commits)| Op::Pay { pick, commits }),
         ]
     }
 
@@ -567,6 +634,9 @@ mod tests {
             let mut state = live(initial, limit);
             let mut restocked = 0u64;
             let mut placed: Vec<OrderId> = Vec::new();
+            let mut now = t0();
+            // What storage would say of each order: its buyer, units and status.
+            let mut stored: HashMap<OrderId, (UserId, u32, OrderStatus)> = HashMap::new();
             for op in ops {
                 match op {
                     Op::Reserve { user, quantity, key } => {
@@ -576,18 +646,53 @@ mod tests {
                             quantity,
                             idempotency_key: key.map(|k| format!("key-{k}")),
                         };
-                        if let Ok(Reserved::New(order)) = state.reserve(req, t0()) {
+                        if let Ok(Reserved::New(order)) = state.reserve(req, now) {
                             placed.push(order.id);
+                            stored.insert(order.id, (order.user_id, order.quantity, OrderStatus::Reserved));
                         }
                     }
                     Op::Undo { pick } if !placed.is_empty() => {
                         let id = placed.swap_remove(pick % placed.len());
-                        state.undo_reserve(id);
+                        if stored.get(&id).is_some_and(|o| o.2 == OrderStatus::Reserved) {
+                            state.undo_reserve(id);
+                            stored.remove(&id);
+                        }
                     }
                     Op::Cancel { pick, commits } if !placed.is_empty() => {
                         let id = placed[pick % placed.len()];
                         if state.begin_cancel(id).is_ok() {
-                            if commits { state.finish_cancel(id) } else { state.abort_cancel(id) }
+                            if commits {
+                                state.finish_cancel(id);
+                                if let Some(o) = stored.get_mut(&id) { o.2 = OrderStatus::Cancelled }
+                            } else {
+                                state.abort_cancel(id)
+                            }
+                        }
+                    }
+                    Op::Tick { minutes, commits } => {
+                        now += Duration::minutes(minutes);
+                        for due in state.due_expiries(now) {
+                            if commits {
+                                state.finish_expire(due.order_id);
+                                if let Some(o) = stored.get_mut(&due.order_id) { o.2 = OrderStatus::Expired }
+                            } else {
+                                state.abort_expire(due.order_id);
+                            }
+                        }
+                    }
+                    Op::Pay { pick, commits } if !placed.is_empty() => {
+                        let id = placed[pick % placed.len()];
+                        if let Some(&(user_id, quantity, status)) = stored.get(&id) {
+                            let order = crate::inventory::StoredPayment { order_id: id, user_id, quantity, status };
+                            if let Ok(plan) = state.begin_pay(order, now) {
+                                if commits {
+                                    state.finish_pay(id);
+                                    let paid = if plan == crate::inventory::PayPlan::Refund { OrderStatus::Refunded } else { OrderStatus::Paid };
+                                    if let Some(o) = stored.get_mut(&id) { o.2 = paid }
+                                } else {
+                                    state.abort_pay(id, plan);
+                                }
+                            }
                         }
                     }
                     Op::Restock { added } => {
@@ -603,6 +708,9 @@ mod tests {
                 }
                 let held: u64 = users.iter().map(|u| u64::from(state.held_by(u))).sum();
                 prop_assert_eq!(held, sold);
+                // What storage holds matches what the state holds.
+                let stored_held: u64 = stored.values().filter(|o| o.2.holds_stock()).map(|o| u64::from(o.1)).sum();
+                prop_assert_eq!(stored_held, sold);
             }
         }
     }

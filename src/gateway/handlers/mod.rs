@@ -7,6 +7,7 @@ pub mod listings;
 pub mod moderation;
 pub mod operations;
 pub mod orders;
+pub mod payments;
 pub mod rooms;
 
 use crate::application::Services;

@@ -125,3 +125,16 @@ diesel::table! {
         refused -> Text,
     }
 }
+
+diesel::table! {
+    payments_payments (id) {
+        id -> Text,
+        order_id -> Text,
+        user_id -> Text,
+        amount_cents -> BigInt,
+        provider -> Text,
+        state -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}

@@ -8,6 +8,7 @@ pub mod live;
 pub mod marketing;
 pub mod orders;
 pub mod outbox;
+pub mod payments;
 
 use super::db::DbPool;
 

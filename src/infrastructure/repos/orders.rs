@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use livecart_actors::inventory::{StoredHoldings, StoredOrder};
 use livecart_actors::order::{Order, OrderStatus};
-use livecart_actors::{ListingId, OrderId, UserId};
+use livecart_actors::{ListingId, OrderId, RoomId, UserId};
 use std::collections::{HashMap, HashSet};
 
 #[derive(Insertable)]
@@ -125,11 +125,19 @@ pub fn insert_new(conn: &mut DbConnection, batch: &[&Order]) -> QueryResult<Hash
     Ok(inserted.into_iter().collect())
 }
 
-/// Marks a reserved order cancelled inside the journal's transaction.
-pub fn mark_cancelled(conn: &mut DbConnection, id: OrderId, at: DateTime<Utc>) -> QueryResult<usize> {
-    diesel::update(orders::orders_orders.filter(orders::id.eq(id.to_string()).and(orders::status.eq("reserved"))))
+/// Moves an order from one of `from` to `to` inside the journal's transaction (the actor
+/// decided it; the condition keeps a replay from moving it twice).
+pub fn mark_status(
+    conn: &mut DbConnection,
+    id: OrderId,
+    from: &[OrderStatus],
+    to: OrderStatus,
+    at: DateTime<Utc>,
+) -> QueryResult<usize> {
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    diesel::update(orders::orders_orders.filter(orders::id.eq(id.to_string()).and(orders::status.eq_any(from))))
         .set((
-            orders::status.eq(OrderStatus::Cancelled.as_str()),
+            orders::status.eq(to.as_str()),
             orders::updated_at.eq(time::to_millis(at)),
         ))
         .execute(conn)
@@ -186,13 +194,19 @@ impl Storage {
                 .group_by((orders::listing_id, orders::user_id))
                 .select((orders::listing_id, orders::user_id, diesel::dsl::sum(orders::quantity)))
                 .load(c))?;
-            let reserved: Vec<(String, String, String, i32)> = orders::orders_orders
+            let reserved: Vec<(String, String, String, i32, i64)> = orders::orders_orders
                 .filter(
                     orders::listing_id
                         .eq_any(&ids)
                         .and(orders::status.eq(OrderStatus::Reserved.as_str())),
                 )
-                .select((orders::id, orders::listing_id, orders::user_id, orders::quantity))
+                .select((
+                    orders::id,
+                    orders::listing_id,
+                    orders::user_id,
+                    orders::quantity,
+                    orders::expires_at,
+                ))
                 .load(conn)?;
             let mut holdings: HashMap<ListingId, StoredHoldings> =
                 listing_ids.iter().map(|id| (*id, StoredHoldings::default())).collect();
@@ -202,7 +216,7 @@ impl Storage {
                 let entry = holdings.entry(parse_id(&listing_id)?).or_default();
                 entry.settled.push((parse_id(&user_id)?, units));
             }
-            for (id, listing_id, user_id, quantity) in reserved {
+            for (id, listing_id, user_id, quantity, expires_at) in reserved {
                 let quantity =
                     u32::try_from(quantity).map_err(|_| StorageError::Corrupt(format!("order {id}: bad quantity")))?;
                 let entry = holdings.entry(parse_id(&listing_id)?).or_default();
@@ -210,9 +224,24 @@ impl Storage {
                     order_id: parse_id(&id)?,
                     user_id: parse_id(&user_id)?,
                     quantity,
+                    expires_at: time::from_millis(expires_at),
                 });
             }
             Ok(holdings)
+        })
+        .await
+    }
+
+    /// Rooms with reservations still holding stock (a full scan: it runs at start and then
+    /// rarely, not per order, and an index on status would cost every order a write).
+    pub async fn rooms_with_reservations(&self) -> StorageResult<Vec<RoomId>> {
+        with_conn(&self.pool, move |conn| {
+            let rooms: Vec<String> = orders::orders_orders
+                .filter(orders::status.eq(OrderStatus::Reserved.as_str()))
+                .select(orders::room_id)
+                .distinct()
+                .load(conn)?;
+            rooms.iter().map(|r| parse_id(r)).collect()
         })
         .await
     }
