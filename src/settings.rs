@@ -31,6 +31,9 @@ fn development() -> String {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ServerSettings {
     pub bind: String,
+    /// On SIGTERM or SIGINT, how long in-flight requests may take to finish before the process
+    /// exits anyway.
+    pub shutdown_timeout_s: u64,
     pub allowed_origins: Vec<String>,
 }
 

@@ -135,6 +135,7 @@ impl Application {
         let stream = &settings.stream;
         let payments = Arc::new(sandbox_payments(&settings, clock.clone())?);
         let services = Services {
+            draining: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             storage,
             directory,
             probes: Arc::new(Probes {
@@ -198,7 +199,13 @@ impl Application {
     /// Serves until the server is stopped, then gives the rooms' leases back (so another node or
     /// the next process takes them at once) and lets go of the SQLite file.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let (services, handle) = (self.services.clone(), self.server.handle());
+        let signalled = actix_web::rt::spawn(async move {
+            termination().await;
+            shut_down(services, handle).await;
+        });
         let served = self.server.await;
+        signalled.abort();
         self.services.directory.release_all().await;
         drop(self.file_lock);
         served
@@ -260,9 +267,45 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
             .app_data(session.clone())
             .configure(gateway::routes)
     })
+    // Signals are handled in `run_until_stopped`: orders are refused and viewers told to
+    // reconnect before the server stops accepting.
+    .disable_signals()
+    .shutdown_timeout(settings.server.shutdown_timeout_s)
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// Waits for SIGTERM or SIGINT.
+async fn termination() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM; only SIGINT stops the server gracefully");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+/// The graceful stop: readiness fails and new orders get 503, every viewer is told to reconnect
+/// (1001), and the HTTP server stops accepting and gives requests in flight (orders waiting for
+/// their commit among them) until its shutdown timeout to finish.
+async fn shut_down(services: Services, server: ServerHandle) {
+    tracing::info!("shutting down: new orders refused, viewers told to reconnect, requests in flight finishing");
+    services.draining.store(true, std::sync::atomic::Ordering::Relaxed);
+    services.directory.say_goodbye();
+    server.stop(true).await;
 }
 
 /// Request logging at debug level, so a load test does not drown in lines. The method and the

@@ -17,7 +17,7 @@ use crate::inventory::{InventoryActor, InventoryState, ListingTerms, Retire, Sto
 use crate::journal::Journal;
 use crate::lease::{Acquired, Fence, LeaseError, Leases};
 use crate::room::fanout::FanoutShard;
-use crate::room::{AttachListing, RetireRoom, RoomActor, RoomConfig, RoomInit, RoomStatus};
+use crate::room::{AttachListing, GoAway, RetireRoom, RoomActor, RoomConfig, RoomInit, RoomStatus};
 use crate::session::ListingInfo;
 use actix::prelude::*;
 use chrono::Duration;
@@ -241,6 +241,14 @@ impl Directory {
         }
         if let Err(err) = self.leases.release(held).await {
             tracing::warn!(error = %err, "leases could not be released; they expire by themselves");
+        }
+    }
+
+    /// Tells every viewer of every room here to reconnect (close 1001): the process is
+    /// shutting down. The rooms keep running until the process ends, so orders in flight finish.
+    pub fn say_goodbye(&self) {
+        for entry in self.entries().rooms.values() {
+            entry.addr.do_send(GoAway);
         }
     }
 

@@ -55,6 +55,9 @@ pub struct Services {
     pub storage: Storage,
     pub directory: Arc<Directory>,
     pub probes: Arc<Probes>,
+    /// Set when the process is shutting down: readiness fails and new orders are refused (503)
+    /// while what is in flight finishes.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
     pub payments: Arc<dyn payment_provider::PaymentProvider>,
     /// An order not durable by then is answered 503 with Retry-After.
     pub order_deadline: Duration,
@@ -64,6 +67,12 @@ pub struct Services {
     pub push_url_ttl: chrono::Duration,
     /// Password hashing, bounded so a register or login flood cannot exhaust memory.
     pub passwords: Arc<Passwords>,
+}
+
+impl Services {
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// The authenticated user a use case acts for.

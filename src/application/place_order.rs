@@ -26,6 +26,9 @@ pub enum OrderOutcome {
 
 pub async fn place_order(services: &Services, caller: &Caller, req: OrderRequest) -> Result<OrderOutcome, AppError> {
     caller.require(Role::Viewer)?;
+    if services.is_draining() {
+        return Err(AppError::Unavailable("the server is shutting down".into()));
+    }
     if req
         .idempotency_key
         .as_deref()

@@ -17,11 +17,13 @@ pub struct Readiness {
     pub relay: bool,
     /// `None` when Redis is not configured.
     pub redis: Option<bool>,
+    /// The process is shutting down.
+    pub draining: bool,
 }
 
 impl Readiness {
     pub fn ready(&self) -> bool {
-        self.database && self.journal && self.relay && self.redis != Some(false)
+        self.database && self.journal && self.relay && self.redis != Some(false) && !self.draining
     }
 }
 
@@ -37,5 +39,6 @@ pub async fn readiness(services: &Services) -> Readiness {
             Some(pool) => Some(redis_pool::ping(pool, PROBE_TIMEOUT).await),
             None => None,
         },
+        draining: services.is_draining(),
     }
 }

@@ -20,6 +20,7 @@ mod process;
 mod proxy;
 mod refusals;
 mod restart;
+mod shutdown;
 mod tenancy;
 mod ws_client;
 mod ws_load;

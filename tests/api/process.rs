@@ -108,6 +108,11 @@ impl ServerProcess {
         self.signal("CONT");
     }
 
+    /// SIGTERM: the graceful stop.
+    pub fn terminate(&self) {
+        self.signal("TERM");
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

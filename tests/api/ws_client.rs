@@ -1,6 +1,6 @@
 //! A real WebSocket client for the tests (tokio-tungstenite), with typed waits.
 
-use crate::helpers::TestApp;
+use crate::helpers::Api;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use std::time::Duration;
@@ -22,7 +22,7 @@ pub struct WsClient {
 /// How an upgrade ended: connected, or refused with an HTTP status.
 pub type Upgrade = Result<WsClient, u16>;
 
-impl TestApp {
+impl Api {
     pub fn ws_url(&self, room: Uuid, query: &str) -> String {
         format!(
             "{}/v1/rooms/{room}/ws?{query}",

@@ -211,6 +211,18 @@ impl Handler<ChangeStatus> for RoomActor {
     }
 }
 
+impl Handler<GoAway> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: GoAway, _ctx: &mut Self::Context) {
+        for member in self.members.values() {
+            member
+                .outbox
+                .close(CloseCode::GoingAway, "the server is restarting: reconnect to resume");
+        }
+    }
+}
+
 impl Handler<RetireRoom> for RoomActor {
     type Result = ();
 

@@ -16,6 +16,12 @@ pub struct ChangeStatus {
     pub status: RoomStatus,
 }
 
+/// The server is shutting down: every viewer is told to reconnect (close 1001), and nobody
+/// new joins.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct GoAway;
+
 /// Stop the room: it moved to a newer incarnation or another node. Its viewers are told to
 /// reconnect (close 1001).
 #[derive(Debug, Message)]

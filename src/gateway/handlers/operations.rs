@@ -23,6 +23,7 @@ pub async fn readyz(svc: Svc) -> HttpResponse {
             ("journal", checks.journal),
             ("relay", checks.relay),
             ("redis", checks.redis != Some(false)),
+            ("shutting down", !checks.draining),
         ]
         .into_iter()
         .filter(|(_, up)| !up)

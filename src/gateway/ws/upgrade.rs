@@ -66,6 +66,9 @@ pub async fn connect(
     query: web::Query<WsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let room_id = path.into_inner();
+    if svc.is_draining() {
+        return Err(AppError::Unavailable("the server is shutting down; reconnect in a moment".into()).into());
+    }
     let token = query
         .token
         .as_deref()
