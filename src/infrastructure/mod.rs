@@ -1,6 +1,8 @@
-//! Infrastructure: SQL storage, the group-committing journal, the outbox relay and the event bus.
+//! Infrastructure: SQL storage, the group-committing journal, the outbox relay and the event bus
+//! (in process).
 //! It implements the domain's ports; nothing inward depends on it except through them.
 
+pub mod backoff;
 pub mod db;
 pub mod event_bus;
 pub mod journal;
