@@ -45,7 +45,27 @@ pub struct DatabaseSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct RedisSettings {
+    /// Empty: no Redis, and events go through the in-process bus.
     pub url: String,
+    pub events: EventStreamSettings,
+}
+
+/// The Redis Streams event bus, used when `redis.url` is set.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventStreamSettings {
+    /// The stream the outbox relay appends every event to.
+    pub stream: String,
+    /// `XADD MAXLEN ~`: the stream is trimmed to about this many entries (see `config/default.toml`).
+    pub max_len: usize,
+    /// Whether this node runs the event consumers (coupons); a node that only publishes says false.
+    pub consume: bool,
+    /// Entries a consumer reads, handles and acknowledges at once.
+    pub read_batch: usize,
+    /// How long a consumer's read waits for new entries before it looks for abandoned ones.
+    pub read_block_ms: u64,
+    /// Entries delivered but unacknowledged this long are taken over by another consumer: their
+    /// consumer died, or is stuck. Longer than a batch ever takes to handle.
+    pub claim_min_idle_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -12,16 +12,19 @@ use crate::gateway::ws::upgrade::AllowedOrigins;
 use crate::gateway::{self, auth::TokenKeys, input};
 use crate::infrastructure::db::file_lock::FileLock;
 use crate::infrastructure::db::{build_pool, migrate, Backend, Connector};
-use crate::infrastructure::event_bus::InProcessBus;
+use crate::infrastructure::event_bus::{EventBus, InProcessBus};
 use crate::infrastructure::journal::{JournalSettings, SqlJournal};
 use crate::infrastructure::leases::SqlLeases;
 use crate::infrastructure::repos::Storage;
 use crate::infrastructure::room_store::SqlRoomStore;
+use crate::infrastructure::streams::consumer::{self as stream_consumer, Consumer};
+use crate::infrastructure::streams::{EventStream, RedisStreamBus};
 use crate::infrastructure::{outbox_relay, redis_pool};
 use crate::settings::Settings;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
+use deadpool_redis::redis;
 use livecart_actors::directory::{Directory, DirectorySettings};
 use livecart_actors::room::{RateLimit, RoomConfig};
 use livecart_actors::session::SessionConfig;
@@ -34,6 +37,10 @@ use tokio::sync::Notify;
 
 /// How often rooms with reservations are looked for (the first look is at start).
 const WAKE_RESERVED_ROOMS_EVERY: Duration = Duration::from_secs(300);
+
+/// The coupon issuer's consumer group on the Redis event stream. A later consumer (the room's
+/// stock notices, say) takes a group of its own and sees every event again.
+pub const COUPON_GROUP: &str = "marketing.coupons";
 
 pub struct Application {
     port: u16,
@@ -91,9 +98,28 @@ impl Application {
         // connections, with commits that do not wait for the disk.
         let relay_pool = build_pool(connector.clone().relaxed(), 2).context("cannot open the relay's connections")?;
         let relay_storage = Storage::new(relay_pool);
-        let bus = InProcessBus::new(vec![Arc::new(IssueCoupon::new(relay_storage.clone()))]);
-        let relay_health = outbox_relay::spawn(relay_storage, Arc::new(bus), committed);
         let node = uuid::Uuid::new_v4().to_string();
+        let redis = match settings.redis.url.as_str() {
+            "" => None,
+            url => Some(redis_pool::build(url).context("the Redis URL is not valid")?),
+        };
+        let coupons = Consumer {
+            group: COUPON_GROUP.to_owned(),
+            handler: Arc::new(IssueCoupon::new(relay_storage.clone())),
+        };
+        let bus: Arc<dyn EventBus> = match &redis {
+            None => Arc::new(InProcessBus::new(vec![coupons.handler])),
+            Some(pool) => {
+                let stream = EventStream::from(&settings.redis.events);
+                if settings.redis.events.consume {
+                    let client =
+                        redis::Client::open(settings.redis.url.as_str()).context("the Redis URL is not valid")?;
+                    stream_consumer::spawn(client, stream.clone(), node.clone(), coupons);
+                }
+                Arc::new(RedisStreamBus::new(pool.clone(), stream))
+            }
+        };
+        let relay_health = outbox_relay::spawn(relay_storage, bus, committed);
         let lease_ttl = Duration::from_millis(settings.ownership.lease_ttl_ms.max(300));
         let leases = SqlLeases::new(connector.clone(), node.clone(), lease_ttl);
         tracing::info!(node.id = %node, lease.ttl_ms = lease_ttl.as_millis() as u64, "node identity for room leases");
@@ -120,10 +146,6 @@ impl Application {
             },
         );
         let directory = Arc::new(directory);
-        let redis = match settings.redis.url.as_str() {
-            "" => None,
-            url => Some(redis_pool::build(url).context("the Redis URL is not valid")?),
-        };
         let renewing = directory.clone();
         actix_web::rt::spawn(async move {
             let mut every = tokio::time::interval(lease_ttl / 3);

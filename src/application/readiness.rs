@@ -15,7 +15,8 @@ pub struct Readiness {
     pub database: bool,
     pub journal: bool,
     pub relay: bool,
-    /// `None` when Redis is not configured.
+    /// `None` when Redis is not configured. Reported, but not a reason to take the node out of
+    /// rotation: orders and chat go on without Redis (events wait in the SQL outbox).
     pub redis: Option<bool>,
     /// The process is shutting down.
     pub draining: bool,
@@ -23,7 +24,12 @@ pub struct Readiness {
 
 impl Readiness {
     pub fn ready(&self) -> bool {
-        self.database && self.journal && self.relay && self.redis != Some(false) && !self.draining
+        self.database && self.journal && self.relay && !self.draining
+    }
+
+    /// Ready, but with a part away that the node can do without for a while.
+    pub fn degraded(&self) -> bool {
+        self.redis == Some(false)
     }
 }
 

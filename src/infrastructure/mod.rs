@@ -1,6 +1,8 @@
-//! Infrastructure: SQL storage, the group-committing journal, the outbox relay and the event bus.
+//! Infrastructure: SQL storage, the group-committing journal, the outbox relay and the event bus
+//! (in process, or Redis Streams when Redis is configured).
 //! It implements the domain's ports; nothing inward depends on it except through them.
 
+pub mod backoff;
 pub mod db;
 pub mod event_bus;
 pub mod journal;
@@ -9,3 +11,4 @@ pub mod outbox_relay;
 pub mod redis_pool;
 pub mod repos;
 pub mod room_store;
+pub mod streams;

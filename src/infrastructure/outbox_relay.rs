@@ -1,9 +1,12 @@
 //! The outbox relay: publishes committed events in commit order, at least once.
 //!
 //! It wakes when the journal commits (or every second, for events written elsewhere), publishes
-//! what is unpublished as one batch, and marks it. An event whose delivery fails stays unpublished and is
-//! tried again; handlers dedupe by event id, so a repeat changes nothing.
+//! what is unpublished as one batch, and marks it only once the bus has taken it (for Redis: once
+//! Redis answered the XADDs). An event whose delivery fails stays unpublished and is tried again,
+//! with a growing pause while the bus is away; handlers dedupe by event id, so a repeat changes
+//! nothing. Orders never wait for the relay: the journal commits them with their outbox rows.
 
+use super::backoff::Backoff;
 use super::event_bus::EventBus;
 use super::repos::Storage;
 use livecart_actors::events::DomainEvent;
@@ -17,6 +20,9 @@ use tokio::sync::Notify;
 const BATCH: i64 = 2_000;
 const IDLE_POLL: Duration = Duration::from_secs(1);
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
+/// The longest pause between attempts while the bus or the database is away: well inside the
+/// 10 s in which `/readyz` expects the loop to come round.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
 
 /// The relay's sign of life for `/readyz`: when its loop last came round (unix millis).
 #[derive(Debug, Default)]
@@ -61,16 +67,26 @@ pub fn spawn(storage: Storage, bus: Arc<dyn EventBus>, committed: Arc<Notify>) -
 }
 
 async fn relay(storage: Storage, bus: Arc<dyn EventBus>, committed: Arc<Notify>, health: Arc<RelayHealth>) {
+    let mut backoff = Backoff::new(RETRY_PAUSE, MAX_RETRY_PAUSE);
     loop {
         health.beat();
-        match relay_once(&storage, bus.as_ref()).await {
+        let outcome = relay_once(&storage, bus.as_ref()).await;
+        if outcome.is_ok() {
+            let failures = backoff.succeed();
+            if failures > 0 {
+                tracing::info!(relay.failures = failures, "outbox relay publishing again");
+            }
+        }
+        match outcome {
             Ok(0) => {
                 let _ = tokio::time::timeout(IDLE_POLL, committed.notified()).await;
             }
             Ok(_) => {}
             Err(err) => {
-                tracing::warn!(error = %err, "outbox relay will retry");
-                tokio::time::sleep(RETRY_PAUSE).await;
+                metrics::counter!("livecart_outbox_relay_failures_total").increment(1);
+                let pause = backoff.fail();
+                tracing::warn!(error = %err, relay.retry_in_ms = pause.as_millis() as u64, "outbox relay will retry");
+                tokio::time::sleep(pause).await;
             }
         }
     }

@@ -1,5 +1,6 @@
-//! Redis, when `redis.url` is set: one pool for the node (deadpool-redis). Today it tells
-//! `/readyz` whether Redis answers; actor snapshots and the event streams will use the same pool.
+//! Redis, when `redis.url` is set: one pool for the node (deadpool-redis). It tells `/readyz`
+//! whether Redis answers and carries the relay's appends to the event stream; actor snapshots will
+//! use it too. Stream consumers keep connections of their own (their reads block).
 
 use deadpool_redis::{Config, Pool, Runtime};
 use std::time::Duration;
