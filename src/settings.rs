@@ -139,6 +139,9 @@ pub struct StreamSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ActorSettings {
     pub arbiters: usize,
+    /// A room with nobody connected and no listing activity for this long is stopped (and
+    /// rebuilt from storage on its next request); 0 keeps rooms forever.
+    pub passivate_after_ms: u64,
 }
 
 #[derive(Debug, thiserror::Error)]

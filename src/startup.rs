@@ -181,6 +181,18 @@ impl Application {
             )),
         };
 
+        if settings.actors.passivate_after_ms > 0 {
+            let idle_after = Duration::from_millis(settings.actors.passivate_after_ms);
+            let passivating = services.directory.clone();
+            actix_web::rt::spawn(async move {
+                let mut every =
+                    tokio::time::interval((idle_after / 4).clamp(Duration::from_millis(50), Duration::from_secs(30)));
+                loop {
+                    every.tick().await;
+                    passivating.passivate_idle(idle_after).await;
+                }
+            });
+        }
         let waking = services.clone();
         actix_web::rt::spawn(async move {
             let mut every = tokio::time::interval(WAKE_RESERVED_ROOMS_EVERY);

@@ -13,11 +13,11 @@
 
 use crate::clock::Clock;
 use crate::ids::{ListingId, RoomId, UserId};
-use crate::inventory::{InventoryActor, InventoryState, ListingTerms, Retire, StoredHoldings};
+use crate::inventory::{Drain, IdleFor, InventoryActor, InventoryState, ListingTerms, Retire, StoredHoldings};
 use crate::journal::Journal;
 use crate::lease::{Acquired, Fence, LeaseError, Leases};
 use crate::room::fanout::FanoutShard;
-use crate::room::{AttachListing, GoAway, RetireRoom, RoomActor, RoomConfig, RoomInit, RoomStatus};
+use crate::room::{AttachListing, GoAway, Occupancy, RetireRoom, RoomActor, RoomConfig, RoomInit, RoomStatus};
 use crate::session::ListingInfo;
 use actix::prelude::*;
 use chrono::Duration;
@@ -111,6 +111,8 @@ pub struct Directory {
     settings: DirectorySettings,
     arbiters: Vec<Arbiter>,
     next_arbiter: AtomicUsize,
+    /// Rooms passivated since start.
+    passivated: AtomicUsize,
 }
 
 impl Directory {
@@ -131,6 +133,7 @@ impl Directory {
             settings,
             arbiters,
             next_arbiter: AtomicUsize::new(0),
+            passivated: AtomicUsize::new(0),
         }
     }
 
@@ -250,6 +253,89 @@ impl Directory {
         for entry in self.entries().rooms.values() {
             entry.addr.do_send(GoAway);
         }
+    }
+
+    /// Stops every room that has had nobody connected and no listing activity for `idle_after`,
+    /// so memory stays bounded by the rooms in use. See [`Directory::passivate`].
+    pub async fn passivate_idle(&self, idle_after: std::time::Duration) -> usize {
+        let rooms: Vec<(Fence, Addr<RoomActor>, Vec<Addr<InventoryActor>>)> = {
+            let entries = self.entries();
+            entries
+                .rooms
+                .values()
+                .map(|e| {
+                    let listings = e
+                        .listings
+                        .iter()
+                        .filter_map(|id| entries.listings.get(id).map(|(_, addr)| addr.clone()))
+                        .collect();
+                    (e.fence, e.addr.clone(), listings)
+                })
+                .collect()
+        };
+        let mut stopped = 0;
+        for (fence, room, listings) in rooms {
+            if room.send(Occupancy).await.unwrap_or(1) > 0 {
+                continue;
+            }
+            let mut quiet = true;
+            for listing in &listings {
+                let idle = listing.send(IdleFor).await.ok().flatten();
+                quiet &= idle.is_some_and(|idle| idle >= idle_after);
+            }
+            if quiet && self.passivate(fence).await {
+                stopped += 1;
+            }
+        }
+        stopped
+    }
+
+    /// Stops one incarnation of a room: the room leaves the maps under its gate, so a request
+    /// meanwhile waits for the next incarnation instead of starting one beside it; every change
+    /// its actors already sent to the journal is answered (`Drain`); then the actors stop and
+    /// the lease goes back. The next request rebuilds the room from storage under a new epoch.
+    pub async fn passivate(&self, fence: Fence) -> bool {
+        let room_id = fence.room_id;
+        let gate = self.entries().gates.entry(room_id).or_default().clone();
+        let _one_at_a_time = gate.lock().await;
+        let listings: (Addr<RoomActor>, Vec<Addr<InventoryActor>>) = {
+            let mut entries = self.entries();
+            if entries.rooms.get(&room_id).is_none_or(|e| e.fence != fence) {
+                return false;
+            }
+            let Some(entry) = entries.rooms.remove(&room_id) else {
+                return false;
+            };
+            let listings = entry
+                .listings
+                .iter()
+                .filter_map(|id| entries.listings.remove(id).map(|(_, addr)| addr))
+                .collect();
+            (entry.addr, listings)
+        };
+        let (room, listings) = listings;
+        for listing in &listings {
+            // A message that reached the old actor before it left the maps is decided and
+            // answered there; later ones are turned away to the next incarnation.
+            let _ = listing.send(Drain).await;
+        }
+        room.do_send(RetireRoom);
+        if let Err(err) = self.leases.release(vec![fence]).await {
+            tracing::warn!(room.id = %room_id, error = %err, "the passivated room's lease could not be released; it expires by itself");
+        }
+        metrics::counter!("livecart_rooms_passivated_total").increment(1);
+        self.passivated.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(room.id = %room_id, lease.epoch = fence.epoch, "idle room passivated");
+        let mut entries = self.entries();
+        if Arc::strong_count(&gate) == 2 {
+            entries.gates.remove(&room_id);
+        }
+        true
+    }
+
+    /// How many rooms were passivated since start.
+    pub fn passivated_total(&self) -> usize {
+        self.passivated.load(Ordering::Relaxed)
     }
 
     /// How many rooms run here.

@@ -64,6 +64,7 @@ pub async fn place_order(services: &Services, caller: &Caller, req: OrderRequest
             Ok(OrderOutcome::Replayed(order))
         }
         Err(ReserveFailed::NotInRoom) => Err(AppError::NotFound("listing")),
+        Err(ReserveFailed::Retiring) => Err(AppError::Unavailable("the listing is moving; retry".into())),
         Err(ReserveFailed::Refused(refusal)) => {
             // The actor remembers only the keys of its own incarnation: a key used before a
             // restart is found in storage, and the same request then gets the same order.
@@ -78,28 +79,42 @@ pub async fn place_order(services: &Services, caller: &Caller, req: OrderRequest
 }
 
 /// Finds the listing's actor and has it decide; the answer comes once the order is durable.
+/// An actor being passivated turns the order away unhandled, and it goes to the next
+/// incarnation, which the Directory starts once the old one has stopped.
 async fn decide(
     services: &Services,
     caller: &Caller,
     req: &OrderRequest,
 ) -> Result<Result<Placed, ReserveFailed>, AppError> {
-    let inventory = services
-        .directory
-        .inventory(req.room_id, req.listing_id)
-        .await?
-        .ok_or(AppError::NotFound("listing"))?;
-    let request = ReserveRequest {
-        order_id: new_id(),
-        user_id: caller.user_id,
-        quantity: req.quantity,
-        idempotency_key: req.idempotency_key.clone(),
-    };
-    Ok(inventory
-        .send(Reserve {
-            room_id: req.room_id,
-            request,
-        })
-        .await?)
+    const ATTEMPTS: usize = 3;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let inventory = services
+            .directory
+            .inventory(req.room_id, req.listing_id)
+            .await?
+            .ok_or(AppError::NotFound("listing"))?;
+        let request = ReserveRequest {
+            order_id: new_id(),
+            user_id: caller.user_id,
+            quantity: req.quantity,
+            idempotency_key: req.idempotency_key.clone(),
+        };
+        let sent = inventory
+            .send(Reserve {
+                room_id: req.room_id,
+                request,
+            })
+            .await;
+        match sent {
+            Ok(Err(ReserveFailed::Retiring)) if attempt < ATTEMPTS => continue,
+            // Stopped before it handled the message: nothing was decided.
+            Err(actix::MailboxError::Closed) if attempt < ATTEMPTS => continue,
+            Ok(decided) => return Ok(decided),
+            Err(err) => return Err(err.into()),
+        }
+    }
 }
 
 /// For a refused request with an idempotency key: the stored order that key made, when it was

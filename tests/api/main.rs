@@ -16,6 +16,7 @@ mod live_status;
 mod logs;
 mod operations;
 mod ownership;
+mod passivation;
 mod process;
 mod proxy;
 mod redis_server;

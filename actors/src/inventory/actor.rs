@@ -85,6 +85,18 @@ pub enum PayFailed {
     Storage(#[from] JournalError),
 }
 
+/// How long the listing has had nothing to do: no message, no commit in flight and no
+/// reservation waiting for its deadline. `None` while it is busy.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<Duration>")]
+pub struct IdleFor;
+
+/// Answered once every change sent to the journal so far has its answer: the last step before
+/// the actor is passivated, so no commit outlives its incarnation.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Drain;
+
 /// Stop: the room moved to a newer incarnation or another node. Commits in flight still answer
 /// their callers (the journal fences them off if a newer owner exists).
 #[derive(Debug, Message)]
@@ -112,6 +124,9 @@ pub enum Placed {
 pub enum ReserveFailed {
     #[error("the listing is not in this room")]
     NotInRoom,
+    /// This incarnation is being passivated: ask the Directory again for the next one.
+    #[error("the listing's actor is stopping")]
+    Retiring,
     #[error(transparent)]
     Refused(#[from] ReserveError),
     #[error(transparent)]
@@ -159,10 +174,24 @@ pub struct InventoryActor {
     stock_watcher: Option<Recipient<StockChanged>>,
     /// An announcement is already scheduled: changes until then are coalesced into it.
     announce_pending: bool,
+    /// Changes sent to the journal and not answered yet (orders, cancels, restocks, payments,
+    /// expiries).
+    in_flight: usize,
+    /// When the listing last did anything; passivation waits for a quiet listing.
+    last_active: Instant,
+    /// `Drain` callers waiting for `in_flight` to reach zero.
+    drained: Vec<tokio::sync::oneshot::Sender<()>>,
+    /// Set by `Drain`: new work is turned away to the next incarnation.
+    retiring: bool,
 }
 
 /// How long stock changes are gathered into one announcement to the room.
 const ANNOUNCE_AFTER: Duration = Duration::from_millis(50);
+
+/// The answer to work that reaches an incarnation being passivated.
+fn moving() -> JournalError {
+    JournalError::Unavailable("the listing is moving to a new incarnation; retry".into())
+}
 
 /// How often due reservations are looked for. A reservation expires within this of its
 /// deadline; the check is a peek at the earliest deadline, so a quiet listing costs nothing.
@@ -188,7 +217,40 @@ impl InventoryActor {
             pending: HashMap::new(),
             stock_watcher,
             announce_pending: false,
+            in_flight: 0,
+            last_active: Instant::now(),
+            drained: Vec::new(),
+            retiring: false,
         }
+    }
+
+    /// A change is on its way to the journal.
+    fn began(&mut self) {
+        self.in_flight += 1;
+        self.last_active = Instant::now();
+    }
+
+    /// A change's answer came back.
+    fn answered(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.last_active = Instant::now();
+        if self.in_flight == 0 {
+            for waiter in self.drained.drain(..) {
+                let _ = waiter.send(());
+            }
+        }
+    }
+
+    /// Sends a change to the journal, counted in flight until its answer.
+    fn commit(&mut self, entry: JournalEntry) -> impl ActorFuture<Self, Output = Result<(), JournalError>> + 'static {
+        self.began();
+        self.journal
+            .append(self.fence, entry)
+            .into_actor(self)
+            .map(|committed, act, _ctx| {
+                act.answered();
+                committed
+            })
     }
 
     /// Tells the room the stock soon, once for every burst of changes: a sale of thousands of
@@ -243,8 +305,8 @@ impl InventoryActor {
                 at: now,
                 event,
             };
-            let commit = self.journal.append(self.fence, entry);
-            ctx.spawn(commit.into_actor(self).map(move |committed, act, ctx| match committed {
+            let commit = self.commit(entry);
+            ctx.spawn(commit.map(move |committed, act, ctx| match committed {
                 Ok(()) => {
                     act.state.finish_expire(due.order_id);
                     metrics::counter!("livecart_orders_expired_total").increment(1);
@@ -293,6 +355,10 @@ impl Handler<Reserve> for InventoryActor {
     type Result = ResponseActFuture<Self, Result<Placed, ReserveFailed>>;
 
     fn handle(&mut self, msg: Reserve, _ctx: &mut Self::Context) -> Self::Result {
+        self.last_active = Instant::now();
+        if self.retiring {
+            return Box::pin(fut::ready(Err(ReserveFailed::Retiring)));
+        }
         if msg.room_id != self.state.terms().room_id {
             return Box::pin(fut::ready(Err(ReserveFailed::NotInRoom)));
         }
@@ -325,6 +391,7 @@ impl Handler<Reserve> for InventoryActor {
                         total_cents: order.total_cents,
                     },
                 );
+                self.began();
                 let commit = self
                     .journal
                     .append(
@@ -337,6 +404,7 @@ impl Handler<Reserve> for InventoryActor {
                     .shared();
                 self.pending.insert(order.id, (commit.clone(), Instant::now()));
                 Box::pin(commit.into_actor(self).map(move |committed, act, ctx| {
+                    act.answered();
                     act.pending.remove(&order.id);
                     match committed {
                         Ok(()) => {
@@ -363,6 +431,9 @@ impl Handler<Cancel> for InventoryActor {
     type Result = ResponseActFuture<Self, Result<(), CancelFailed>>;
 
     fn handle(&mut self, msg: Cancel, _ctx: &mut Self::Context) -> Self::Result {
+        if self.retiring {
+            return Box::pin(fut::ready(Err(CancelFailed::Storage(moving()))));
+        }
         let order_id = msg.order_id;
         let Some((user_id, quantity)) = self.state.holding(&order_id) else {
             return Box::pin(fut::ready(Err(CancelError::UnknownOrder.into())));
@@ -382,15 +453,12 @@ impl Handler<Cancel> for InventoryActor {
                 quantity,
             },
         );
-        let commit = self.journal.append(
-            self.fence,
-            JournalEntry::OrderCancelled {
-                order_id,
-                at: now,
-                event,
-            },
-        );
-        Box::pin(commit.into_actor(self).map(move |committed, act, ctx| match committed {
+        let commit = self.commit(JournalEntry::OrderCancelled {
+            order_id,
+            at: now,
+            event,
+        });
+        Box::pin(commit.map(move |committed, act, ctx| match committed {
             Ok(()) => {
                 act.state.finish_cancel(order_id);
                 act.announce_stock(ctx);
@@ -411,6 +479,9 @@ impl Handler<Restock> for InventoryActor {
     type Result = ResponseActFuture<Self, Result<u64, RestockFailed>>;
 
     fn handle(&mut self, msg: Restock, _ctx: &mut Self::Context) -> Self::Result {
+        if self.retiring {
+            return Box::pin(fut::ready(Err(RestockFailed::Storage(moving()))));
+        }
         if msg.room_id != self.state.terms().room_id {
             return Box::pin(fut::ready(Err(RestockFailed::NotInRoom)));
         }
@@ -425,15 +496,12 @@ impl Handler<Restock> for InventoryActor {
             added: msg.added,
         };
         let event = DomainEvent::new(self.clock.now(), payload);
-        let commit = self.journal.append(
-            self.fence,
-            JournalEntry::StockAdded {
-                listing_id,
-                added: msg.added,
-                event,
-            },
-        );
-        Box::pin(commit.into_actor(self).map(move |committed, act, ctx| {
+        let commit = self.commit(JournalEntry::StockAdded {
+            listing_id,
+            added: msg.added,
+            event,
+        });
+        Box::pin(commit.map(move |committed, act, ctx| {
             if committed == Err(JournalError::Fenced) {
                 act.fenced_off(ctx);
             }
@@ -457,6 +525,9 @@ impl Handler<Pay> for InventoryActor {
     type Result = ResponseActFuture<Self, Result<PaidOutcome, PayFailed>>;
 
     fn handle(&mut self, msg: Pay, _ctx: &mut Self::Context) -> Self::Result {
+        if self.retiring {
+            return Box::pin(fut::ready(Err(PayFailed::Storage(moving()))));
+        }
         let terms = self.state.terms().clone();
         if msg.room_id != terms.room_id {
             return Box::pin(fut::ready(Err(PayFailed::NotInRoom)));
@@ -503,8 +574,8 @@ impl Handler<Pay> for InventoryActor {
                 }
             }
         };
-        let commit = self.journal.append(self.fence, entry);
-        Box::pin(commit.into_actor(self).map(move |committed, act, ctx| match committed {
+        let commit = self.commit(entry);
+        Box::pin(commit.map(move |committed, act, ctx| match committed {
             Ok(()) => {
                 act.state.finish_pay(order_id);
                 if plan == PayPlan::Rereserve {
@@ -525,6 +596,30 @@ impl Handler<Pay> for InventoryActor {
                 Err(err.into())
             }
         }))
+    }
+}
+
+impl Handler<IdleFor> for InventoryActor {
+    type Result = Option<Duration>;
+
+    fn handle(&mut self, _msg: IdleFor, _ctx: &mut Self::Context) -> Option<Duration> {
+        (self.in_flight == 0 && !self.state.has_reservations()).then(|| self.last_active.elapsed())
+    }
+}
+
+impl Handler<Drain> for InventoryActor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _msg: Drain, _ctx: &mut Self::Context) -> Self::Result {
+        self.retiring = true;
+        if self.in_flight == 0 {
+            return Box::pin(async {});
+        }
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.drained.push(done);
+        Box::pin(async move {
+            let _ = wait.await;
+        })
     }
 }
 

@@ -4,8 +4,8 @@ pub mod actor;
 pub mod state;
 
 pub use actor::{
-    Cancel, CancelFailed, InventoryActor, InventorySnapshot, PaidOutcome, Pay, PayFailed, Placed, Reserve,
-    ReserveFailed, Restock, RestockFailed, Retire, SetRoomStatus, Snapshot,
+    Cancel, CancelFailed, Drain, IdleFor, InventoryActor, InventorySnapshot, PaidOutcome, Pay, PayFailed, Placed,
+    Reserve, ReserveFailed, Restock, RestockFailed, Retire, SetRoomStatus, Snapshot,
 };
 pub use state::{
     CancelError, Expiring, InventoryState, ListingTerms, PayError, PayPlan, ReserveError, ReserveRequest, Reserved,

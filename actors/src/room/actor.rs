@@ -211,6 +211,14 @@ impl Handler<ChangeStatus> for RoomActor {
     }
 }
 
+impl Handler<Occupancy> for RoomActor {
+    type Result = usize;
+
+    fn handle(&mut self, _msg: Occupancy, _ctx: &mut Self::Context) -> usize {
+        self.members.len()
+    }
+}
+
 impl Handler<GoAway> for RoomActor {
     type Result = ();
 

@@ -16,6 +16,11 @@ pub struct ChangeStatus {
     pub status: RoomStatus,
 }
 
+/// How many viewers are connected: a room with an audience is never passivated.
+#[derive(Debug, Message)]
+#[rtype(result = "usize")]
+pub struct Occupancy;
+
 /// The server is shutting down: every viewer is told to reconnect (close 1001), and nobody
 /// new joins.
 #[derive(Debug, Message)]

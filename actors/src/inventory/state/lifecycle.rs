@@ -94,6 +94,12 @@ impl InventoryState {
         }
     }
 
+    /// Whether some reservation still waits for payment or expiry: such a listing must keep
+    /// running, or its deadline would pass unnoticed.
+    pub fn has_reservations(&self) -> bool {
+        self.holdings.values().any(|h| h.status == OrderStatus::Reserved)
+    }
+
     /// The earliest deadline still queued (possibly stale).
     pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
         self.deadlines.peek().map(|Reverse((at, _))| *at)
