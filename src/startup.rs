@@ -17,6 +17,7 @@ use crate::infrastructure::journal::{JournalSettings, SqlJournal};
 use crate::infrastructure::leases::SqlLeases;
 use crate::infrastructure::repos::Storage;
 use crate::infrastructure::room_store::SqlRoomStore;
+use crate::infrastructure::snapshots::{RedisSnapshots, SqlSnapshots};
 use crate::infrastructure::streams::consumer::{self as stream_consumer, Consumer};
 use crate::infrastructure::streams::{EventStream, RedisStreamBus};
 use crate::infrastructure::{outbox_relay, redis_pool};
@@ -28,6 +29,7 @@ use deadpool_redis::redis;
 use livecart_actors::directory::{Directory, DirectorySettings};
 use livecart_actors::room::{RateLimit, RoomConfig};
 use livecart_actors::session::SessionConfig;
+use livecart_actors::snapshot::SnapshotStore;
 use livecart_actors::{Clock, SystemClock};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::net::TcpListener;
@@ -119,7 +121,7 @@ impl Application {
                 Arc::new(RedisStreamBus::new(pool.clone(), stream))
             }
         };
-        let relay_health = outbox_relay::spawn(relay_storage, bus, committed);
+        let relay_health = outbox_relay::spawn(relay_storage.clone(), bus, committed);
         let lease_ttl = Duration::from_millis(settings.ownership.lease_ttl_ms.max(300));
         let leases = SqlLeases::new(connector.clone(), node.clone(), lease_ttl);
         tracing::info!(node.id = %node, lease.ttl_ms = lease_ttl.as_millis() as u64, "node identity for room leases");
@@ -128,11 +130,17 @@ impl Application {
             0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             n => n,
         };
+        // Snapshots of room state go to Redis when configured, else to the SQL database.
+        let snapshots: Arc<dyn SnapshotStore> = match &redis {
+            Some(pool) => Arc::new(RedisSnapshots::new(pool.clone())),
+            None => Arc::new(SqlSnapshots::new(relay_storage.clone())),
+        };
         let directory = Directory::new(
             Arc::new(SqlRoomStore::new(storage.clone())),
             Arc::new(leases),
             Arc::new(journal),
             clock.clone(),
+            snapshots,
             DirectorySettings {
                 reservation_ttl: chrono::Duration::seconds(settings.orders.reservation_ttl_s),
                 arbiters,

@@ -17,8 +17,9 @@ use crate::inventory::{Drain, IdleFor, InventoryActor, InventoryState, ListingTe
 use crate::journal::Journal;
 use crate::lease::{Acquired, Fence, LeaseError, Leases};
 use crate::room::fanout::FanoutShard;
-use crate::room::{AttachListing, GoAway, Occupancy, RetireRoom, RoomActor, RoomConfig, RoomInit, RoomStatus};
+use crate::room::{AttachListing, GoAway, Occupancy, Persist, RetireRoom, RoomActor, RoomConfig, RoomInit, RoomStatus};
 use crate::session::ListingInfo;
+use crate::snapshot::{RoomSnapshot, SnapshotStore};
 use actix::prelude::*;
 use chrono::Duration;
 use futures_util::future::BoxFuture;
@@ -108,6 +109,7 @@ pub struct Directory {
     leases: Arc<dyn Leases>,
     journal: Arc<dyn Journal>,
     clock: Arc<dyn Clock>,
+    snapshots: Arc<dyn SnapshotStore>,
     settings: DirectorySettings,
     arbiters: Vec<Arbiter>,
     next_arbiter: AtomicUsize,
@@ -121,6 +123,7 @@ impl Directory {
         leases: Arc<dyn Leases>,
         journal: Arc<dyn Journal>,
         clock: Arc<dyn Clock>,
+        snapshots: Arc<dyn SnapshotStore>,
         settings: DirectorySettings,
     ) -> Self {
         let arbiters = (0..settings.arbiters.max(1)).map(|_| Arbiter::new()).collect();
@@ -130,6 +133,7 @@ impl Directory {
             leases,
             journal,
             clock,
+            snapshots,
             settings,
             arbiters,
             next_arbiter: AtomicUsize::new(0),
@@ -230,7 +234,12 @@ impl Directory {
     }
 
     /// Stops every room and gives their leases back, so another node can take them at once.
+    /// Each room's snapshot is written first, so the next process resumes its chat.
     pub async fn release_all(&self) {
+        let rooms: Vec<Addr<RoomActor>> = self.entries().rooms.values().map(|e| e.addr.clone()).collect();
+        for room in rooms {
+            let _ = room.send(Persist).await;
+        }
         let held: Vec<Fence> = {
             let mut entries = self.entries();
             let rooms: Vec<RoomId> = entries.rooms.keys().copied().collect();
@@ -319,6 +328,7 @@ impl Directory {
             // answered there; later ones are turned away to the next incarnation.
             let _ = listing.send(Drain).await;
         }
+        let _ = room.send(Persist).await;
         room.do_send(RetireRoom);
         if let Err(err) = self.leases.release(vec![fence]).await {
             tracing::warn!(room.id = %room_id, error = %err, "the passivated room's lease could not be released; it expires by itself");
@@ -389,11 +399,23 @@ impl Directory {
                 return other.map(|_| None).map_err(Into::into);
             }
         };
+        // The chat and likes of the previous incarnation, if kept; a store that fails costs
+        // viewers a resync, never the room.
+        let restored = self.snapshots.load_room(room_id).await.unwrap_or_else(|err| {
+            tracing::warn!(room.id = %room_id, error = %err, "room snapshot unavailable; the chat starts afresh");
+            None
+        });
         let mut entries = self.entries();
-        Ok(Some(self.start_room(&mut entries, seed, fence)))
+        Ok(Some(self.start_room(&mut entries, seed, fence, restored)))
     }
 
-    fn start_room(&self, entries: &mut Entries, seed: RoomSeed, fence: Fence) -> Addr<RoomActor> {
+    fn start_room(
+        &self,
+        entries: &mut Entries,
+        seed: RoomSeed,
+        fence: Fence,
+        restored: Option<RoomSnapshot>,
+    ) -> Addr<RoomActor> {
         // One fan-out shard per arbiter: a large room's broadcasts use every core.
         let shards = self
             .arbiters
@@ -406,10 +428,11 @@ impl Directory {
             pinned_listing_id: seed.pinned_listing_id,
             muted: seed.muted.into_iter().collect(),
             epoch: new_epoch(),
+            restored,
         };
-        let (clock, config) = (self.clock.clone(), self.settings.room);
+        let (clock, config, snapshots) = (self.clock.clone(), self.settings.room, self.snapshots.clone());
         let room = RoomActor::start_in_arbiter(&self.pick_arbiter(), move |_ctx| {
-            RoomActor::new(init, shards, clock, config)
+            RoomActor::new(init, shards, clock, config, snapshots)
         });
         let mut listings = Vec::with_capacity(seed.listings.len());
         for listing in seed.listings {

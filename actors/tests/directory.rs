@@ -12,6 +12,7 @@ use livecart_actors::inventory::{ListingTerms, Retire};
 use livecart_actors::journal::{Journal, JournalAck, JournalEntry};
 use livecart_actors::lease::{Acquired, Fence, LeaseError, Leases};
 use livecart_actors::room::{RoomConfig, RoomStatus};
+use livecart_actors::snapshot::NoSnapshots;
 use livecart_actors::{ListingId, RoomId, SystemClock};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -118,6 +119,7 @@ fn directory() -> (Arc<Directory>, Arc<FakeStore>, Arc<FakeLeases>) {
         leases.clone(),
         Arc::new(InstantJournal),
         Arc::new(SystemClock),
+        Arc::new(NoSnapshots),
         settings,
     );
     (Arc::new(directory), store, leases)

@@ -11,4 +11,5 @@ pub mod outbox_relay;
 pub mod redis_pool;
 pub mod repos;
 pub mod room_store;
+pub mod snapshots;
 pub mod streams;

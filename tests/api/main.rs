@@ -22,6 +22,7 @@ mod proxy;
 mod redis_server;
 mod refusals;
 mod restart;
+mod room_snapshots;
 mod shutdown;
 mod streams;
 mod tenancy;

@@ -17,10 +17,14 @@ use crate::ids::{ListingId, RoomId, UserId};
 use crate::inventory::{InventoryActor, Retire, SetRoomStatus};
 use crate::room::RoomStatus;
 use crate::session::{CloseCode, LatestKey, ListingInfo, Policy, ServerFrame, SessionId, SharedOutbox, Viewer};
+use crate::snapshot::{RoomSnapshot, SnapshotStore};
 use actix::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// At most one snapshot write per room per this interval, and only when something changed.
+const SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
 
 /// How the room paces its audience.
 #[derive(Debug, Clone, Copy)]
@@ -53,8 +57,10 @@ pub struct RoomInit {
     pub status: RoomStatus,
     pub pinned_listing_id: Option<ListingId>,
     pub muted: HashSet<UserId>,
-    /// Identifies this incarnation's chat ring (see [`ChatRing`]).
+    /// Identifies this incarnation's chat ring (see [`ChatRing`]), unless a snapshot restores one.
     pub epoch: u64,
+    /// The previous incarnation's chat and likes, when a snapshot was kept.
+    pub restored: Option<RoomSnapshot>,
 }
 
 pub(super) struct Member {
@@ -86,10 +92,23 @@ pub struct RoomActor {
     pub(super) viewers_dirty: bool,
     /// Listings whose `sale_open` went out.
     pub(super) announced_open: HashSet<ListingId>,
+    pub(super) snapshots: Arc<dyn SnapshotStore>,
+    /// Chat or likes changed since the last snapshot.
+    pub(super) snapshot_dirty: bool,
 }
 
 impl RoomActor {
-    pub fn new(init: RoomInit, shards: Vec<Addr<FanoutShard>>, clock: Arc<dyn Clock>, config: RoomConfig) -> Self {
+    pub fn new(
+        init: RoomInit,
+        shards: Vec<Addr<FanoutShard>>,
+        clock: Arc<dyn Clock>,
+        config: RoomConfig,
+        snapshots: Arc<dyn SnapshotStore>,
+    ) -> Self {
+        let (likes, chat) = match init.restored {
+            Some(snapshot) => (snapshot.likes, ChatRing::restore(snapshot.chat, config.chat_capacity)),
+            None => (0, ChatRing::new(init.epoch, config.chat_capacity)),
+        };
         Self {
             room_id: init.room_id,
             status: init.status,
@@ -103,15 +122,42 @@ impl RoomActor {
             next_shard: 0,
             members: HashMap::new(),
             connections: HashMap::new(),
-            likes: 0,
-            chat: ChatRing::new(init.epoch, config.chat_capacity),
+            likes,
+            chat,
             muted: init.muted,
             chat_buckets: HashMap::new(),
             dirty_stock: HashSet::new(),
             likes_dirty: false,
             viewers_dirty: false,
             announced_open: HashSet::new(),
+            snapshots,
+            snapshot_dirty: false,
         }
+    }
+
+    /// What the next incarnation resumes from.
+    fn snapshot(&self) -> RoomSnapshot {
+        RoomSnapshot {
+            likes: self.likes,
+            chat: self.chat.snapshot(),
+        }
+    }
+
+    /// Writes the snapshot if something changed, in the background; a failed write is counted
+    /// and tried again on the next tick.
+    fn persist(&mut self, ctx: &mut Context<Self>) {
+        if !std::mem::take(&mut self.snapshot_dirty) {
+            return;
+        }
+        let save = self.snapshots.save_room(self.room_id, self.snapshot());
+        ctx.spawn(save.into_actor(self).map(|saved, act, _ctx| match saved {
+            Ok(()) => metrics::counter!("livecart_snapshots_written_total").increment(1),
+            Err(err) => {
+                metrics::counter!("livecart_snapshots_failed_total").increment(1);
+                tracing::debug!(room.id = %act.room_id, error = %err, "room snapshot skipped; will retry");
+                act.snapshot_dirty = true;
+            }
+        }));
     }
 
     pub(super) fn broadcast(&self, frame: &ServerFrame, policy: Policy) {
@@ -182,6 +228,7 @@ impl Actor for RoomActor {
         // Sessions use try_send for chat and likes; a deep mailbox absorbs a burst.
         ctx.set_mailbox_capacity(8192);
         ctx.run_interval(self.config.flush_every, |act, _ctx| act.flush());
+        ctx.run_interval(SNAPSHOT_EVERY, |act, ctx| act.persist(ctx));
     }
 }
 
@@ -207,6 +254,21 @@ impl Handler<ChangeStatus> for RoomActor {
         Box::pin(async move {
             // A listing whose actor has stopped sells nothing, which is what a status change wants.
             let _ = futures_util::future::join_all(applied).await;
+        })
+    }
+}
+
+impl Handler<Persist> for RoomActor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _msg: Persist, _ctx: &mut Self::Context) -> Self::Result {
+        let save = self.snapshots.save_room(self.room_id, self.snapshot());
+        let room_id = self.room_id;
+        Box::pin(async move {
+            if let Err(err) = save.await {
+                metrics::counter!("livecart_snapshots_failed_total").increment(1);
+                tracing::warn!(room.id = %room_id, error = %err, "room snapshot not written before the room stopped");
+            }
         })
     }
 }

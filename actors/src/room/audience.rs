@@ -132,6 +132,7 @@ impl Handler<PostChat> for RoomActor {
         }
         let nickname = member.viewer.nickname.clone();
         let message = self.chat.append(user_id, nickname, msg.text, self.clock.now());
+        self.snapshot_dirty = true;
         let frame = ServerFrame::Chat {
             offset: message.offset,
             user_id,
@@ -149,6 +150,7 @@ impl Handler<AddLikes> for RoomActor {
     fn handle(&mut self, msg: AddLikes, _ctx: &mut Self::Context) {
         self.likes += u64::from(msg.count);
         self.likes_dirty = true;
+        self.snapshot_dirty = true;
     }
 }
 
@@ -170,6 +172,7 @@ impl Handler<DeleteChat> for RoomActor {
     fn handle(&mut self, msg: DeleteChat, _ctx: &mut Self::Context) -> bool {
         let deleted = self.chat.delete(msg.offset);
         if deleted {
+            self.snapshot_dirty = true;
             self.broadcast(&ServerFrame::ChatDeleted { offset: msg.offset }, Policy::MustDeliver);
         }
         deleted

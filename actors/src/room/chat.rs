@@ -6,15 +6,25 @@
 
 use crate::ids::UserId;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatMessage {
     pub offset: u64,
     pub user_id: UserId,
     pub nickname: String,
     pub text: String,
     pub at: DateTime<Utc>,
+}
+
+/// The chat ring as a snapshot stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatSnapshot {
+    pub epoch: u64,
+    pub next_offset: u64,
+    pub evicted_up_to: u64,
+    pub messages: Vec<ChatMessage>,
 }
 
 #[derive(Debug)]
@@ -74,6 +84,37 @@ impl ChatRing {
         self.messages.len() != before
     }
 
+    /// What a restart needs to resume this ring in the same epoch.
+    pub fn snapshot(&self) -> ChatSnapshot {
+        ChatSnapshot {
+            epoch: self.epoch,
+            next_offset: self.next_offset,
+            evicted_up_to: self.evicted_up_to,
+            messages: self.messages.iter().cloned().collect(),
+        }
+    }
+
+    /// The ring as it was snapshotted: the same epoch and offsets, so a viewer who reconnects
+    /// after a restart gets exactly the messages it missed.
+    pub fn restore(snapshot: ChatSnapshot, capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        let mut messages: VecDeque<ChatMessage> = snapshot.messages.into();
+        let mut evicted_up_to = snapshot.evicted_up_to;
+        while messages.len() > capacity {
+            if let Some(evicted) = messages.pop_front() {
+                evicted_up_to = evicted.offset;
+            }
+        }
+        let last = messages.back().map_or(0, |m| m.offset);
+        Self {
+            epoch: snapshot.epoch,
+            capacity,
+            messages,
+            next_offset: snapshot.next_offset.max(last + 1).max(1),
+            evicted_up_to,
+        }
+    }
+
     /// The messages after `offset` of `epoch`, or `None` when they cannot all be given: another
     /// epoch, an offset from the future, or messages already pushed out of the ring.
     pub fn since(&self, epoch: u64, offset: u64) -> Option<Vec<ChatMessage>> {
@@ -123,6 +164,22 @@ mod tests {
         }
         assert!(r.since(7, 1).is_none(), "message 2 left the ring");
         assert_eq!(r.since(7, 2).expect("3 and 4 are kept").len(), 2);
+    }
+
+    #[test]
+    fn a_restored_ring_resumes_in_its_epoch_with_its_offsets() {
+        let mut r = ring(3);
+        for t in ["a", "b", "c", "d"] {
+            say(&mut r, t);
+        }
+        let mut back = ChatRing::restore(r.snapshot(), 3);
+        assert_eq!(back.epoch(), 7);
+        assert_eq!(back.since(7, 2), r.since(7, 2));
+        assert!(back.since(7, 0).is_none(), "what was evicted stays evicted");
+        assert_eq!(say(&mut back, "e"), 5, "offsets continue");
+        let smaller = ChatRing::restore(r.snapshot(), 1);
+        assert!(smaller.since(7, 2).is_none());
+        assert_eq!(smaller.since(7, 3).map(|m| m.len()), Some(1));
     }
 
     #[test]

@@ -16,6 +16,11 @@ pub struct ChangeStatus {
     pub status: RoomStatus,
 }
 
+/// Write the room's snapshot now and answer when it is written (before the room stops).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Persist;
+
 /// How many viewers are connected: a room with an audience is never passivated.
 #[derive(Debug, Message)]
 #[rtype(result = "usize")]

@@ -138,3 +138,11 @@ diesel::table! {
         updated_at -> BigInt,
     }
 }
+
+diesel::table! {
+    live_room_snapshots (room_id) {
+        room_id -> Text,
+        body -> Text,
+        updated_at -> BigInt,
+    }
+}
