@@ -25,5 +25,6 @@ mod shutdown;
 mod streams;
 mod tenancy;
 mod ws_client;
+mod ws_fuzz;
 mod ws_load;
 mod ws_room;
