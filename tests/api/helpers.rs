@@ -407,3 +407,46 @@ pub fn query_number(database_url: &str, sql: &str) -> i64 {
     };
     row.n
 }
+
+/// xorshift64*: small, and the same sequence for the same seed on every machine, so a failure
+/// of a randomized test replays from its printed seed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.max(1))
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// `min` and up to `span - 1` more random bytes.
+    pub fn bytes(&mut self, min: usize, span: usize) -> Vec<u8> {
+        let len = min + self.below(span);
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+
+    /// Printable and not: `min` and up to `span - 1` more of any `char`, surrogates excepted.
+    pub fn text(&mut self, min: usize, span: usize) -> String {
+        let len = min + self.below(span);
+        (0..len)
+            .map(|_| char::from_u32((self.next() % 0x11_0000) as u32).unwrap_or('\u{fffd}'))
+            .collect()
+    }
+}
+
+/// A seed for a randomized test: `var` when set (to replay a failure), else a new one.
+pub fn seed_from_env(var: &str) -> u64 {
+    std::env::var(var).ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        now.map(|d| d.as_nanos() as u64).unwrap_or(1)
+    })
+}

@@ -6,6 +6,7 @@ mod helpers;
 
 mod concurrency;
 mod coupons;
+mod crash;
 mod durability;
 mod faults;
 mod idempotency;

@@ -24,39 +24,7 @@ const FUZZ_FOR: Duration = Duration::from_secs(6);
 /// The server's frame limit (docs/protocol.md); the oversized frames go past it.
 const MAX_FRAME_BYTES: usize = 64 * 1024;
 
-/// xorshift64*: small, and the same frames for the same seed on every machine.
-struct Rng(u64);
-
 impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.max(1))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// `min` and up to `span - 1` more random bytes.
-    fn bytes(&mut self, min: usize, span: usize) -> Vec<u8> {
-        let len = min + self.below(span);
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-
-    /// Printable and not: `min` and up to `span - 1` more of any `char`, surrogates excepted.
-    fn text(&mut self, min: usize, span: usize) -> String {
-        let len = min + self.below(span);
-        (0..len)
-            .map(|_| char::from_u32((self.next() % 0x11_0000) as u32).unwrap_or('\u{fffd}'))
-            .collect()
-    }
-
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[self.below(items.len())]
     }
@@ -181,17 +149,6 @@ fn raw(payload: Vec<u8>, opcode: OpCode, is_final: bool) -> Message {
     Message::Frame(Frame::from_payload(header, payload.into()))
 }
 
-/// The seed from `LIVECART_WS_FUZZ_SEED`, or a new one.
-fn seed() -> u64 {
-    std::env::var("LIVECART_WS_FUZZ_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-            now.map(|d| d.as_nanos() as u64).unwrap_or(1)
-        })
-}
-
 /// Sends `FRAMES_PER_FUZZER` frames of abuse, reconnecting whenever the server closes the
 /// connection (as it must for oversized frames and protocol violations); reads everything the
 /// server sends meanwhile. Returns how many connections it took.
@@ -261,7 +218,7 @@ async fn behave(app: &TestApp, room: Uuid, token: &str, listing: Uuid, fuzzers_d
 on_both_backends! {
     async fn fifty_clients_sending_garbage_leave_the_room_serving_a_well_behaved_viewer(backend) {
         const STOCK: u64 = 10_000;
-        let seed = seed();
+        let seed = seed_from_env("LIVECART_WS_FUZZ_SEED");
         println!("ws fuzz seed {seed}: replay with LIVECART_WS_FUZZ_SEED={seed}");
         let app = spawn_app(backend).await;
         let merchant = app.merchant().await;
