@@ -8,15 +8,13 @@
 //! come from a seed that is printed; `LIVECART_CRASH_SEED=<seed>` draws the same ones.
 
 use crate::helpers::*;
+use crate::process::{binary, ServerProcess};
 use futures_util::future::join_all;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -33,98 +31,6 @@ const HTTP_BUYERS: usize = 25;
 const WS_BUYERS: usize = 15;
 /// How long a live server may take to start, or to answer a request.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// The binary under test: `LIVECART_BIN`, or the one Cargo built with this test.
-fn binary() -> String {
-    std::env::var("LIVECART_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_livecart").to_owned())
-}
-
-/// Where every incarnation of the server writes its log; shown when the test fails, then removed.
-struct ServerLog(PathBuf);
-
-impl Drop for ServerLog {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            if let Ok(file) = std::fs::File::open(&self.0) {
-                let lines: Vec<String> = BufReader::new(file).lines().map_while(Result::ok).collect();
-                eprintln!(
-                    "server log, last lines:\n{}",
-                    lines[lines.len().saturating_sub(40)..].join("\n")
-                );
-            }
-        }
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// One incarnation of the server process; killed when dropped, so a failing test leaves none behind.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    /// Starts the binary on `database_url` and a free port of 127.0.0.1, and waits for /readyz.
-    async fn start(database_url: &str, log: &ServerLog, http: &reqwest::Client) -> Server {
-        for _ in 0..3 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port();
-            let output = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log.0)
-                .expect("the server log");
-            let child = Command::new(binary())
-                .env("LIVECART__DATABASE__URL", database_url)
-                .env("LIVECART__SERVER__BIND", format!("127.0.0.1:{port}"))
-                .env("LIVECART__LIMITS__ENABLED", "false")
-                .env("RUST_LOG", "warn")
-                .stdin(Stdio::null())
-                .stdout(Stdio::from(output.try_clone().expect("log handle")))
-                .stderr(Stdio::from(output))
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary()));
-            let mut server = Server {
-                child,
-                base: format!("http://127.0.0.1:{port}"),
-            };
-            if server.ready(http).await {
-                return server;
-            }
-            // It exited: most likely another process took the port between our probe and its bind.
-        }
-        panic!("the server did not start three times in a row (its log is below)");
-    }
-
-    /// Polls /readyz until it answers 200 (true) or the process exits (false).
-    async fn ready(&mut self, http: &reqwest::Client) -> bool {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if self.child.try_wait().expect("the child's status").is_some() {
-                return false;
-            }
-            let answer = http.get(format!("{}/readyz", self.base)).send().await;
-            if answer.is_ok_and(|r| r.status() == StatusCode::OK) {
-                return true;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server was not ready within {PATIENCE:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // SIGKILL on Unix: no shutdown hook runs, as in a power cut of the process.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// What the buyers and the killer share. Single-threaded: every future runs on the test's task.
 struct Shared {
@@ -214,11 +120,14 @@ async fn http_buyer(shared: &Shared, http: &reqwest::Client, buyer: &User, room:
     }
 }
 
-/// Buys over WebSocket, one `buy` frame at a time, reconnecting after each crash.
+/// Buys over WebSocket, one `buy` frame at a time, reconnecting after each crash. The frame's
+/// `request_id` is the purchase's idempotency key: resent after a crash, it finds the order the
+/// dead server may have committed.
 async fn ws_buyer(shared: &Shared, buyer: &User, room: Uuid, listing: Uuid, mut rng: Rng) {
     let mut address = shared.address.subscribe();
     let mut strikes = 0;
-    let mut request = 0;
+    let mut purchase = 0;
+    let mut quantity = 1 + rng.below(3);
     'connect: loop {
         let base = live(&mut address).await;
         let url = format!(
@@ -234,10 +143,8 @@ async fn ws_buyer(shared: &Shared, buyer: &User, room: Uuid, listing: Uuid, mut 
             }
         };
         loop {
-            request += 1;
-            let request_id = format!("buy-{request}");
-            let buy =
-                json!({"type": "buy", "request_id": request_id, "listing_id": listing, "quantity": 1 + rng.below(3)});
+            let request_id = format!("buy-{purchase}");
+            let buy = json!({"type": "buy", "request_id": request_id, "listing_id": listing, "quantity": quantity});
             if let Err(e) = socket.send(Message::text(buy.to_string())).await {
                 after_failure(&mut address, &base, &mut strikes, e.to_string()).await;
                 continue 'connect;
@@ -263,10 +170,14 @@ async fn ws_buyer(shared: &Shared, buyer: &User, room: Uuid, listing: Uuid, mut 
                     continue 'connect;
                 }
                 Ok(frame) => match frame.get("order") {
-                    Some(order) => shared.ack(order, buyer.id),
+                    Some(order) => {
+                        shared.ack(order, buyer.id);
+                        purchase += 1;
+                        quantity = 1 + rng.below(3);
+                    }
                     None => match frame["error"]["error"].as_str() {
                         Some(refusal @ ("sold_out" | "limit_exceeded")) => return shared.finished(refusal),
-                        Some("unavailable") => {} // nothing was recorded: buy again
+                        Some("unavailable") => {} // nothing was recorded: the same purchase again
                         _ => panic!("unexpected answer to a buy: {frame}"),
                     },
                 },
@@ -295,27 +206,21 @@ on_both_backends! {
         println!("crash seed {seed}: replay the kill moments with LIVECART_CRASH_SEED={seed}; binary {}", binary());
         let mut rng = Rng::new(seed);
         let database = fresh_database(backend);
-        let log = ServerLog(std::env::temp_dir().join(format!("livecart_crash_{}.log", Uuid::new_v4().simple())));
         let http = reqwest::Client::builder().timeout(PATIENCE).build().expect("client");
-        let first = Server::start(&database.url, &log, &http).await;
+        let first = ServerProcess::start(&database.url, &[]).await;
 
         // A live room with one hot listing and a coupon campaign, through the public API.
-        let app = Api { http: &http, base: first.base.clone() };
-        let merchant = app.user("/v1/auth/register", json!({"username": format!("m{}", seed % 1_000_000_007), "password": "crash-test-password", "role": "merchant"})).await;
-        let room = app.create(&merchant, "/v1/rooms", json!({"title": "crash sale"})).await;
-        let listing = app.create(&merchant, &format!("/v1/rooms/{room}/listings"),
-            json!({"title": "hot tea", "price_cents": 990, "stock": STOCK, "per_user_limit": LIMIT})).await;
-        app.create(&merchant, &format!("/v1/rooms/{room}/coupon-campaign"),
-            json!({"amount_off_cents": 100, "min_spend_cents": 500, "valid_for_s": 86_400})).await;
-        let started = app.http.post(format!("{}/v1/rooms/{room}/start", app.base)).bearer_auth(&merchant.token).send().await.expect("started");
-        expect_status(started, StatusCode::OK).await;
-        let mut buyers = Vec::new();
-        for _ in 0..HTTP_BUYERS + WS_BUYERS {
-            buyers.push(app.user("/v1/auth/guest", json!({"nickname": "crash buyer"})).await);
-        }
+        let api = Api::new(first.address.clone());
+        let merchant = api.merchant().await;
+        let room = api.live_room(&merchant).await;
+        let listing = api.simple_listing(&merchant, room, STOCK, LIMIT as u32).await;
+        let campaign = json!({"amount_off_cents": 100, "min_spend_cents": 500, "valid_for_s": 86_400});
+        let res = api.post(&format!("/v1/rooms/{room}/coupon-campaign"), Some(&merchant.token), campaign).await;
+        expect_status(res, StatusCode::CREATED).await;
+        let buyers = api.guests(HTTP_BUYERS + WS_BUYERS).await;
 
         let shared = Shared {
-            address: watch::Sender::new(Some(first.base.clone())),
+            address: watch::Sender::new(Some(first.address.clone())),
             progress: watch::Sender::new((0, 0)),
             acked: RefCell::new(HashMap::new()),
             endings: RefCell::new(HashMap::new()),
@@ -344,10 +249,12 @@ on_both_backends! {
             for (n, at) in kill_at.iter().enumerate() {
                 let _ = progress.wait_for(|&(acked, done)| acked >= *at || done == total).await;
                 shared.address.send_replace(None);
-                drop(server.take());
-                let restarted = Server::start(&database.url, &log, &http).await;
-                println!("kill {} after {} acknowledged orders; restarted at {}", n + 1, shared.progress.borrow().0, restarted.base);
-                shared.address.send_replace(Some(restarted.base.clone()));
+                if let Some(mut killed) = server.take() {
+                    killed.kill(); // SIGKILL: no shutdown hook runs, as in a power cut of the process
+                }
+                let restarted = ServerProcess::start(&database.url, &[]).await;
+                println!("kill {} after {} acknowledged orders; restarted at {}", n + 1, shared.progress.borrow().0, restarted.address);
+                shared.address.send_replace(Some(restarted.address.clone()));
                 server = Some(restarted);
             }
         };
@@ -357,8 +264,7 @@ on_both_backends! {
             tokio::time::timeout(PATIENCE * 2, all_done).await.expect("the buyers finish").expect("progress");
         };
         tokio::join!(buying, killing, finishing);
-        let base = server.as_ref().map(|s| s.base.clone()).expect("the last server runs");
-        let app = Api { http: &http, base };
+        let base = server.as_ref().map(|s| s.address.clone()).expect("the last server runs");
 
         // The relay catches up after the last restart: wait, bounded, for one coupon per order.
         let deadline = Instant::now() + PATIENCE;
@@ -366,8 +272,8 @@ on_both_backends! {
             let mut orders = Vec::new();
             let mut coupons = Vec::new();
             for buyer in &buyers {
-                orders.extend(list_of(&http, &app.base, "/v1/orders", buyer).await);
-                coupons.extend(list_of(&http, &app.base, "/v1/coupons", buyer).await);
+                orders.extend(list_of(&http, &base, "/v1/orders", buyer).await);
+                coupons.extend(list_of(&http, &base, "/v1/coupons", buyer).await);
             }
             if coupons.len() >= orders.len() || Instant::now() > deadline {
                 break (orders, coupons);
@@ -384,7 +290,7 @@ on_both_backends! {
         }
         // No unit oversold, no buyer over the limit.
         let sold: u64 = orders.iter().map(|o| o["quantity"].as_u64().expect("quantity")).sum();
-        let res = http.get(format!("{}/v1/rooms/{room}/listings", app.base)).send().await.expect("listed");
+        let res = http.get(format!("{base}/v1/rooms/{room}/listings")).send().await.expect("listed");
         let listings = expect_status(res, StatusCode::OK).await;
         let left = listings[0]["stock_left"].as_u64().expect("stock_left");
         let endings = shared.endings.take();
@@ -405,41 +311,5 @@ on_both_backends! {
             assert!(coupon_orders.insert(order), "two coupons for order {order}");
         }
         assert_eq!(coupon_orders.len(), stored.len(), "one coupon per order, once the relay caught up");
-    }
-}
-
-/// The few calls the setup makes, against whichever server is live.
-struct Api<'a> {
-    http: &'a reqwest::Client,
-    base: String,
-}
-
-impl Api<'_> {
-    async fn user(&self, path: &str, body: Value) -> User {
-        let res = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .expect("sent");
-        let body = expect_status(res, StatusCode::CREATED).await;
-        User {
-            id: body["user_id"].as_str().and_then(|s| s.parse().ok()).expect("user_id"),
-            token: body["token"].as_str().expect("token").to_owned(),
-        }
-    }
-
-    async fn create(&self, owner: &User, path: &str, body: Value) -> Uuid {
-        let res = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&owner.token)
-            .json(&body)
-            .send()
-            .await
-            .expect("sent");
-        let body = expect_status(res, StatusCode::CREATED).await;
-        body["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or_default()
     }
 }
