@@ -42,6 +42,8 @@ struct Shared {
     acked: RefCell<HashMap<String, (Uuid, u64)>>,
     /// How the buyers ended: `sold_out` or `limit_exceeded`, and how many of each.
     endings: RefCell<HashMap<String, usize>>,
+    /// Buys answered `unavailable` (nothing recorded), retried.
+    unavailable: std::cell::Cell<usize>,
 }
 
 impl Shared {
@@ -114,7 +116,7 @@ async fn http_buyer(shared: &Shared, http: &reqwest::Client, buyer: &User, room:
                 return shared.finished(body["error"].as_str().unwrap_or_default());
             }
             // Nothing was recorded (storage busy or unreachable): the same purchase again.
-            Ok((StatusCode::SERVICE_UNAVAILABLE, _)) => {}
+            Ok((StatusCode::SERVICE_UNAVAILABLE, _)) => shared.unavailable.set(shared.unavailable.get() + 1),
             Ok((status, body)) => panic!("unexpected answer to an order: {status} {body}"),
         }
     }
@@ -177,7 +179,8 @@ async fn ws_buyer(shared: &Shared, buyer: &User, room: Uuid, listing: Uuid, mut 
                     }
                     None => match frame["error"]["error"].as_str() {
                         Some(refusal @ ("sold_out" | "limit_exceeded")) => return shared.finished(refusal),
-                        Some("unavailable") => {} // nothing was recorded: the same purchase again
+                        // Nothing was recorded: the same purchase again.
+                        Some("unavailable") => shared.unavailable.set(shared.unavailable.get() + 1),
                         _ => panic!("unexpected answer to a buy: {frame}"),
                     },
                 },
@@ -203,7 +206,7 @@ async fn list_of(http: &reqwest::Client, base: &str, path: &str, user: &User) ->
 on_both_backends! {
     async fn acknowledged_orders_survive_the_server_being_killed_five_times(backend) {
         let seed = seed_from_env("LIVECART_CRASH_SEED");
-        println!("crash seed {seed}: replay the kill moments with LIVECART_CRASH_SEED={seed}; binary {}", binary());
+        println!("{backend:?}: crash seed {seed}: replay the kill moments with LIVECART_CRASH_SEED={seed}; binary {}", binary());
         let mut rng = Rng::new(seed);
         let database = fresh_database(backend);
         let http = reqwest::Client::builder().timeout(PATIENCE).build().expect("client");
@@ -224,6 +227,7 @@ on_both_backends! {
             progress: watch::Sender::new((0, 0)),
             acked: RefCell::new(HashMap::new()),
             endings: RefCell::new(HashMap::new()),
+            unavailable: std::cell::Cell::new(0),
         };
         // Kill as soon as this many orders are acknowledged (or every buyer is done): other buys
         // are then in flight, some committed and unanswered, some neither. About STOCK / 2
@@ -252,8 +256,10 @@ on_both_backends! {
                 if let Some(mut killed) = server.take() {
                     killed.kill(); // SIGKILL: no shutdown hook runs, as in a power cut of the process
                 }
+                let down = Instant::now();
                 let restarted = ServerProcess::start(&database.url, &[]).await;
-                println!("kill {} after {} acknowledged orders; restarted at {}", n + 1, shared.progress.borrow().0, restarted.address);
+                let acked = shared.progress.borrow().0;
+                println!("{backend:?}: kill {} after {acked} acknowledged orders; ready again after {:?}", n + 1, down.elapsed());
                 shared.address.send_replace(Some(restarted.address.clone()));
                 server = Some(restarted);
             }
@@ -263,7 +269,9 @@ on_both_backends! {
             let all_done = progress.wait_for(|&(_, done)| done == total);
             tokio::time::timeout(PATIENCE * 2, all_done).await.expect("the buyers finish").expect("progress");
         };
+        let sale = Instant::now();
         tokio::join!(buying, killing, finishing);
+        let sold_in = sale.elapsed();
         let base = server.as_ref().map(|s| s.address.clone()).expect("the last server runs");
 
         // The relay catches up after the last restart: wait, bounded, for one coupon per order.
@@ -276,6 +284,7 @@ on_both_backends! {
                 coupons.extend(list_of(&http, &base, "/v1/coupons", buyer).await);
             }
             if coupons.len() >= orders.len() || Instant::now() > deadline {
+                println!("{backend:?}: sold out in {sold_in:?}; coupons caught up {:?} later", sale.elapsed() - sold_in);
                 break (orders, coupons);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -294,7 +303,7 @@ on_both_backends! {
         let listings = expect_status(res, StatusCode::OK).await;
         let left = listings[0]["stock_left"].as_u64().expect("stock_left");
         let endings = shared.endings.take();
-        println!("{} orders acknowledged, {} stored: {sold} units sold, {left} left; buyers ended {endings:?}", acked.len(), stored.len());
+        println!("{backend:?}: {} orders acknowledged, {} stored: {sold} units sold, {left} left; buyers ended {endings:?}; {} buys answered 503", acked.len(), stored.len(), shared.unavailable.get());
         assert!(endings.contains_key("sold_out"), "the sale sold out (40 buyers × 8 units > {STOCK})");
         assert_eq!((listings[0]["stock"].as_u64(), sold + left), (Some(STOCK), STOCK), "sold {sold} + left {left} == stock placed");
         let mut per_buyer: HashMap<&str, u64> = HashMap::new();

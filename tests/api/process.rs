@@ -131,11 +131,15 @@ impl ServerProcess {
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
-        // A paused process would ignore SIGKILL's cleanup until continued.
-        let _ = Command::new("kill")
-            .arg("-CONT")
-            .arg(self.child.id().to_string())
-            .status();
+        // A paused process would ignore SIGKILL's cleanup until continued; one already killed
+        // and reaped has nothing to continue.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .arg("-CONT")
+                .arg(self.child.id().to_string())
+                .stderr(Stdio::null())
+                .status();
+        }
         self.kill();
         let _ = std::fs::remove_file(&self.log);
     }
