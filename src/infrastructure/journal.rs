@@ -130,7 +130,13 @@ struct StoppedOnExit(Arc<JournalHealth>);
 impl Drop for StoppedOnExit {
     fn drop(&mut self) {
         self.0.stopped.store(true, Ordering::Relaxed);
-        tracing::error!("the journal stopped; orders are refused until the process restarts");
+        // The dispatcher also ends, normally, when the app shuts down and nothing can send to
+        // it any more: only a panic is an error.
+        if std::thread::panicking() {
+            tracing::error!("the journal stopped; orders are refused until the process restarts");
+        } else {
+            tracing::debug!("the journal stopped: the app is shutting down");
+        }
     }
 }
 

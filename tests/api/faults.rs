@@ -35,9 +35,9 @@ pub fn held_orders(database_url: &str, listing: Uuid) -> Vec<(String, i32)> {
 
 #[actix_web::test]
 async fn a_commit_whose_answer_is_lost_is_resolved_as_landed_and_its_stock_stays_taken() {
-    let url = fresh_database(Backend::Postgres);
+    let database = fresh_database(Backend::Postgres);
     let proxy = FaultProxy::start("127.0.0.1:5432");
-    let app = spawn_app_with(proxy.url_for(&url), |_| {}).await;
+    let app = spawn_app_with(proxy.url_for(&database.url), |_| {}).await;
     let merchant = app.merchant().await;
     let room = app.live_room(&merchant).await;
     let listing = app.simple_listing(&merchant, room, 5, 5).await;
@@ -65,7 +65,7 @@ async fn a_commit_whose_answer_is_lost_is_resolved_as_landed_and_its_stock_stays
             expect_error(res, StatusCode::CONFLICT, "sold_out").await;
         }
     }
-    let stored = held_orders(&url, listing);
+    let stored = held_orders(&database.url, listing);
     let units: i32 = stored.iter().map(|(_, q)| q).sum();
     assert_eq!(units, 5, "sold exactly the stock: {stored:?}");
     let stored_ids: HashSet<String> = stored.into_iter().map(|(id, _)| id).collect();
@@ -105,10 +105,10 @@ impl Answers {
 async fn the_server_rides_out_a_database_outage_with_503s_and_recovers_by_itself() {
     // Enough not to sell out before both outages are over, little enough to sell out after.
     const STOCK: u64 = 500;
-    let url = fresh_database(Backend::Postgres);
+    let database = fresh_database(Backend::Postgres);
     let proxy = FaultProxy::start("127.0.0.1:5432");
     let server = ServerProcess::start(
-        &proxy.url_for(&url),
+        &proxy.url_for(&database.url),
         &[
             ("LIVECART__ORDERS__DEADLINE_MS", "1500"),
             ("LIVECART__ORDERS__COMMIT_TIMEOUT_MS", "2000"),
@@ -231,7 +231,7 @@ async fn the_server_rides_out_a_database_outage_with_503s_and_recovers_by_itself
         "other answers: {:?}",
         answers.other
     );
-    let stored = held_orders(&url, listing);
+    let stored = held_orders(&database.url, listing);
     let stored_ids: HashSet<String> = stored.iter().map(|(id, _)| id.clone()).collect();
     assert!(created.is_subset(&stored_ids), "every acknowledged order is stored");
     let units: i32 = stored.iter().map(|(_, q)| q).sum();

@@ -6,6 +6,7 @@ use livecart::settings::Settings;
 use livecart::startup::Application;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// The database a scenario runs on.
@@ -35,13 +36,31 @@ fn postgres_admin_url() -> String {
     std::env::var("LIVECART_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-/// A fresh, empty database for one scenario.
-pub fn fresh_database(backend: Backend) -> String {
+/// A fresh, empty database for one scenario, removed when this value is dropped: at the end of
+/// the scenario, pass or fail (a failing assertion unwinds through it). Keep it for as long as
+/// anything runs on the database; apps started from it share it (`spawn_app_on`).
+pub struct TestDatabase {
+    pub url: String,
+    place: Place,
+}
+
+/// Where a test database lives.
+enum Place {
+    /// A PostgreSQL database, by name.
+    Postgres(String),
+    /// A SQLite file.
+    Sqlite(std::path::PathBuf),
+}
+
+pub fn fresh_database(backend: Backend) -> TestDatabase {
     let name = format!("livecart_test_{}", Uuid::new_v4().simple());
     match backend {
         Backend::Sqlite => {
             let path = std::env::temp_dir().join(format!("{name}.db"));
-            format!("sqlite://{}", path.display())
+            TestDatabase {
+                url: format!("sqlite://{}", path.display()),
+                place: Place::Sqlite(path),
+            }
         }
         Backend::Postgres => {
             let admin = postgres_admin_url();
@@ -55,8 +74,77 @@ pub fn fresh_database(backend: Backend) -> String {
                 .map(|(base, _)| base)
                 .unwrap_or(&admin)
                 .to_owned();
-            format!("{base}/{name}")
+            TestDatabase {
+                url: format!("{base}/{name}"),
+                place: Place::Postgres(name),
+            }
         }
+    }
+}
+
+impl TestDatabase {
+    fn remove(&self) -> Result<(), String> {
+        match &self.place {
+            Place::Sqlite(path) => {
+                // The file, its WAL and shared memory, and the lock file that keeps a second
+                // process off it.
+                for suffix in ["", "-wal", "-shm", "-journal", ".lock"] {
+                    let mut file = path.clone().into_os_string();
+                    file.push(suffix);
+                    match std::fs::remove_file(&file) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.to_string()),
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
+            Place::Postgres(name) => {
+                let mut conn = PgConnection::establish(&postgres_admin_url()).map_err(|e| e.to_string())?;
+                // FORCE: an app under test may still hold connections (its journal and relay
+                // outlive the scenario's last await); they are cut, and nothing polls them again.
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // Never panic here: this may run while a failed assertion unwinds.
+        if let Err(e) = self.remove() {
+            eprintln!("note: test database {} was left behind: {e}", self.url);
+        }
+    }
+}
+
+/// What an app runs on: a test database it keeps alive, or the URL of one the test keeps (a
+/// proxy's address, say).
+pub enum AppDatabase {
+    Owned(Arc<TestDatabase>),
+    Url(String),
+}
+
+impl AppDatabase {
+    fn url(&self) -> &str {
+        match self {
+            AppDatabase::Owned(database) => &database.url,
+            AppDatabase::Url(url) => url,
+        }
+    }
+}
+
+impl From<TestDatabase> for AppDatabase {
+    fn from(database: TestDatabase) -> Self {
+        AppDatabase::Owned(Arc::new(database))
+    }
+}
+
+impl From<String> for AppDatabase {
+    fn from(url: String) -> Self {
+        AppDatabase::Url(url)
     }
 }
 
@@ -79,6 +167,8 @@ impl Api {
 pub struct TestApp {
     pub api: Api,
     pub database_url: String,
+    /// Keeps the database for as long as this app, or a restart of it (`stop`), runs on it.
+    database: AppDatabase,
     pub services: Services,
     handle: actix_web::dev::ServerHandle,
     /// The app's run: it ends once the server stopped, the leases are back and the file is free.
@@ -89,22 +179,24 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_on(fresh_database(backend)).await
 }
 
-/// Starts the app on an existing database (a restart keeps its data).
-pub async fn spawn_app_on(database_url: String) -> TestApp {
-    spawn_app_with(database_url, |_| {}).await
+/// Starts the app on an existing database (a restart keeps its data: pass what `stop` returned).
+pub async fn spawn_app_on(database: impl Into<AppDatabase>) -> TestApp {
+    spawn_app_with(database, |_| {}).await
 }
 
 /// Starts the app with settings adjusted by `tweak` (the test settings turn limits off).
-pub async fn spawn_app_with(database_url: String, tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    spawn_app_with_clock(database_url, std::sync::Arc::new(livecart_actors::SystemClock), tweak).await
+pub async fn spawn_app_with(database: impl Into<AppDatabase>, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_with_clock(database, std::sync::Arc::new(livecart_actors::SystemClock), tweak).await
 }
 
 /// Starts the app reading `clock` for every decision (sale windows, deadlines, webhooks).
 pub async fn spawn_app_with_clock(
-    database_url: String,
+    database: impl Into<AppDatabase>,
     clock: std::sync::Arc<dyn livecart_actors::Clock>,
     tweak: impl FnOnce(&mut Settings),
 ) -> TestApp {
+    let database = database.into();
+    let database_url = database.url().to_owned();
     livecart::telemetry::init_with_default("warn");
     let mut settings = Settings::load_for("test").expect("test settings");
     tweak(&mut settings);
@@ -120,6 +212,7 @@ pub async fn spawn_app_with_clock(
     TestApp {
         api: Api::new(address),
         database_url,
+        database,
         services,
         handle,
         run,
@@ -140,10 +233,12 @@ impl std::ops::Deref for TestApp {
 }
 
 impl TestApp {
-    /// Stops accepting requests and waits for in-flight ones.
-    pub async fn stop(self) {
+    /// Stops accepting requests and waits for in-flight ones. Returns the database, for a
+    /// restart on it; dropping it removes the database.
+    pub async fn stop(self) -> AppDatabase {
         self.handle.stop(true).await;
         let _ = self.run.await;
+        self.database
     }
 
     /// Orders of the listing as the database holds them.
@@ -311,4 +406,47 @@ pub fn query_number(database_url: &str, sql: &str) -> i64 {
         }
     };
     row.n
+}
+
+/// xorshift64*: small, and the same sequence for the same seed on every machine, so a failure
+/// of a randomized test replays from its printed seed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.max(1))
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// `min` and up to `span - 1` more random bytes.
+    pub fn bytes(&mut self, min: usize, span: usize) -> Vec<u8> {
+        let len = min + self.below(span);
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+
+    /// Printable and not: `min` and up to `span - 1` more of any `char`, surrogates excepted.
+    pub fn text(&mut self, min: usize, span: usize) -> String {
+        let len = min + self.below(span);
+        (0..len)
+            .map(|_| char::from_u32((self.next() % 0x11_0000) as u32).unwrap_or('\u{fffd}'))
+            .collect()
+    }
+}
+
+/// A seed for a randomized test: `var` when set (to replay a failure), else a new one.
+pub fn seed_from_env(var: &str) -> u64 {
+    std::env::var(var).ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        now.map(|d| d.as_nanos() as u64).unwrap_or(1)
+    })
 }

@@ -244,17 +244,16 @@ on_both_backends! {
 
     async fn after_a_restart_overdue_reservations_expire_at_once_and_the_rest_on_time(backend) {
         let clock = clock();
-        let url = fresh_database(backend);
-        let app = spawn_app_with_clock(url.clone(), clock.clone(), |_| {}).await;
+        let app = spawn_app_with_clock(fresh_database(backend), clock.clone(), |_| {}).await;
         let (room, listing) = sale(&app, 5, 5).await;
         let buyer = app.guest().await;
         let early = id_of(expect_status(app.order(&buyer, room, listing, json!(1), None).await, StatusCode::CREATED).await);
         clock.advance(Duration::minutes(10));
         let later = id_of(expect_status(app.order(&buyer, room, listing, json!(1), None).await, StatusCode::CREATED).await);
-        app.stop().await;
+        let database = app.stop().await;
 
         clock.advance(Duration::minutes(6));
-        let app = spawn_app_with_clock(url, clock.clone(), |_| {}).await;
+        let app = spawn_app_with_clock(database, clock.clone(), |_| {}).await;
         wait_for_status(&app, &buyer, early, "expired").await;
         tokio::time::sleep(QUIET).await;
         assert_eq!(order_status(&app, &buyer, later).await, "reserved", "not due yet");

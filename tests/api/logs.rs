@@ -1,7 +1,7 @@
 //! What the server writes to its logs: requests as events, and never a token, even at debug
 //! level. The real binary runs here, as an operator would run it, and its output is read back.
 
-use crate::helpers::{fresh_database, Backend};
+use crate::helpers::{fresh_database, Backend, TestDatabase};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -17,6 +17,8 @@ struct Server {
     output: Arc<Mutex<Vec<u8>>>,
     readers: Vec<std::thread::JoinHandle<()>>,
     address: String,
+    /// Removed with the server.
+    _database: TestDatabase,
 }
 
 impl Server {
@@ -26,11 +28,12 @@ impl Server {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
+        let database = fresh_database(Backend::Sqlite);
         let mut command = Command::new(env!("CARGO_BIN_EXE_livecart"));
         command
             .args(["--bind", &format!("127.0.0.1:{port}")])
             .env("LIVECART_ENV", "test")
-            .env("LIVECART__DATABASE__URL", fresh_database(Backend::Sqlite))
+            .env("LIVECART__DATABASE__URL", &database.url)
             .env("RUST_LOG", "debug")
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
@@ -62,6 +65,7 @@ impl Server {
             output,
             readers,
             address: format!("127.0.0.1:{port}"),
+            _database: database,
         }
     }
 

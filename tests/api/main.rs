@@ -6,6 +6,7 @@ mod helpers;
 
 mod concurrency;
 mod coupons;
+mod crash;
 mod durability;
 mod faults;
 mod idempotency;
@@ -27,5 +28,6 @@ mod shutdown;
 mod streams;
 mod tenancy;
 mod ws_client;
+mod ws_fuzz;
 mod ws_load;
 mod ws_room;

@@ -46,10 +46,10 @@ async fn burst(
 #[actix_web::test]
 async fn two_processes_on_one_postgres_never_both_sell_and_a_paused_owner_is_fenced_off() {
     const STOCK: u64 = 100;
-    let url = fresh_database(Backend::Postgres);
+    let database = fresh_database(Backend::Postgres);
     let lease = [("LIVECART__OWNERSHIP__LEASE_TTL_MS", "1500")];
-    let a = ServerProcess::start(&url, &lease).await;
-    let b = ServerProcess::start(&url, &lease).await;
+    let a = ServerProcess::start(&database.url, &lease).await;
+    let b = ServerProcess::start(&database.url, &lease).await;
     let (api_a, api_b) = (Api::new(a.address.clone()), Api::new(b.address.clone()));
     let merchant = api_a.merchant().await;
     // Starting the room through A loads it there: A owns it.
@@ -95,7 +95,7 @@ async fn two_processes_on_one_postgres_never_both_sell_and_a_paused_owner_is_fen
         "{refused_a:?}"
     );
 
-    let stored = held_orders(&url, listing);
+    let stored = held_orders(&database.url, listing);
     let units: i32 = stored.iter().map(|(_, q)| q).sum();
     assert_eq!(units as u64, STOCK, "no unit oversold");
     let stored_ids: HashSet<String> = stored.into_iter().map(|(id, _)| id).collect();
@@ -109,9 +109,9 @@ async fn two_processes_on_one_postgres_never_both_sell_and_a_paused_owner_is_fen
 
 #[actix_web::test]
 async fn a_second_process_on_the_same_sqlite_file_refuses_to_start() {
-    let url = fresh_database(Backend::Sqlite);
-    let first = ServerProcess::start(&url, &[]).await;
-    let mut second = ServerProcess::spawn(&url, &[]);
+    let database = fresh_database(Backend::Sqlite);
+    let first = ServerProcess::start(&database.url, &[]).await;
+    let mut second = ServerProcess::spawn(&database.url, &[]);
     let code = second.exit_code(Duration::from_secs(30)).await;
     assert_ne!(code, Some(0), "the second process must not run");
     let log = second.log_text();
@@ -158,15 +158,15 @@ on_both_backends! {
     async fn a_stale_owner_cannot_commit_once_a_newer_epoch_exists(backend) {
         // Leases renewed rarely, so only the journal's fence stands between the stale actor and
         // the database.
-        let url = fresh_database(backend);
-        let app = spawn_app_with(url.clone(), |s| s.ownership.lease_ttl_ms = 120_000).await;
+        let database = fresh_database(backend);
+        let app = spawn_app_with(database.url.clone(), |s| s.ownership.lease_ttl_ms = 120_000).await;
         let merchant = app.merchant().await;
         let room = app.live_room(&merchant).await;
         let listing = app.simple_listing(&merchant, room, 10, 10).await;
         let buyer = app.guest().await;
         expect_status(app.order(&buyer, room, listing, json!(1), None).await, StatusCode::CREATED).await;
 
-        let _newer_owner = take_over(&url, room);
+        let _newer_owner = take_over(&database.url, room);
         // The actor still believes it owns the room and has 9 units; the journal knows better.
         let res = app.order(&buyer, room, listing, json!(1), Some("after-takeover")).await;
         expect_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;

@@ -11,6 +11,12 @@ pub struct ServerProcess {
     child: Child,
 }
 
+/// The server binary: the one `LIVECART_BIN` names (scripts/crash-test sets the release build),
+/// else the one Cargo built with these tests.
+pub fn binary() -> String {
+    std::env::var("LIVECART_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_livecart").to_owned())
+}
+
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -25,7 +31,7 @@ impl ServerProcess {
         let log = std::env::temp_dir().join(format!("livecart-proc-{}.log", uuid::Uuid::new_v4().simple()));
         let out = std::fs::File::create(&log).expect("log file");
         let err = out.try_clone().expect("log file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_livecart"));
+        let mut command = Command::new(binary());
         command
             .arg("--bind")
             .arg(format!("127.0.0.1:{port}"))
@@ -125,11 +131,15 @@ impl ServerProcess {
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
-        // A paused process would ignore SIGKILL's cleanup until continued.
-        let _ = Command::new("kill")
-            .arg("-CONT")
-            .arg(self.child.id().to_string())
-            .status();
+        // A paused process would ignore SIGKILL's cleanup until continued; one already killed
+        // and reaped has nothing to continue.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .arg("-CONT")
+                .arg(self.child.id().to_string())
+                .stderr(Stdio::null())
+                .status();
+        }
         self.kill();
         let _ = std::fs::remove_file(&self.log);
     }

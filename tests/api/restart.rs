@@ -19,9 +19,8 @@ on_both_backends! {
         expect_status(app.post(&format!("/v1/rooms/{room}/listings/{listing}/stock"), Some(&merchant.token), json!({"add": 5})).await, StatusCode::OK).await;
         assert_eq!(app.stock_left(room, listing).await, 10);
 
-        let url = app.database_url.clone();
-        app.stop().await;
-        let app = spawn_app_on(url).await;
+        let database = app.stop().await;
+        let app = spawn_app_on(database).await;
 
         assert_eq!(app.stock_left(room, listing).await, 10, "stock left survives the restart");
         // Keys are not loaded into memory at start: a replay is recognised in storage, takes

@@ -105,8 +105,8 @@ async fn ws_lane(api: Api, buyer: User, room: Uuid, listing: Uuid, lane: usize) 
 
 on_both_backends! {
     async fn sigterm_during_a_burst_stops_cleanly_and_loses_nothing_acknowledged(backend) {
-        let url = fresh_database(backend);
-        let mut server = ServerProcess::start(&url, &[("LIVECART__SERVER__SHUTDOWN_TIMEOUT_S", "10")]).await;
+        let database = fresh_database(backend);
+        let mut server = ServerProcess::start(&database.url, &[("LIVECART__SERVER__SHUTDOWN_TIMEOUT_S", "10")]).await;
         let api = Api::new(server.address.clone());
         let merchant = api.merchant().await;
         let room = api.live_room(&merchant).await;
@@ -136,7 +136,7 @@ on_both_backends! {
         }
         let ordered = told.iter().filter(|(_, t)| matches!(t, Told::Ordered(_))).count();
         assert!(ordered > 0, "the burst was under way");
-        let stored = stored_by_key(&url, listing);
+        let stored = stored_by_key(&database.url, listing);
         for (key, answer) in &told {
             match answer {
                 Told::Ordered(id) => assert_eq!(stored.get(key), Some(id), "acknowledged {key} must be stored"),

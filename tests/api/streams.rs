@@ -169,7 +169,7 @@ on_both_backends! {
         let mut redis = connect(&url).await;
         let database = fresh_database(backend);
         // A node that only publishes, so the entries wait for the consumer this test plays.
-        let publisher = spawn_app_with(database.clone(), |s| {
+        let publisher = spawn_app_with(database, |s| {
             on_stream(&url, &stream)(s);
             s.redis.events.consume = false;
         })
@@ -207,7 +207,7 @@ on_both_backends! {
             .collect();
         assert_eq!(first_coupons.len(), N / 2);
         assert_eq!(pending(&mut redis, &stream).await, taken.len(), "all it read is pending");
-        publisher.stop().await;
+        let database = publisher.stop().await;
 
         let consumer = spawn_app_with(database, |s| {
             on_stream(&url, &stream)(s);

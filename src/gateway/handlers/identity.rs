@@ -37,6 +37,7 @@ pub struct TokenResponse {
 
 #[utoipa::path(post, path = "/v1/auth/register", tag = "identity", request_body = RegisterBody,
     responses((status = 201, body = TokenResponse), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody),
         (status = 503, body = ErrorBody, description = "too many passwords being hashed; see Retry-After")))]
 #[post("/v1/auth/register")]
 pub async fn register_user(
@@ -62,7 +63,7 @@ pub async fn register_user(
 }
 
 #[utoipa::path(post, path = "/v1/auth/login", tag = "identity", request_body = LoginBody,
-    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody),
+    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody),
         (status = 503, body = ErrorBody, description = "too many passwords being hashed; see Retry-After")))]
 #[post("/v1/auth/login")]
 pub async fn login_user(
@@ -83,7 +84,7 @@ pub async fn login_user(
 }
 
 #[utoipa::path(post, path = "/v1/auth/guest", tag = "identity", request_body = GuestBody,
-    responses((status = 201, body = TokenResponse), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = TokenResponse), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 #[post("/v1/auth/guest")]
 pub async fn guest_user(
     svc: Svc,

@@ -38,7 +38,7 @@ pub struct PinResponse {
 }
 
 #[utoipa::path(post, path = "/v1/rooms/{room_id}/listings", tag = "listings", request_body = PlaceListingBody, security(("bearer" = [])),
-    responses((status = 201, body = ListingView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = ListingView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/v1/rooms/{room_id}/listings")]
 pub async fn place(
     svc: Svc,
@@ -66,7 +66,7 @@ pub async fn list(svc: Svc, path: web::Path<Uuid>) -> Result<HttpResponse, ApiEr
 }
 
 #[utoipa::path(post, path = "/v1/rooms/{room_id}/listings/{listing_id}/stock", tag = "listings", request_body = RestockBody, security(("bearer" = [])),
-    responses((status = 200, body = ListingView), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = ListingView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/v1/rooms/{room_id}/listings/{listing_id}/stock")]
 pub async fn restock(
     svc: Svc,
@@ -80,7 +80,7 @@ pub async fn restock(
 }
 
 #[utoipa::path(post, path = "/v1/rooms/{room_id}/listings/{listing_id}/pin", tag = "listings", security(("bearer" = [])),
-    responses((status = 200, body = PinResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = PinResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[post("/v1/rooms/{room_id}/listings/{listing_id}/pin")]
 pub async fn pin(svc: Svc, auth: Authenticated, path: web::Path<(Uuid, Uuid)>) -> Result<HttpResponse, ApiError> {
     let (room_id, listing_id) = path.into_inner();

@@ -36,7 +36,8 @@ pub fn parse_quantity(n: &serde_json::Number) -> Result<u32, AppError> {
 #[utoipa::path(post, path = "/v1/rooms/{room_id}/orders", tag = "orders", request_body = PlaceOrderBody, security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key return the same order")),
     responses((status = 201, body = OrderView), (status = 200, body = OrderView, description = "replayed by Idempotency-Key"),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 #[post("/v1/rooms/{room_id}/orders")]
 pub async fn place(
     svc: Svc,

@@ -26,7 +26,7 @@ pub struct StatusResponse {
 }
 
 #[utoipa::path(post, path = "/v1/rooms", tag = "rooms", request_body = CreateRoomBody, security(("bearer" = [])),
-    responses((status = 201, body = RoomView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 201, body = RoomView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/v1/rooms")]
 pub async fn create(svc: Svc, auth: Authenticated, body: web::Json<CreateRoomBody>) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -42,7 +42,7 @@ pub async fn create(svc: Svc, auth: Authenticated, body: web::Json<CreateRoomBod
     Ok(HttpResponse::Created().json(room))
 }
 
-#[utoipa::path(get, path = "/v1/rooms/{room_id}", tag = "rooms", responses((status = 200, body = RoomView), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/rooms/{room_id}", tag = "rooms", security((), ("bearer" = [])), responses((status = 200, body = RoomView), (status = 404, body = ErrorBody)))]
 #[get("/v1/rooms/{room_id}")]
 pub async fn show(svc: Svc, auth: MaybeAuthenticated, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let room = get_room(&svc, auth.0.as_ref(), path.into_inner()).await?;
@@ -60,7 +60,7 @@ pub async fn start(svc: Svc, auth: Authenticated, path: web::Path<Uuid>) -> Resu
 }
 
 #[utoipa::path(post, path = "/v1/rooms/{room_id}/end", tag = "rooms", security(("bearer" = [])),
-    responses((status = 200, body = StatusResponse), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = StatusResponse), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[post("/v1/rooms/{room_id}/end")]
 pub async fn end(svc: Svc, auth: Authenticated, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let status = end_live(&svc, &auth.0, path.into_inner()).await?;

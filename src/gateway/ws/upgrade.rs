@@ -50,7 +50,9 @@ impl AllowedOrigins {
         ("epoch" = Option<u64>, Query, description = "with offset: resume the chat after a reconnect"),
         ("offset" = Option<u64>, Query, description = "the last chat offset seen"),
     ),
-    responses((status = 101, description = "switching protocols"), (status = 401, body = ErrorBody),
+    responses((status = 101, description = "switching protocols"),
+        (status = 400, body = ErrorBody, description = "`bad_request`: not a WebSocket upgrade, or a malformed query"),
+        (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 #[get("/v1/rooms/{room_id}/ws")]
 #[allow(clippy::too_many_arguments)] // one actix extractor per input the upgrade checks
