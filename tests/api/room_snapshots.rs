@@ -8,9 +8,11 @@ use serde_json::json;
 
 /// Chats and likes in a room, restarts the app, and checks what a reconnecting viewer gets.
 async fn chat_and_likes_survive_a_restart(backend: Backend, redis: Option<String>) {
-    let url = fresh_database(backend);
     let with_redis = redis.clone();
-    let app = spawn_app_with(url.clone(), move |s| s.redis.url = with_redis.unwrap_or_default()).await;
+    let app = spawn_app_with(fresh_database(backend), move |s| {
+        s.redis.url = with_redis.unwrap_or_default()
+    })
+    .await;
     let merchant = app.merchant().await;
     let room = app.live_room(&merchant).await;
     let viewer = app.guest().await;
@@ -25,10 +27,10 @@ async fn chat_and_likes_survive_a_restart(backend: Backend, redis: Option<String
     ws.send_json(json!({"type": "like", "count": 5})).await;
     ws.until(|f| f["type"] == "likes" && f["total"] == 5).await;
     ws.close().await;
-    app.stop().await;
+    let database = app.stop().await;
 
     let redis_url = redis.clone();
-    let app = spawn_app_with(url, move |s| s.redis.url = redis_url.unwrap_or_default()).await;
+    let app = spawn_app_with(database, move |s| s.redis.url = redis_url.unwrap_or_default()).await;
     let (mut ws, welcome) = app.ws_resume(room, &viewer.token, Some((epoch, offsets[0]))).await;
     assert_eq!(welcome["epoch"].as_u64(), Some(epoch), "the same epoch: {welcome}");
     assert_eq!(welcome["room"]["like_count"], 5, "{welcome}");
