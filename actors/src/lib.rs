@@ -15,6 +15,7 @@ pub mod lease;
 pub mod order;
 pub mod room;
 pub mod session;
+pub mod timestamp;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use identity::Role;
