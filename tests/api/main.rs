@@ -20,6 +20,7 @@ mod proxy;
 mod refusals;
 mod restart;
 mod tenancy;
+mod wire_format;
 mod ws_client;
 mod ws_load;
 mod ws_room;
