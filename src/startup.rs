@@ -31,9 +31,8 @@ use livecart_actors::room::{RateLimit, RoomConfig};
 use livecart_actors::session::SessionConfig;
 use livecart_actors::snapshot::SnapshotStore;
 use livecart_actors::{Clock, SystemClock};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::net::TcpListener;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -66,8 +65,9 @@ impl Application {
         let file_lock = match backend {
             Backend::Sqlite => {
                 let path = std::path::PathBuf::from(settings.database.url.trim_start_matches("sqlite://"));
-                let lock = tokio::task::spawn_blocking(move || FileLock::hold(&path, Duration::from_secs(5))).await??;
-                tracing::info!(database.lock = %lock.path().display(), "holding the SQLite database for this process");
+                let held = path.clone();
+                let lock = tokio::task::spawn_blocking(move || FileLock::hold(&held, Duration::from_secs(5))).await??;
+                tracing::info!(database.path = %path.display(), database.lock = %lock.path().display(), "holding the SQLite database for this process");
                 Some(lock)
             }
             Backend::Postgres => None,
@@ -278,7 +278,7 @@ fn sandbox_payments(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Resul
 fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyhow::Result<Server> {
     let services = web::Data::new(services);
     let keys = web::Data::new(TokenKeys::new(&settings.auth.jwt_secret, settings.auth.token_ttl_s)?);
-    let metrics = web::Data::new(metrics_handle());
+    let metrics = web::Data::new(crate::telemetry::prometheus());
     let body_limit = settings.limits.max_body_bytes;
     let origins = web::Data::new(AllowedOrigins(settings.server.allowed_origins.clone()));
     let limits = web::Data::new(Limits::new(&settings.limits));
@@ -298,6 +298,7 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
     let server = HttpServer::new(move || {
         App::new()
             .wrap(tracing_actix_web_lite())
+            .wrap(actix_web::middleware::from_fn(gateway::metrics::record))
             .app_data(services.clone())
             .app_data(keys.clone())
             .app_data(metrics.clone())
@@ -361,18 +362,4 @@ fn tracing_actix_web_lite() -> actix_web::middleware::Logger {
 
 fn log_level() -> tracing::log::Level {
     tracing::log::Level::Debug
-}
-
-/// The process-wide Prometheus recorder; installed once even when tests start many apps.
-fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            // Another recorder may already be installed (embedding); ours then stays empty.
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
 }

@@ -1,5 +1,11 @@
-//! Structured logs through `tracing`; the filter comes from `RUST_LOG` (default `info`).
+//! Structured logs through `tracing` (to stderr, so a command's output on stdout stays clean;
+//! the filter comes from `RUST_LOG`, default `info`), and the process's Prometheus recorder with
+//! a description of every metric.
 
+use crate::gateway::metrics::{DURATION, REQUESTS};
+use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
@@ -13,5 +19,165 @@ pub fn init_with_default(level: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Bucket bounds, in seconds, of every `*_seconds` histogram: from half a millisecond (an order
+/// decided in memory and committed in a batch) to ten seconds (a request past every deadline).
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The process-wide Prometheus recorder; installed once even when tests start many apps.
+pub fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            // Histograms named `*_seconds` are exported as Prometheus histograms (buckets), so
+            // latencies can be aggregated across processes; the others stay summaries.
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .map(PrometheusBuilder::build_recorder)
+                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+            let handle = recorder.handle();
+            // Another recorder may already be installed (embedding); ours then stays empty.
+            if metrics::set_global_recorder(recorder).is_ok() {
+                describe_metrics();
+            }
+            handle
+        })
+        .clone()
+}
+
+/// The HELP line of every metric the server records. A metric shows once it has a value.
+fn describe_metrics() {
+    describe_counter!(REQUESTS, "HTTP requests answered, by method, route pattern and status");
+    describe_histogram!(
+        DURATION,
+        Unit::Seconds,
+        "HTTP request latency, by method and route pattern"
+    );
+    describe_counter!(
+        "livecart_orders_placed_total",
+        "Orders reserved and durable (HTTP and WebSocket)"
+    );
+    describe_counter!(
+        "livecart_orders_refused_total",
+        "Orders refused by a rule, by reason (sold_out, limit_exceeded, …)"
+    );
+    describe_counter!(
+        "livecart_orders_timed_out_total",
+        "Orders answered 503 because they were not durable within orders.deadline_ms"
+    );
+    describe_histogram!(
+        "livecart_place_order_seconds",
+        Unit::Seconds,
+        "Time to decide an order and make it durable"
+    );
+    describe_histogram!(
+        "livecart_journal_batch_size",
+        Unit::Count,
+        "Entries committed together in one journal transaction"
+    );
+    describe_counter!(
+        "livecart_journal_failed_batches_total",
+        "Journal batches that did not commit (their waiters got 503)"
+    );
+    describe_counter!(
+        "livecart_journal_overloaded_total",
+        "Entries refused at once because the journal queue was full"
+    );
+    describe_counter!(
+        "livecart_outbox_published_total",
+        "Outbox events published to the event bus"
+    );
+    describe_counter!(
+        "livecart_outbox_relay_restarts_total",
+        "Restarts of the outbox relay by its supervisor"
+    );
+    describe_counter!("livecart_coupons_issued_total", "Coupons issued by room campaigns");
+    describe_counter!(
+        "livecart_coupons_revoked_total",
+        "Coupons revoked because their order was cancelled or expired"
+    );
+    describe_counter!(
+        "livecart_rate_limited_total",
+        "Requests and connections refused with 429 by a rate limit or cap"
+    );
+    describe_counter!(
+        "livecart_password_hashes_refused_total",
+        "Registers and logins answered 503 because no hashing turn came in time"
+    );
+    describe_counter!(
+        "livecart_rooms_restarted_total",
+        "Room actors started again after they stopped"
+    );
+    describe_gauge!("livecart_ws_open", "Room WebSockets open now");
+    describe_counter!("livecart_ws_connections_total", "Room WebSockets opened");
+    describe_counter!(
+        "livecart_ws_closed_total",
+        "Room WebSockets closed by the server, by close code"
+    );
+    describe_counter!(
+        "livecart_ws_frames_dropped_total",
+        "Droppable frames (chat, likes) not queued to a slow viewer"
+    );
+    describe_counter!(
+        "livecart_ws_frames_refused_total",
+        "Must-deliver frames that could not be queued; the viewer is closed to resync"
+    );
+    describe_counter!(
+        "livecart_ws_frames_rate_limited_total",
+        "Client frames refused by the per-connection frame rate"
+    );
+    describe_counter!(
+        "livecart_orders_expired_total",
+        "Reservations expired unpaid at their deadline (their stock returned)"
+    );
+    describe_counter!(
+        "livecart_payments_settled_total",
+        "Payments confirmed by the provider, by outcome (paid, refunded)"
+    );
+    describe_counter!(
+        "livecart_rooms_passivated_total",
+        "Idle rooms stopped and left to be rebuilt on their next request"
+    );
+    describe_counter!("livecart_snapshots_written_total", "Room snapshots written behind");
+    describe_counter!(
+        "livecart_snapshots_failed_total",
+        "Room snapshot writes that failed (Redis or SQL away); retried on the next tick"
+    );
+    describe_counter!(
+        "livecart_outbox_relay_failures_total",
+        "Outbox relay batches that failed (storage or the bus away); retried with backoff"
+    );
+    describe_counter!(
+        "livecart_stream_published_total",
+        "Events added to the Redis event stream"
+    );
+    describe_counter!(
+        "livecart_stream_publish_failures_total",
+        "Relay batches the Redis event stream did not take; retried"
+    );
+    describe_counter!(
+        "livecart_stream_entries_handled_total",
+        "Stream entries handled and acknowledged by a consumer group"
+    );
+    describe_counter!(
+        "livecart_stream_entries_claimed_total",
+        "Stream entries claimed from a consumer that stopped before acknowledging"
+    );
+    describe_counter!(
+        "livecart_stream_entries_lost_total",
+        "Stream entries that vanished before a consumer handled them (trimmed)"
+    );
+    describe_counter!(
+        "livecart_stream_entries_undecodable_total",
+        "Stream entries that could not be read as events (acknowledged and skipped)"
+    );
+    describe_counter!(
+        "livecart_stream_consumer_failures_total",
+        "Stream consumer steps that failed, by stage; retried with backoff"
+    );
 }

@@ -16,6 +16,7 @@ pub mod order;
 pub mod room;
 pub mod session;
 pub mod snapshot;
+pub mod timestamp;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use identity::Role;

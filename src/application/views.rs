@@ -1,7 +1,9 @@
-//! What the use cases answer with, shaped as the contract's JSON.
+//! What the use cases answer with, shaped as the contract's JSON. Every time is written by
+//! `livecart_actors::timestamp`: RFC 3339 UTC with milliseconds and `Z`.
 
 use chrono::{DateTime, Utc};
 use livecart_actors::order::Order;
+use livecart_actors::timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -27,6 +29,7 @@ pub struct RoomView {
     /// `scheduled`, `live` or `ended`.
     pub status: String,
     pub merchant_id: Uuid,
+    #[serde(serialize_with = "timestamp::optional_millis")]
     pub scheduled_at: Option<DateTime<Utc>>,
     /// Only for the room's merchant.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -35,6 +38,7 @@ pub struct RoomView {
     pub viewer_count: u64,
     pub like_count: u64,
     pub pinned_listing_id: Option<Uuid>,
+    #[serde(serialize_with = "timestamp::millis")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -49,7 +53,9 @@ pub struct ListingView {
     /// Units still available now.
     pub stock_left: u64,
     pub per_user_limit: u32,
+    #[serde(serialize_with = "timestamp::optional_millis")]
     pub starts_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "timestamp::optional_millis")]
     pub ends_at: Option<DateTime<Utc>>,
 }
 
@@ -64,7 +70,9 @@ pub struct OrderView {
     pub total_cents: i64,
     /// `reserved`, `paid`, `cancelled`, `expired` or `refunded`.
     pub status: String,
+    #[serde(serialize_with = "timestamp::millis")]
     pub expires_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::millis")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -91,6 +99,7 @@ pub struct CampaignView {
     pub amount_off_cents: i64,
     pub min_spend_cents: i64,
     pub valid_for_s: i64,
+    #[serde(serialize_with = "timestamp::millis")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -101,12 +110,14 @@ pub struct CouponView {
     pub room_id: Uuid,
     pub amount_off_cents: i64,
     pub min_spend_cents: i64,
+    #[serde(serialize_with = "timestamp::millis")]
     pub expires_at: DateTime<Utc>,
     /// `active`, or `revoked` once the order that earned it was cancelled.
     #[schema(example = "active")]
     pub status: CouponStatus,
     /// When it was revoked; `null` while active (always present).
     #[schema(required = true)]
+    #[serde(serialize_with = "timestamp::optional_millis")]
     pub revoked_at: Option<DateTime<Utc>>,
 }
 

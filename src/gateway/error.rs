@@ -3,7 +3,7 @@
 
 use crate::application::place_order::refusal_code;
 use crate::application::AppError;
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use livecart_actors::inventory::ReserveError;
 use serde::Serialize;
@@ -27,6 +27,9 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A known path asked with a method it does not serve; `Allow` lists the ones it does.
+    #[error("{method} is not allowed here; allowed: {}", allowed_list(.allowed))]
+    MethodNotAllowed { method: Method, allowed: Vec<Method> },
     /// Over a rate limit or connection cap; try again after the duration.
     #[error("too many requests; retry later")]
     RateLimited(std::time::Duration),
@@ -39,6 +42,7 @@ impl ApiError {
             ApiError::BadRequest(_) => (S::BAD_REQUEST, "bad_request"),
             ApiError::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::NotFound(_) => (S::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed { .. } => (S::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::RateLimited(_) => (S::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::App(app) => match app {
                 AppError::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized"),
@@ -106,6 +110,13 @@ impl ResponseError for ApiError {
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.max(1).to_string()));
         }
+        if let ApiError::MethodNotAllowed { allowed, .. } = self {
+            response.insert_header(actix_web::http::header::Allow(allowed.clone()));
+        }
         response.json(self.body())
     }
+}
+
+fn allowed_list(methods: &[Method]) -> String {
+    methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ")
 }

@@ -5,6 +5,7 @@ pub mod error;
 pub mod handlers;
 pub mod input;
 pub mod limits;
+pub mod metrics;
 pub mod openapi;
 pub mod ws;
 
@@ -40,5 +41,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(operations::readyz)
         .service(operations::metrics)
         .service(operations::openapi)
+        .service(operations::docs)
+        .service(operations::docs_file)
+        // Also answers 405 for a documented path asked with another method: a new route gets
+        // that by being in the OpenAPI document (`openapi.rs`).
         .default_service(web::to(input::no_such_route));
 }

@@ -1,7 +1,7 @@
 //! The OpenAPI document of the public contract, generated from the handlers' annotations.
 
 use super::error::ErrorBody;
-use super::handlers::{coupons, identity, listings, moderation, orders, payments, rooms};
+use super::handlers::{coupons, identity, listings, moderation, operations, orders, payments, rooms};
 use crate::application::views::{
     CampaignView, CouponStatus, CouponView, ListingView, OrderView, PaymentView, PlayView, RoomView, StreamView,
 };
@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "livecart", description = "Live-commerce server: rooms, flash listings, orders. The WebSocket protocol is in docs/protocol.md."),
+    info(title = "livecart", description = "Live-commerce server: rooms, flash listings, orders. Errors are `{\"error\", \"message\"}`; times are RFC 3339 UTC with milliseconds. The contract is in docs/api.md, the WebSocket protocol in docs/protocol.md."),
     paths(
         identity::register_user, identity::login_user, identity::guest_user,
         rooms::create, rooms::show, rooms::start, rooms::end,
@@ -23,6 +23,7 @@ use utoipa::{Modify, OpenApi};
         coupons::start_campaign, coupons::list,
         moderation::mute, moderation::unmute, moderation::delete_chat,
         super::ws::upgrade::connect,
+        operations::healthz, operations::readyz, operations::metrics, operations::openapi, operations::docs,
     ),
     components(schemas(ErrorBody, RoomView, StreamView, PlayView, ListingView, OrderView, PaymentView, CampaignView, CouponView, CouponStatus)),
     modifiers(&BearerAuth, &CommonAnswers),

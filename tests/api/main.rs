@@ -4,6 +4,7 @@
 #[macro_use]
 mod helpers;
 
+mod cli;
 mod concurrency;
 mod coupons;
 mod crash;
@@ -27,6 +28,7 @@ mod room_snapshots;
 mod shutdown;
 mod streams;
 mod tenancy;
+mod wire_format;
 mod ws_client;
 mod ws_fuzz;
 mod ws_load;

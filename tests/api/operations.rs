@@ -40,3 +40,78 @@ on_both_backends! {
         assert_eq!(body["checks"]["redis"], false, "{body}");
     }
 }
+
+/// The `src` and `href` values of an HTML page.
+fn references(html: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for attribute in ["src=\"", "href=\""] {
+        for (at, _) in html.match_indices(attribute) {
+            let rest = &html[at + attribute.len()..];
+            if let Some(end) = rest.find('"') {
+                found.push(rest[..end].to_owned());
+            }
+        }
+    }
+    found
+}
+
+on_both_backends! {
+    async fn the_api_page_is_served_with_local_assets_only(backend) {
+        let app = spawn_app(backend).await;
+        // `/docs` sends the browser to `/docs/`, where the page's relative links resolve.
+        let page = app.get("/docs", None).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(page.url().path(), "/docs/");
+        let content_type = page.headers()["content-type"].to_str().expect("ascii").to_owned();
+        assert!(content_type.starts_with("text/html"), "{content_type}");
+        let html = page.text().await.expect("text");
+        let assets = references(&html);
+        assert!(assets.iter().any(|a| a.ends_with(".js")), "the page loads its scripts: {assets:?}");
+        for asset in &assets {
+            assert!(!asset.contains("//"), "{asset} is not local");
+            let file = asset.trim_start_matches("./");
+            let res = app.get(&format!("/docs/{file}"), None).await;
+            assert_eq!(res.status(), StatusCode::OK, "{asset}");
+            assert!(!res.bytes().await.expect("body").is_empty(), "{asset} is empty");
+        }
+        let init = app.get("/docs/swagger-initializer.js", None).await.text().await.expect("text");
+        assert!(init.contains("\"/openapi.json\""), "the page reads our document: {init}");
+        expect_error(app.get("/docs/no-such-file.js", None).await, StatusCode::NOT_FOUND, "not_found").await;
+    }
+
+    async fn metrics_describe_themselves_and_count_requests_by_route_pattern(backend) {
+        let app = spawn_app(backend).await;
+        let room = uuid::Uuid::new_v4();
+        let user = uuid::Uuid::new_v4();
+        // No token: 401, a status no other test asks of this route.
+        let res = app.client.delete(app.url(&format!("/v1/rooms/{room}/mutes/{user}"))).send().await.expect("sent");
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let text = app.get("/metrics", None).await.text().await.expect("text");
+        for line in [
+            "# HELP livecart_http_requests_total ",
+            "# TYPE livecart_http_requests_total counter",
+            "# HELP livecart_http_request_duration_seconds ",
+            "# TYPE livecart_http_request_duration_seconds histogram",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from:\n{text}");
+        }
+        let counted = text.lines().any(|l| {
+            l.starts_with("livecart_http_requests_total{")
+                && l.contains("method=\"DELETE\"")
+                && l.contains("route=\"/v1/rooms/{room_id}/mutes/{user_id}\"")
+                && l.contains("status=\"401\"")
+        });
+        assert!(counted, "the request is counted by its route pattern:\n{text}");
+        assert!(
+            text.contains("livecart_http_request_duration_seconds_bucket{method=\"DELETE\",route=\"/v1/rooms/{room_id}/mutes/{user_id}\",le="),
+            "its latency is in buckets:\n{text}"
+        );
+        assert!(!text.contains(&room.to_string()), "a raw path with ids became a label:\n{text}");
+        // Every metric shown has its HELP and TYPE lines.
+        for name in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).map(|l| l.split(['{', ' ']).next().unwrap_or_default()) {
+            let base = name.trim_end_matches("_bucket").trim_end_matches("_sum").trim_end_matches("_count");
+            assert!(text.contains(&format!("# HELP {base} ")), "{base} has no HELP line:\n{text}");
+            assert!(text.contains(&format!("# TYPE {base} ")), "{base} has no TYPE line");
+        }
+    }
+}

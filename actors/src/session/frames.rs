@@ -50,7 +50,9 @@ pub struct ListingInfo {
     pub stock: u64,
     pub stock_left: u64,
     pub per_user_limit: u32,
+    #[serde(serialize_with = "crate::timestamp::optional_millis")]
     pub starts_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::timestamp::optional_millis")]
     pub ends_at: Option<DateTime<Utc>>,
 }
 
@@ -80,6 +82,7 @@ pub enum ServerFrame {
         user_id: UserId,
         nickname: String,
         text: String,
+        #[serde(serialize_with = "crate::timestamp::millis")]
         at: DateTime<Utc>,
     },
     /// A listing was placed into the room while the viewer was connected.

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PlaceListingBody {
     title: String,
     price_cents: i64,
@@ -26,6 +27,7 @@ pub struct PlaceListingBody {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RestockBody {
     /// Units to add, at least 1.
     add: i64,

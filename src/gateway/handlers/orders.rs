@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PlaceOrderBody {
     listing_id: Uuid,
     /// A whole number from 1 up; kept as a JSON number so that 0, negative and absurd values get
