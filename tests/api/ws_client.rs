@@ -103,7 +103,7 @@ impl WsClient {
 
     /// Reads until a frame satisfies `wanted`, returning it; fails after the wait however many
     /// other frames arrive meanwhile.
-    pub async fn until(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
+    pub async fn until(&mut self, mut wanted: impl FnMut(&Value) -> bool) -> Value {
         let deadline = tokio::time::Instant::now() + WAIT * 2;
         loop {
             let frame = tokio::time::timeout_at(deadline, self.next_json())
