@@ -139,3 +139,19 @@ pub struct PaymentView {
     /// `pending` until the provider's webhook; then `succeeded`, `failed` or `refunded`.
     pub state: String,
 }
+
+/// A page of the merchant's rooms; follow `next` (as `cursor`) until it is absent.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RoomPage {
+    pub items: Vec<RoomView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// A page of a room's orders; follow `next` (as `cursor`) until it is absent.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderPage {
+    pub items: Vec<OrderView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}

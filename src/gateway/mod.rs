@@ -18,6 +18,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(identity::login_user)
         .service(identity::guest_user)
         .service(rooms::create)
+        .service(rooms::list_mine)
+        .service(rooms::orders)
         .service(rooms::show)
         .service(rooms::start)
         .service(rooms::end)

@@ -3,7 +3,8 @@
 use super::error::ErrorBody;
 use super::handlers::{coupons, identity, listings, moderation, operations, orders, payments, rooms};
 use crate::application::views::{
-    CampaignView, CouponStatus, CouponView, ListingView, OrderView, PaymentView, PlayView, RoomView, StreamView,
+    CampaignView, CouponStatus, CouponView, ListingView, OrderPage, OrderView, PaymentView, PlayView, RoomPage,
+    RoomView, StreamView,
 };
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
@@ -16,7 +17,7 @@ use utoipa::{Modify, OpenApi};
     info(title = "livecart", description = "Live-commerce server: rooms, flash listings, orders. Errors are `{\"error\", \"message\"}`; times are RFC 3339 UTC with milliseconds. The contract is in docs/api.md, the WebSocket protocol in docs/protocol.md."),
     paths(
         identity::register_user, identity::login_user, identity::guest_user,
-        rooms::create, rooms::show, rooms::start, rooms::end,
+        rooms::create, rooms::list_mine, rooms::show, rooms::orders, rooms::start, rooms::end,
         listings::place, listings::list, listings::restock, listings::pin,
         orders::place, orders::show, orders::list, orders::cancel,
         payments::pay, payments::webhook,
@@ -25,7 +26,7 @@ use utoipa::{Modify, OpenApi};
         super::ws::upgrade::connect,
         operations::healthz, operations::readyz, operations::metrics, operations::openapi, operations::docs,
     ),
-    components(schemas(ErrorBody, RoomView, StreamView, PlayView, ListingView, OrderView, PaymentView, CampaignView, CouponView, CouponStatus)),
+    components(schemas(ErrorBody, RoomView, StreamView, PlayView, ListingView, OrderView, OrderPage, RoomPage, PaymentView, CampaignView, CouponView, CouponStatus)),
     modifiers(&BearerAuth, &CommonAnswers),
 )]
 pub struct ApiDoc;

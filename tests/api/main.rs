@@ -16,6 +16,7 @@ mod lifecycle;
 mod limits;
 mod live_status;
 mod logs;
+mod merchant_views;
 mod operations;
 mod ownership;
 mod passivation;

@@ -177,8 +177,12 @@ pub struct InventoryActor {
     /// Changes sent to the journal and not answered yet (orders, cancels, restocks, payments,
     /// expiries).
     in_flight: usize,
-    /// When the listing last did anything; passivation waits for a quiet listing.
-    last_active: Instant,
+    /// Counts what the listing does (messages and answered commits): a counter, not a clock
+    /// read, so the hot path pays nothing for idleness tracking.
+    activity: u64,
+    /// The activity count when `IdleFor` last saw it change, and when that was: the listing has
+    /// been quiet since then if the count has not moved.
+    quiet_since: (u64, Instant),
     /// `Drain` callers waiting for `in_flight` to reach zero.
     drained: Vec<tokio::sync::oneshot::Sender<()>>,
     /// Set by `Drain`: new work is turned away to the next incarnation.
@@ -218,7 +222,8 @@ impl InventoryActor {
             stock_watcher,
             announce_pending: false,
             in_flight: 0,
-            last_active: Instant::now(),
+            activity: 0,
+            quiet_since: (0, Instant::now()),
             drained: Vec::new(),
             retiring: false,
         }
@@ -227,13 +232,12 @@ impl InventoryActor {
     /// A change is on its way to the journal.
     fn began(&mut self) {
         self.in_flight += 1;
-        self.last_active = Instant::now();
     }
 
     /// A change's answer came back.
     fn answered(&mut self) {
         self.in_flight = self.in_flight.saturating_sub(1);
-        self.last_active = Instant::now();
+        self.activity = self.activity.wrapping_add(1);
         if self.in_flight == 0 {
             for waiter in self.drained.drain(..) {
                 let _ = waiter.send(());
@@ -355,7 +359,7 @@ impl Handler<Reserve> for InventoryActor {
     type Result = ResponseActFuture<Self, Result<Placed, ReserveFailed>>;
 
     fn handle(&mut self, msg: Reserve, _ctx: &mut Self::Context) -> Self::Result {
-        self.last_active = Instant::now();
+        self.activity = self.activity.wrapping_add(1);
         if self.retiring {
             return Box::pin(fut::ready(Err(ReserveFailed::Retiring)));
         }
@@ -603,7 +607,10 @@ impl Handler<IdleFor> for InventoryActor {
     type Result = Option<Duration>;
 
     fn handle(&mut self, _msg: IdleFor, _ctx: &mut Self::Context) -> Option<Duration> {
-        (self.in_flight == 0 && !self.state.has_reservations()).then(|| self.last_active.elapsed())
+        if self.quiet_since.0 != self.activity {
+            self.quiet_since = (self.activity, Instant::now());
+        }
+        (self.in_flight == 0 && !self.state.has_reservations()).then(|| self.quiet_since.1.elapsed())
     }
 }
 

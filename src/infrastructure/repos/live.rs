@@ -78,6 +78,44 @@ impl Storage {
         .await
     }
 
+    /// The merchant's rooms, newest first: `limit` of them after `after` (created_at, id).
+    pub async fn rooms_of_merchant(
+        &self,
+        merchant_id: UserId,
+        after: Option<(DateTime<Utc>, RoomId)>,
+        limit: i64,
+    ) -> StorageResult<Vec<RoomRecord>> {
+        with_conn(&self.pool, move |conn| {
+            let mut query = rooms::live_rooms
+                .filter(rooms::merchant_id.eq(merchant_id.to_string()))
+                .into_boxed();
+            if let Some((at, id)) = after {
+                let at = time::to_millis(at);
+                query = query.filter(
+                    rooms::created_at
+                        .lt(at)
+                        .or(rooms::created_at.eq(at).and(rooms::id.lt(id.to_string()))),
+                );
+            }
+            let rows: Vec<Row> = query
+                .order((rooms::created_at.desc(), rooms::id.desc()))
+                .limit(limit)
+                .select((
+                    rooms::id,
+                    rooms::merchant_id,
+                    rooms::title,
+                    rooms::status,
+                    rooms::scheduled_at,
+                    rooms::stream_key,
+                    rooms::pinned_listing_id,
+                    rooms::created_at,
+                ))
+                .load(conn)?;
+            rows.into_iter().map(from_row).collect()
+        })
+        .await
+    }
+
     /// Moves the room to `to` only from `from`, with its event, in one transaction. `false` when
     /// the room was not in `from` (another call moved it first).
     pub async fn transition_room(

@@ -246,6 +246,41 @@ impl Storage {
         .await
     }
 
+    /// Orders of these listings (a room's), newest first, optionally of one status: `limit` of
+    /// them after `after` (created_at, id). Found through the listing index.
+    pub async fn orders_of_listings(
+        &self,
+        listing_ids: Vec<ListingId>,
+        status: Option<OrderStatus>,
+        after: Option<(DateTime<Utc>, OrderId)>,
+        limit: i64,
+    ) -> StorageResult<Vec<Order>> {
+        with_conn(&self.pool, move |conn| {
+            let ids: Vec<String> = listing_ids.iter().map(|id| id.to_string()).collect();
+            let mut query = orders::orders_orders
+                .filter(orders::listing_id.eq_any(ids))
+                .into_boxed();
+            if let Some(status) = status {
+                query = query.filter(orders::status.eq(status.as_str()));
+            }
+            if let Some((at, id)) = after {
+                let at = time::to_millis(at);
+                query = query.filter(
+                    orders::created_at
+                        .lt(at)
+                        .or(orders::created_at.eq(at).and(orders::id.lt(id.to_string()))),
+                );
+            }
+            let rows: Vec<Row> = query
+                .order((orders::created_at.desc(), orders::id.desc()))
+                .limit(limit)
+                .select(order_columns!())
+                .load(conn)?;
+            rows.into_iter().map(from_row).collect()
+        })
+        .await
+    }
+
     /// The buyer's order made with this idempotency key, if any.
     pub async fn order_by_key(&self, user_id: UserId, key: String) -> StorageResult<Option<Order>> {
         with_conn(&self.pool, move |conn| {
