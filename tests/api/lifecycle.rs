@@ -59,6 +59,28 @@ async fn pay(app: &TestApp, buyer: &User, order: Uuid) -> Value {
     expect_status(res, StatusCode::OK).await
 }
 
+/// An app on a manual clock with a live room selling one listing of `stock` units, at most
+/// `limit` per buyer.
+async fn shop(
+    backend: Backend,
+    tweak: impl FnOnce(&mut livecart::settings::Settings),
+    stock: u64,
+    limit: u32,
+) -> (Arc<ManualClock>, TestApp, Uuid, Uuid) {
+    let clock = clock();
+    let app = spawn_app_with_clock(fresh_database(backend), clock.clone(), tweak).await;
+    let (room, listing) = sale(&app, stock, limit).await;
+    (clock, app, room, listing)
+}
+
+/// A new buyer with a reservation of `quantity` units.
+async fn reserve(app: &TestApp, room: Uuid, listing: Uuid, quantity: u32) -> (User, Uuid) {
+    let buyer = app.guest().await;
+    let res = app.order(&buyer, room, listing, json!(quantity), None).await;
+    let order = id_of(expect_status(res, StatusCode::CREATED).await);
+    (buyer, order)
+}
+
 /// A live room with one listing of `stock` units, at most `limit` per buyer.
 async fn sale(app: &TestApp, stock: u64, limit: u32) -> (Uuid, Uuid) {
     let merchant = app.merchant().await;
@@ -77,11 +99,8 @@ fn sandbox(delay_ms: u64, outcome: &'static str, repeat: u32) -> impl FnOnce(&mu
 
 on_both_backends! {
     async fn an_unpaid_reservation_expires_at_its_deadline_and_its_stock_returns_once(backend) {
-        let clock = clock();
-        let app = spawn_app_with_clock(fresh_database(backend), clock.clone(), |_| {}).await;
-        let (room, listing) = sale(&app, 5, 5).await;
-        let buyer = app.guest().await;
-        let order = id_of(expect_status(app.order(&buyer, room, listing, json!(2), None).await, StatusCode::CREATED).await);
+        let (clock, app, room, listing) = shop(backend, |_| {}, 5, 5).await;
+        let (buyer, order) = reserve(&app, room, listing, 2).await;
 
         clock.advance(TTL - Duration::seconds(1));
         tokio::time::sleep(QUIET).await;
@@ -100,11 +119,8 @@ on_both_backends! {
     }
 
     async fn paying_before_the_deadline_makes_the_order_paid_for_good(backend) {
-        let clock = clock();
-        let app = spawn_app_with_clock(fresh_database(backend), clock.clone(), sandbox(20, "succeed", 1)).await;
-        let (room, listing) = sale(&app, 5, 5).await;
-        let buyer = app.guest().await;
-        let order = id_of(expect_status(app.order(&buyer, room, listing, json!(1), None).await, StatusCode::CREATED).await);
+        let (clock, app, room, listing) = shop(backend, sandbox(20, "succeed", 1), 5, 5).await;
+        let (buyer, order) = reserve(&app, room, listing, 1).await;
 
         let payment = pay(&app, &buyer, order).await;
         assert_eq!(payment["state"], "pending");
@@ -128,11 +144,8 @@ on_both_backends! {
     }
 
     async fn a_payment_landing_after_expiry_reserves_again_when_stock_is_left(backend) {
-        let clock = clock();
-        let app = spawn_app_with_clock(fresh_database(backend), clock.clone(), sandbox(3_000, "succeed", 1)).await;
-        let (room, listing) = sale(&app, 1, 1).await;
-        let buyer = app.guest().await;
-        let order = id_of(expect_status(app.order(&buyer, room, listing, json!(1), None).await, StatusCode::CREATED).await);
+        let (clock, app, room, listing) = shop(backend, sandbox(3_000, "succeed", 1), 1, 1).await;
+        let (buyer, order) = reserve(&app, room, listing, 1).await;
         pay(&app, &buyer, order).await;
         clock.advance(TTL + Duration::seconds(1));
         wait_for_status(&app, &buyer, order, "expired").await;
@@ -145,11 +158,8 @@ on_both_backends! {
     }
 
     async fn a_payment_landing_after_its_units_were_sold_again_is_refunded(backend) {
-        let clock = clock();
-        let app = spawn_app_with_clock(fresh_database(backend), clock.clone(), sandbox(3_000, "succeed", 1)).await;
-        let (room, listing) = sale(&app, 1, 1).await;
-        let buyer = app.guest().await;
-        let order = id_of(expect_status(app.order(&buyer, room, listing, json!(1), None).await, StatusCode::CREATED).await);
+        let (clock, app, room, listing) = shop(backend, sandbox(3_000, "succeed", 1), 1, 1).await;
+        let (buyer, order) = reserve(&app, room, listing, 1).await;
         pay(&app, &buyer, order).await;
         clock.advance(TTL + Duration::seconds(1));
         wait_for_status(&app, &buyer, order, "expired").await;
@@ -165,11 +175,8 @@ on_both_backends! {
     }
 
     async fn a_repeated_webhook_changes_nothing(backend) {
-        let clock = clock();
-        let app = spawn_app_with_clock(fresh_database(backend), clock.clone(), sandbox(20, "succeed", 3)).await;
-        let (room, listing) = sale(&app, 5, 5).await;
-        let buyer = app.guest().await;
-        let order = id_of(expect_status(app.order(&buyer, room, listing, json!(2), None).await, StatusCode::CREATED).await);
+        let (_clock, app, room, listing) = shop(backend, sandbox(20, "succeed", 3), 5, 5).await;
+        let (buyer, order) = reserve(&app, room, listing, 2).await;
         pay(&app, &buyer, order).await;
         wait_for_status(&app, &buyer, order, "paid").await;
         tokio::time::sleep(QUIET).await;
@@ -178,11 +185,8 @@ on_both_backends! {
     }
 
     async fn a_failing_provider_leaves_the_order_reserved_until_it_expires(backend) {
-        let clock = clock();
-        let app = spawn_app_with_clock(fresh_database(backend), clock.clone(), sandbox(20, "fail", 2)).await;
-        let (room, listing) = sale(&app, 5, 5).await;
-        let buyer = app.guest().await;
-        let order = id_of(expect_status(app.order(&buyer, room, listing, json!(1), None).await, StatusCode::CREATED).await);
+        let (clock, app, room, listing) = shop(backend, sandbox(20, "fail", 2), 5, 5).await;
+        let (buyer, order) = reserve(&app, room, listing, 1).await;
         let first = pay(&app, &buyer, order).await;
         let payment: Uuid = first["payment_id"].as_str().and_then(|s| s.parse().ok()).expect("payment id");
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
@@ -205,8 +209,7 @@ on_both_backends! {
         // The sandbox would call back only after a minute: the test plays the provider.
         let app = spawn_app_with_clock(fresh_database(backend), clock.clone(), sandbox(60_000, "succeed", 1)).await;
         let (room, listing) = sale(&app, 5, 5).await;
-        let buyer = app.guest().await;
-        let order = id_of(expect_status(app.order(&buyer, room, listing, json!(1), None).await, StatusCode::CREATED).await);
+        let (buyer, order) = reserve(&app, room, listing, 1).await;
         let payment = pay(&app, &buyer, order).await;
         let body = serde_json::to_vec(&json!({
             "id": "evt_test", "type": "payment.succeeded",
@@ -243,9 +246,7 @@ on_both_backends! {
     }
 
     async fn after_a_restart_overdue_reservations_expire_at_once_and_the_rest_on_time(backend) {
-        let clock = clock();
-        let app = spawn_app_with_clock(fresh_database(backend), clock.clone(), |_| {}).await;
-        let (room, listing) = sale(&app, 5, 5).await;
+        let (clock, app, room, listing) = shop(backend, |_| {}, 5, 5).await;
         let buyer = app.guest().await;
         let early = id_of(expect_status(app.order(&buyer, room, listing, json!(1), None).await, StatusCode::CREATED).await);
         clock.advance(Duration::minutes(10));

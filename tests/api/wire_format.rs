@@ -103,7 +103,7 @@ on_both_backends! {
         expect_not_allowed(send(&app, Method::DELETE, &format!("/v1/rooms/{room}")).await, "GET").await;
         expect_not_allowed(send(&app, Method::PUT, &format!("/v1/rooms/{room}/listings")).await, "GET, POST").await;
         expect_not_allowed(send(&app, Method::GET, "/v1/auth/login").await, "POST").await;
-        expect_not_allowed(send(&app, Method::GET, "/v1/rooms").await, "POST").await;
+        expect_not_allowed(send(&app, Method::DELETE, "/v1/rooms").await, "GET, POST").await;
         expect_not_allowed(send(&app, Method::POST, "/healthz").await, "GET").await;
         expect_not_allowed(send(&app, Method::GET, &format!("/v1/rooms/{room}/mutes/{}", merchant.id)).await, "DELETE").await;
         // Unknown paths stay 404, and the right method is still served.

@@ -37,6 +37,21 @@ fn from_row(row: Row) -> StorageResult<RoomRecord> {
     })
 }
 
+macro_rules! room_columns {
+    () => {
+        (
+            rooms::id,
+            rooms::merchant_id,
+            rooms::title,
+            rooms::status,
+            rooms::scheduled_at,
+            rooms::stream_key,
+            rooms::pinned_listing_id,
+            rooms::created_at,
+        )
+    };
+}
+
 impl Storage {
     pub async fn insert_room(&self, room: RoomRecord) -> StorageResult<()> {
         with_conn(&self.pool, move |conn| {
@@ -61,16 +76,7 @@ impl Storage {
         with_conn(&self.pool, move |conn| {
             let row: Option<Row> = rooms::live_rooms
                 .find(id.to_string())
-                .select((
-                    rooms::id,
-                    rooms::merchant_id,
-                    rooms::title,
-                    rooms::status,
-                    rooms::scheduled_at,
-                    rooms::stream_key,
-                    rooms::pinned_listing_id,
-                    rooms::created_at,
-                ))
+                .select(room_columns!())
                 .first(conn)
                 .optional()?;
             row.map(from_row).transpose()
@@ -100,16 +106,7 @@ impl Storage {
             let rows: Vec<Row> = query
                 .order((rooms::created_at.desc(), rooms::id.desc()))
                 .limit(limit)
-                .select((
-                    rooms::id,
-                    rooms::merchant_id,
-                    rooms::title,
-                    rooms::status,
-                    rooms::scheduled_at,
-                    rooms::stream_key,
-                    rooms::pinned_listing_id,
-                    rooms::created_at,
-                ))
+                .select(room_columns!())
                 .load(conn)?;
             rows.into_iter().map(from_row).collect()
         })
