@@ -34,6 +34,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(payments::pay)
         .service(payments::webhook)
         .service(coupons::start_campaign)
+        .service(coupons::show_campaign)
+        .service(coupons::stop_campaign)
         .service(coupons::list)
         .service(moderation::mute)
         .service(moderation::unmute)

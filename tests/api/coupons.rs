@@ -129,3 +129,52 @@ on_both_backends! {
         coupon_when(&app, &buyer, kept, |c| c["status"] == "active").await;
     }
 }
+
+on_both_backends! {
+    async fn the_merchant_reads_and_stops_the_campaign_and_later_orders_earn_nothing(backend) {
+        let app = spawn_app(backend).await;
+        let merchant = app.merchant().await;
+        let room = app.live_room(&merchant).await;
+        let listing = app.simple_listing(&merchant, room, 10, 5).await;
+        let path = format!("/v1/rooms/{room}/coupon-campaign");
+        expect_error(app.get(&path, Some(&merchant.token)).await, StatusCode::NOT_FOUND, "not_found").await;
+        let body = json!({"amount_off_cents": 300, "min_spend_cents": 1000, "valid_for_s": 3600});
+        expect_status(app.post(&path, Some(&merchant.token), body).await, StatusCode::CREATED).await;
+        let campaign = expect_status(app.get(&path, Some(&merchant.token)).await, StatusCode::OK).await;
+        assert_eq!(campaign["amount_off_cents"], 300, "{campaign}");
+        assert_eq!(campaign["room_id"], json!(room));
+
+        let rival = app.merchant().await;
+        expect_error(app.get(&path, Some(&rival.token)).await, StatusCode::FORBIDDEN, "forbidden").await;
+        let stop = |token: &str| app.client.delete(app.url(&path)).bearer_auth(token).send();
+        expect_error(stop(&rival.token).await.expect("sent"), StatusCode::FORBIDDEN, "forbidden").await;
+
+        let early = app.guest().await;
+        expect_status(app.order(&early, room, listing, json!(1), None).await, StatusCode::CREATED).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while app.get("/v1/coupons", Some(&early.token)).await.json::<Value>().await.expect("json").as_array().is_none_or(|a| a.is_empty()) {
+            assert!(tokio::time::Instant::now() < deadline, "the early order earned its coupon");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        assert_eq!(stop(&merchant.token).await.expect("sent").status(), StatusCode::NO_CONTENT);
+        expect_error(stop(&merchant.token).await.expect("sent"), StatusCode::NOT_FOUND, "not_found").await;
+        expect_error(app.get(&path, Some(&merchant.token)).await, StatusCode::NOT_FOUND, "not_found").await;
+        let late = app.guest().await;
+        expect_status(app.order(&late, room, listing, json!(1), None).await, StatusCode::CREATED).await;
+        // Events are handled in commit order: once an order placed after it under a new
+        // campaign has its coupon, the late order's event has been handled too.
+        let body = json!({"amount_off_cents": 100, "min_spend_cents": 0, "valid_for_s": 3600});
+        expect_status(app.post(&path, Some(&merchant.token), body).await, StatusCode::CREATED).await;
+        let witness = app.guest().await;
+        expect_status(app.order(&witness, room, listing, json!(1), None).await, StatusCode::CREATED).await;
+        while app.get("/v1/coupons", Some(&witness.token)).await.json::<Value>().await.expect("json").as_array().is_none_or(|a| a.is_empty()) {
+            assert!(tokio::time::Instant::now() < deadline, "the witness earned its coupon");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let none = expect_status(app.get("/v1/coupons", Some(&late.token)).await, StatusCode::OK).await;
+        assert_eq!(none.as_array().map(Vec::len), Some(0), "no coupon after the campaign stopped");
+        let kept = expect_status(app.get("/v1/coupons", Some(&early.token)).await, StatusCode::OK).await;
+        assert_eq!(kept.as_array().map(Vec::len), Some(1), "coupons already issued stay");
+    }
+}

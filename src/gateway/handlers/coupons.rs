@@ -2,11 +2,13 @@
 
 use super::Svc;
 use crate::application::list_coupons::list_coupons;
-use crate::application::start_coupon_campaign::{start_coupon_campaign, NewCampaign};
+use crate::application::start_coupon_campaign::{
+    get_coupon_campaign, start_coupon_campaign, stop_coupon_campaign, NewCampaign,
+};
 use crate::application::views::{CampaignView, CouponView};
 use crate::gateway::auth::Authenticated;
 use crate::gateway::error::{ApiError, ErrorBody};
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -35,6 +37,23 @@ pub async fn start_campaign(
     };
     let campaign = start_coupon_campaign(&svc, &auth.0, path.into_inner(), input).await?;
     Ok(HttpResponse::Created().json(campaign))
+}
+
+#[utoipa::path(get, path = "/v1/rooms/{room_id}/coupon-campaign", tag = "coupons", security(("bearer" = [])),
+    responses((status = 200, body = CampaignView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "no such room, or no campaign runs")))]
+#[get("/v1/rooms/{room_id}/coupon-campaign")]
+pub async fn show_campaign(svc: Svc, auth: Authenticated, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(get_coupon_campaign(&svc, &auth.0, path.into_inner()).await?))
+}
+
+#[utoipa::path(delete, path = "/v1/rooms/{room_id}/coupon-campaign", tag = "coupons", security(("bearer" = [])),
+    responses((status = 204, description = "stopped; coupons already issued stay"), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "no such room, or no campaign runs")))]
+#[delete("/v1/rooms/{room_id}/coupon-campaign")]
+pub async fn stop_campaign(svc: Svc, auth: Authenticated, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    stop_coupon_campaign(&svc, &auth.0, path.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(get, path = "/v1/coupons", tag = "coupons", security(("bearer" = [])), responses((status = 200, body = [CouponView])))]

@@ -116,6 +116,14 @@ impl Storage {
         .await
     }
 
+    /// Stops the room's campaign; `false` when it had none. Coupons already issued stay.
+    pub async fn delete_campaign(&self, room_id: RoomId) -> StorageResult<bool> {
+        with_conn(&self.pool, move |conn| {
+            Ok(diesel::delete(campaigns::marketing_campaigns.find(room_id.to_string())).execute(conn)? == 1)
+        })
+        .await
+    }
+
     pub async fn find_campaign(&self, room_id: RoomId) -> StorageResult<Option<CampaignRecord>> {
         with_conn(&self.pool, move |conn| {
             let row: Option<(i64, i64, i64, i64)> = campaigns::marketing_campaigns
