@@ -27,6 +27,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(listings::list)
         .service(listings::restock)
         .service(listings::pin)
+        .service(listings::unpin)
         .service(orders::place)
         .service(orders::show)
         .service(orders::list)

@@ -18,7 +18,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         identity::register_user, identity::login_user, identity::guest_user,
         rooms::create, rooms::list_mine, rooms::show, rooms::orders, rooms::start, rooms::end,
-        listings::place, listings::list, listings::restock, listings::pin,
+        listings::place, listings::list, listings::restock, listings::pin, listings::unpin,
         orders::place, orders::show, orders::list, orders::cancel,
         payments::pay, payments::webhook,
         coupons::start_campaign, coupons::show_campaign, coupons::stop_campaign, coupons::list,

@@ -260,3 +260,28 @@ on_both_backends! {
         assert_eq!(o.until_type("chat").await["text"], "still here");
     }
 }
+
+on_both_backends! {
+    async fn the_merchant_unpins_and_viewers_see_nothing_pinned(backend) {
+        let app = spawn_app(backend).await;
+        let merchant = app.merchant().await;
+        let room = app.live_room(&merchant).await;
+        let listing = app.simple_listing(&merchant, room, 5, 1).await;
+        let viewer = app.guest().await;
+        let (mut ws, _) = app.ws(room, &viewer.token).await;
+        let pin = format!("/v1/rooms/{room}/listings/{listing}/pin");
+        expect_status(app.post(&pin, Some(&merchant.token), json!({})).await, StatusCode::OK).await;
+        ws.until(|f| f["type"] == "pinned" && f["listing_id"] == json!(listing)).await;
+
+        let unpin = |token: &str| app.client.delete(app.url(&format!("/v1/rooms/{room}/pin"))).bearer_auth(token).send();
+        let rival = app.merchant().await;
+        expect_error(unpin(&rival.token).await.expect("sent"), StatusCode::FORBIDDEN, "forbidden").await;
+        assert_eq!(unpin(&merchant.token).await.expect("sent").status(), StatusCode::NO_CONTENT);
+        ws.until(|f| f["type"] == "pinned" && f["listing_id"].is_null()).await;
+        let view = expect_status(app.get(&format!("/v1/rooms/{room}"), None).await, StatusCode::OK).await;
+        assert!(view["pinned_listing_id"].is_null(), "{view}");
+        assert_eq!(unpin(&merchant.token).await.expect("sent").status(), StatusCode::NO_CONTENT, "a no-op again");
+        let (_, welcome) = app.ws(room, &viewer.token).await;
+        assert!(welcome["room"]["pinned_listing_id"].is_null(), "{welcome}");
+    }
+}

@@ -335,7 +335,7 @@ impl Handler<Pin> for RoomActor {
     type Result = ();
 
     fn handle(&mut self, msg: Pin, _ctx: &mut Self::Context) {
-        self.pinned_listing_id = Some(msg.listing_id);
+        self.pinned_listing_id = msg.listing_id;
         let frame = ServerFrame::Pinned {
             listing_id: msg.listing_id,
         };

@@ -46,11 +46,11 @@ pub struct AttachListing {
     pub inventory: Addr<InventoryActor>,
 }
 
-/// The listing the merchant is presenting now, already durable.
+/// The listing the merchant is presenting now (`None`: nothing pinned), already durable.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Pin {
-    pub listing_id: ListingId,
+    pub listing_id: Option<ListingId>,
 }
 
 /// A listing's stock after a committed change, from its InventoryActor.

@@ -99,8 +99,9 @@ pub enum ServerFrame {
     Viewers {
         count: u64,
     },
+    /// `null` when the merchant unpinned.
     Pinned {
-        listing_id: ListingId,
+        listing_id: Option<ListingId>,
     },
     Stock {
         listing_id: ListingId,

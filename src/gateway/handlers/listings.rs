@@ -1,14 +1,14 @@
-//! `/v1/rooms/{id}/listings`: place, list, restock, pin.
+//! `/v1/rooms/{id}/listings`: place, list, restock, pin; and unpin.
 
 use super::Svc;
 use crate::application::list_listings::list_listings;
-use crate::application::pin_listing::pin_listing;
+use crate::application::pin_listing::{pin_listing, unpin_listing};
 use crate::application::place_listing::{place_listing, NewListing};
 use crate::application::restock_listing::restock_listing;
 use crate::application::views::ListingView;
 use crate::gateway::auth::Authenticated;
 use crate::gateway::error::{ApiError, ErrorBody};
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -79,6 +79,15 @@ pub async fn restock(
     let (room_id, listing_id) = path.into_inner();
     let listing = restock_listing(&svc, &auth.0, room_id, listing_id, body.add).await?;
     Ok(HttpResponse::Ok().json(listing))
+}
+
+#[utoipa::path(delete, path = "/v1/rooms/{room_id}/pin", tag = "listings", security(("bearer" = [])),
+    responses((status = 204, description = "nothing is pinned now; viewers get `pinned` with `listing_id: null`"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[delete("/v1/rooms/{room_id}/pin")]
+pub async fn unpin(svc: Svc, auth: Authenticated, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    unpin_listing(&svc, &auth.0, path.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(post, path = "/v1/rooms/{room_id}/listings/{listing_id}/pin", tag = "listings", security(("bearer" = [])),

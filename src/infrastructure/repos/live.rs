@@ -144,10 +144,11 @@ impl Storage {
         .await
     }
 
-    pub async fn set_pinned_listing(&self, id: RoomId, listing_id: ListingId) -> StorageResult<()> {
+    /// Pins the listing, or unpins with `None`.
+    pub async fn set_pinned_listing(&self, id: RoomId, listing_id: Option<ListingId>) -> StorageResult<()> {
         with_conn(&self.pool, move |conn| {
             diesel::update(rooms::live_rooms.find(id.to_string()))
-                .set(rooms::pinned_listing_id.eq(listing_id.to_string()))
+                .set(rooms::pinned_listing_id.eq(listing_id.map(|l| l.to_string())))
                 .execute(conn)?;
             Ok(())
         })
