@@ -285,3 +285,32 @@ on_both_backends! {
         assert!(welcome["room"]["pinned_listing_id"].is_null(), "{welcome}");
     }
 }
+
+on_both_backends! {
+    async fn viewers_hear_when_a_sale_window_closes_and_errors_name_the_refused_frame(backend) {
+        use livecart_actors::Clock;
+        let clock = std::sync::Arc::new(livecart_actors::ManualClock::new(chrono::Utc::now()));
+        let app = spawn_app_with_clock(fresh_database(backend), clock.clone(), |_| {}).await;
+        let merchant = app.merchant().await;
+        let room = app.live_room(&merchant).await;
+        let ends_at = (clock.now() + chrono::Duration::minutes(1)).to_rfc3339();
+        let body = json!({"title": "Oolong", "price_cents": 500, "stock": 5, "per_user_limit": 5, "ends_at": ends_at});
+        let listing = app.listing(&merchant, room, body).await;
+        let viewer = app.guest().await;
+        let (mut ws, _) = app.ws(room, &viewer.token).await;
+
+        ws.send_json(json!({"type": "like", "count": 0})).await;
+        let refused = ws.until_type("error").await;
+        assert_eq!((refused["error"].as_str(), refused["frame"].as_str()), (Some("invalid_field"), Some("like")), "{refused}");
+        ws.send_json(json!({"type": "chat", "text": "   "})).await;
+        let refused = ws.until_type("error").await;
+        assert_eq!(refused["frame"], "chat", "{refused}");
+
+        clock.advance(chrono::Duration::minutes(2));
+        let ended = ws.until_type("sale_ended").await;
+        assert_eq!(ended["listing_id"], json!(listing), "{ended}");
+        ws.send_json(json!({"type": "buy", "request_id": "late-1", "listing_id": listing, "quantity": 1})).await;
+        let answer = ws.until(|f| f["type"] == "order" && f["request_id"] == "late-1").await;
+        assert_eq!(answer["error"]["error"], "sale_ended", "{answer}");
+    }
+}

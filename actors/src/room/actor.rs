@@ -92,6 +92,8 @@ pub struct RoomActor {
     pub(super) viewers_dirty: bool,
     /// Listings whose `sale_open` went out.
     pub(super) announced_open: HashSet<ListingId>,
+    /// Listings whose `sale_ended` went out.
+    pub(super) announced_ended: HashSet<ListingId>,
     pub(super) snapshots: Arc<dyn SnapshotStore>,
     /// Chat or likes changed since the last snapshot.
     pub(super) snapshot_dirty: bool,
@@ -130,6 +132,7 @@ impl RoomActor {
             likes_dirty: false,
             viewers_dirty: false,
             announced_open: HashSet::new(),
+            announced_ended: HashSet::new(),
             snapshots,
             snapshot_dirty: false,
         }
@@ -197,7 +200,7 @@ impl RoomActor {
     }
 
     /// Sends `sale_open` once per listing, when the room is live and the server's time is
-    /// inside the listing's window.
+    /// inside the listing's window, and `sale_ended` once when the window has closed.
     fn announce_open_sales(&mut self) {
         if self.status != RoomStatus::Live {
             return;
@@ -217,6 +220,17 @@ impl RoomActor {
         for listing_id in opening {
             self.announced_open.insert(listing_id);
             self.broadcast(&ServerFrame::SaleOpen { listing_id }, Policy::MustDeliver);
+        }
+        let ending: Vec<ListingId> = self
+            .listings
+            .iter()
+            .filter(|id| !self.announced_ended.contains(*id))
+            .filter(|id| self.info.get(*id).and_then(|l| l.ends_at).is_some_and(|e| e <= now))
+            .copied()
+            .collect();
+        for listing_id in ending {
+            self.announced_ended.insert(listing_id);
+            self.broadcast(&ServerFrame::SaleEnded { listing_id }, Policy::MustDeliver);
         }
     }
 }

@@ -114,7 +114,7 @@ impl Handler<PostChat> for RoomActor {
         };
         let user_id = member.viewer.user_id;
         if self.muted.contains(&user_id) {
-            let frame = ServerFrame::error("muted", "you are muted in this room");
+            let frame = ServerFrame::refused("chat", "muted", "you are muted in this room");
             member.outbox.push(frame.encode(), Policy::MustDeliver);
             return;
         }
@@ -125,7 +125,7 @@ impl Handler<PostChat> for RoomActor {
                 .entry(user_id)
                 .or_insert_with(|| TokenBucket::full(limit, now));
             if !bucket.try_take(limit, now) {
-                let frame = ServerFrame::error("rate_limited", "slow down: too many chat messages");
+                let frame = ServerFrame::refused("chat", "rate_limited", "slow down: too many chat messages");
                 member.outbox.push(frame.encode(), Policy::MustDeliver);
                 return;
             }

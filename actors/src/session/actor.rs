@@ -100,13 +100,14 @@ impl SessionActor {
     }
 
     /// Whether a chat or like frame may go on to the room; tells the sender (now and then) when not.
-    fn admit(&mut self) -> bool {
+    fn admit(&mut self, frame: &'static str) -> bool {
         match self.intake.admit(Instant::now()) {
             Admission::Pass => true,
             Admission::Refuse { notify } => {
                 metrics::counter!("livecart_ws_frames_rate_limited_total").increment(1);
                 if notify {
-                    self.reply(ServerFrame::error(
+                    self.reply(ServerFrame::refused(
+                        frame,
                         "rate_limited",
                         "slow down: too many frames on this connection; the extra ones were dropped",
                     ));
@@ -137,12 +138,13 @@ impl SessionActor {
         match frame {
             ClientFrame::Ping => self.reply(ServerFrame::Pong),
             ClientFrame::Chat { text } => {
-                if !self.admit() {
+                if !self.admit("chat") {
                     return;
                 }
                 let length = text.chars().count();
                 if length == 0 || length > MAX_CHAT_CHARS || text.trim().is_empty() {
-                    self.reply(ServerFrame::error(
+                    self.reply(ServerFrame::refused(
+                        "chat",
                         "invalid_field",
                         "chat text must be 1 to 500 characters",
                     ));
@@ -153,15 +155,19 @@ impl SessionActor {
                     text,
                 };
                 if self.room.try_send(post).is_err() {
-                    self.reply(ServerFrame::error("rate_limited", "the room is busy; try again"));
+                    self.reply(ServerFrame::refused(
+                        "chat",
+                        "rate_limited",
+                        "the room is busy; try again",
+                    ));
                 }
             }
             ClientFrame::Like { count } => {
-                if !self.admit() {
+                if !self.admit("like") {
                     return;
                 }
                 if count == 0 || count > MAX_LIKES_PER_FRAME {
-                    self.reply(ServerFrame::error("invalid_field", "count must be 1 to 100"));
+                    self.reply(ServerFrame::refused("like", "invalid_field", "count must be 1 to 100"));
                     return;
                 }
                 if self.intake.add_likes(count) {

@@ -113,6 +113,10 @@ pub enum ServerFrame {
     SaleOpen {
         listing_id: ListingId,
     },
+    /// The listing's sale window closed (its `ends_at` passed): buying it is over.
+    SaleEnded {
+        listing_id: ListingId,
+    },
     Order {
         request_id: String,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -123,6 +127,10 @@ pub enum ServerFrame {
     Error {
         error: String,
         message: String,
+        /// The type of the client frame that was refused (`chat`, `like`), so a client knows
+        /// what to retry; absent when the frame could not be read at all.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        frame: Option<&'static str>,
     },
     Pong,
 }
@@ -138,6 +146,16 @@ impl ServerFrame {
         ServerFrame::Error {
             error: code.to_owned(),
             message: message.into(),
+            frame: None,
+        }
+    }
+
+    /// An error about one client frame of type `frame`.
+    pub fn refused(frame: &'static str, code: &str, message: impl Into<String>) -> Self {
+        ServerFrame::Error {
+            error: code.to_owned(),
+            message: message.into(),
+            frame: Some(frame),
         }
     }
 }
