@@ -6,7 +6,7 @@ use crate::application::payment_provider::PaymentOutcome;
 use crate::application::wake_reserved_rooms::wake_reserved_rooms;
 use crate::application::{Probes, Services};
 use crate::external::sandbox_payments::{SandboxBehaviour, SandboxPayments};
-use crate::external::stream::TencentSigner;
+use crate::external::stream::{StreamSigner, TencentSigner};
 use crate::gateway::limits::Limits;
 use crate::gateway::ws::upgrade::AllowedOrigins;
 use crate::gateway::{self, auth::TokenKeys, input};
@@ -135,8 +135,15 @@ impl Application {
             Some(pool) => Arc::new(RedisSnapshots::new(pool.clone())),
             None => Arc::new(SqlSnapshots::new(relay_storage.clone())),
         };
+        let stream = &settings.stream;
+        let signer: Arc<dyn StreamSigner> = Arc::new(TencentSigner {
+            push_domain: stream.push_domain.clone(),
+            play_domain: stream.play_domain.clone(),
+            app_name: stream.app_name.clone(),
+            key: stream.push_key.clone(),
+        });
         let directory = Directory::new(
-            Arc::new(SqlRoomStore::new(storage.clone())),
+            Arc::new(SqlRoomStore::new(storage.clone(), signer.clone())),
             Arc::new(leases),
             Arc::new(journal),
             clock.clone(),
@@ -176,12 +183,7 @@ impl Application {
             order_deadline: Duration::from_millis(settings.orders.deadline_ms),
             clock: clock.clone(),
             payments: payments.clone(),
-            signer: Arc::new(TencentSigner {
-                push_domain: stream.push_domain.clone(),
-                play_domain: stream.play_domain.clone(),
-                app_name: stream.app_name.clone(),
-                key: stream.push_key.clone(),
-            }),
+            signer: signer.clone(),
             push_url_ttl: chrono::Duration::seconds(stream.push_url_ttl_s),
             passwords: Arc::new(Passwords::new(
                 settings.auth.max_concurrent_hashes,

@@ -18,6 +18,7 @@ use crate::journal::Journal;
 use crate::lease::{Acquired, Fence, LeaseError, Leases};
 use crate::room::fanout::FanoutShard;
 use crate::room::{AttachListing, GoAway, Occupancy, Persist, RetireRoom, RoomActor, RoomConfig, RoomInit, RoomStatus};
+use crate::session::frames::RoomPlayback;
 use crate::session::ListingInfo;
 use crate::snapshot::{RoomSnapshot, SnapshotStore};
 use actix::prelude::*;
@@ -31,6 +32,9 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Clone)]
 pub struct RoomSeed {
     pub room_id: RoomId,
+    pub title: String,
+    /// Where viewers watch the stream (the welcome carries it).
+    pub playback: RoomPlayback,
     pub status: RoomStatus,
     pub pinned_listing_id: Option<ListingId>,
     /// Users muted in the room's chat.
@@ -429,6 +433,8 @@ impl Directory {
             muted: seed.muted.into_iter().collect(),
             epoch: new_epoch(),
             restored,
+            title: seed.title.clone(),
+            playback: seed.playback.clone(),
         };
         let (clock, config, snapshots) = (self.clock.clone(), self.settings.room, self.snapshots.clone());
         let room = RoomActor::start_in_arbiter(&self.pick_arbiter(), move |_ctx| {

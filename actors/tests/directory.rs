@@ -35,6 +35,8 @@ impl RoomStore for FakeStore {
             }
             Ok(Some(RoomSeed {
                 room_id,
+                title: "tea time".into(),
+                playback: Default::default(),
                 status: RoomStatus::Live,
                 pinned_listing_id: None,
                 muted: Vec::new(),

@@ -4,18 +4,23 @@
 use super::db::StorageError;
 use super::repos::catalog::ListingRecord;
 use super::repos::Storage;
+use crate::external::stream::StreamSigner;
 use futures_util::future::BoxFuture;
 use livecart_actors::directory::{ListingSeed, LoadError, RoomSeed, RoomStore};
 use livecart_actors::inventory::{ListingTerms, StoredHoldings};
+use livecart_actors::session::frames::RoomPlayback;
 use livecart_actors::{ListingId, RoomId};
+use std::sync::Arc;
 
 pub struct SqlRoomStore {
     storage: Storage,
+    /// Makes the play URLs the welcome carries.
+    signer: Arc<dyn StreamSigner>,
 }
 
 impl SqlRoomStore {
-    pub fn new(storage: Storage) -> Self {
-        Self { storage }
+    pub fn new(storage: Storage, signer: Arc<dyn StreamSigner>) -> Self {
+        Self { storage, signer }
     }
 }
 
@@ -42,10 +47,12 @@ fn seed(listing: ListingRecord, holdings: StoredHoldings) -> ListingSeed {
 impl RoomStore for SqlRoomStore {
     fn load_room(&self, room_id: RoomId) -> BoxFuture<'static, Result<Option<RoomSeed>, LoadError>> {
         let storage = self.storage.clone();
+        let signer = self.signer.clone();
         Box::pin(async move {
             let Some(room) = storage.find_room(room_id).await.map_err(fail)? else {
                 return Ok(None);
             };
+            let play = signer.play(&room.stream_key);
             let listings = storage.listings_of_room(room_id).await.map_err(fail)?;
             let ids = listings.iter().map(|l| l.id).collect();
             let mut holdings = storage.holdings_of_listings(ids).await.map_err(fail)?;
@@ -58,6 +65,11 @@ impl RoomStore for SqlRoomStore {
                 .collect();
             Ok(Some(RoomSeed {
                 room_id,
+                title: room.title.clone(),
+                playback: RoomPlayback {
+                    hls: play.hls,
+                    flv: play.flv,
+                },
                 status: room.status,
                 pinned_listing_id: room.pinned_listing_id,
                 muted: storage.muted_users(room_id).await.map_err(fail)?,

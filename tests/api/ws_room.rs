@@ -314,3 +314,17 @@ on_both_backends! {
         assert_eq!(answer["error"]["error"], "sale_ended", "{answer}");
     }
 }
+
+on_both_backends! {
+    async fn the_welcome_carries_the_rooms_title_and_play_urls(backend) {
+        let app = spawn_app(backend).await;
+        let merchant = app.merchant().await;
+        let room = app.live_room(&merchant).await;
+        let viewer = app.guest().await;
+        let (_ws, welcome) = app.ws(room, &viewer.token).await;
+        let view = expect_status(app.get(&format!("/v1/rooms/{room}"), None).await, StatusCode::OK).await;
+        assert_eq!(welcome["room"]["title"], view["title"], "{welcome}");
+        assert_eq!(welcome["room"]["play"], view["play"], "{welcome}");
+        assert!(welcome["room"]["play"]["hls"].as_str().is_some_and(|u| u.ends_with(".m3u8")), "{welcome}");
+    }
+}

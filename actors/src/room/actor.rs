@@ -16,6 +16,7 @@ use crate::clock::Clock;
 use crate::ids::{ListingId, RoomId, UserId};
 use crate::inventory::{InventoryActor, Retire, SetRoomStatus};
 use crate::room::RoomStatus;
+use crate::session::frames::RoomPlayback;
 use crate::session::{CloseCode, LatestKey, ListingInfo, Policy, ServerFrame, SessionId, SharedOutbox, Viewer};
 use crate::snapshot::{RoomSnapshot, SnapshotStore};
 use actix::prelude::*;
@@ -61,6 +62,8 @@ pub struct RoomInit {
     pub epoch: u64,
     /// The previous incarnation's chat and likes, when a snapshot was kept.
     pub restored: Option<RoomSnapshot>,
+    pub title: String,
+    pub playback: RoomPlayback,
 }
 
 pub(super) struct Member {
@@ -71,6 +74,9 @@ pub(super) struct Member {
 
 pub struct RoomActor {
     pub(super) room_id: RoomId,
+    /// For the welcome: what the room is called and where its stream plays.
+    pub(super) title: String,
+    pub(super) playback: RoomPlayback,
     pub(super) status: RoomStatus,
     pub(super) pinned_listing_id: Option<ListingId>,
     pub(super) clock: Arc<dyn Clock>,
@@ -113,6 +119,8 @@ impl RoomActor {
         };
         Self {
             room_id: init.room_id,
+            title: init.title,
+            playback: init.playback,
             status: init.status,
             pinned_listing_id: init.pinned_listing_id,
             clock,

@@ -19,7 +19,9 @@ impl RoomActor {
         let welcome = ServerFrame::Welcome {
             room: RoomSummary {
                 id: self.room_id,
+                title: self.title.clone(),
                 status: self.status.as_str(),
+                play: self.playback.clone(),
                 pinned_listing_id: self.pinned_listing_id,
                 viewer_count: self.connections.len() as u64,
                 like_count: self.likes,

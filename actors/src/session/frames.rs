@@ -56,10 +56,20 @@ pub struct ListingInfo {
     pub ends_at: Option<DateTime<Utc>>,
 }
 
+/// Where viewers watch the room's stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RoomPlayback {
+    pub hls: String,
+    pub flv: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RoomSummary {
     pub id: RoomId,
+    pub title: String,
     pub status: &'static str,
+    /// The stream's play URLs, so a page can start the player from the welcome alone.
+    pub play: RoomPlayback,
     pub pinned_listing_id: Option<ListingId>,
     pub viewer_count: u64,
     pub like_count: u64,
