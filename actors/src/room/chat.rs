@@ -18,6 +18,10 @@ pub struct ChatMessage {
     pub at: DateTime<Utc>,
 }
 
+/// How far a restored ring's offsets jump: more messages than a room can take between two
+/// snapshots (one a second).
+pub const RESTORE_GAP: u64 = 100_000;
+
 /// The chat ring as a snapshot stores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatSnapshot {
@@ -95,7 +99,9 @@ impl ChatRing {
     }
 
     /// The ring as it was snapshotted: the same epoch and offsets, so a viewer who reconnects
-    /// after a restart gets exactly the messages it missed.
+    /// after a restart gets exactly the messages it missed. New offsets start [`RESTORE_GAP`]
+    /// past the snapshot's: after a crash the last second's messages may be missing from it, and
+    /// their offsets, which viewers saw, must never name other messages.
     pub fn restore(snapshot: ChatSnapshot, capacity: usize) -> Self {
         let capacity = capacity.max(1);
         let mut messages: VecDeque<ChatMessage> = snapshot.messages.into();
@@ -110,7 +116,7 @@ impl ChatRing {
             epoch: snapshot.epoch,
             capacity,
             messages,
-            next_offset: snapshot.next_offset.max(last + 1).max(1),
+            next_offset: snapshot.next_offset.max(last + 1).max(1) + RESTORE_GAP,
             evicted_up_to,
         }
     }
@@ -176,7 +182,12 @@ mod tests {
         assert_eq!(back.epoch(), 7);
         assert_eq!(back.since(7, 2), r.since(7, 2));
         assert!(back.since(7, 0).is_none(), "what was evicted stays evicted");
-        assert_eq!(say(&mut back, "e"), 5, "offsets continue");
+        assert_eq!(say(&mut back, "e"), 5 + RESTORE_GAP, "offsets go on past a gap");
+        assert_eq!(
+            back.since(7, 4).map(|m| m.len()),
+            Some(1),
+            "a viewer at the old end gets the new one"
+        );
         let smaller = ChatRing::restore(r.snapshot(), 1);
         assert!(smaller.since(7, 2).is_none());
         assert_eq!(smaller.since(7, 3).map(|m| m.len()), Some(1));
