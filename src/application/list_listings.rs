@@ -3,6 +3,7 @@
 use super::place_listing::listing_view;
 use super::views::ListingView;
 use super::{AppError, Services};
+use crate::infrastructure::repos::catalog::ListingRecord;
 use actix::Addr;
 use livecart_actors::directory::DirectoryError;
 use livecart_actors::inventory::Snapshot;
@@ -11,14 +12,18 @@ use livecart_actors::{ListingId, RoomId};
 use std::collections::HashMap;
 
 pub async fn list_listings(services: &Services, room_id: RoomId) -> Result<Vec<ListingView>, AppError> {
-    let stock_left = match services.directory.room(room_id).await {
-        Ok(Some(room)) => live_stock(room).await?,
+    let live = match services.directory.room(room_id).await {
+        Ok(Some(room)) => Some(live_stock(room).await?),
         Ok(None) => return Err(AppError::NotFound("room")),
-        // Another node sells the room: the stock as its commits left it in storage.
-        Err(DirectoryError::OwnedElsewhere) => stored_stock(services, room_id).await?,
+        Err(DirectoryError::OwnedElsewhere) => None,
         Err(err) => return Err(err.into()),
     };
     let listings = services.storage.listings_of_room(room_id).await?;
+    let stock_left = match live {
+        Some(stock_left) => stock_left,
+        // Another node sells the room: the stock as its commits left it in storage.
+        None => stored_stock(services, &listings).await?,
+    };
     Ok(listings
         .iter()
         .map(|l| listing_view(l, stock_left.get(&l.id).copied().unwrap_or(l.stock_total)))
@@ -34,8 +39,7 @@ async fn live_stock(room: Addr<RoomActor>) -> Result<HashMap<ListingId, u64>, Ap
     Ok(stock_left)
 }
 
-async fn stored_stock(services: &Services, room_id: RoomId) -> Result<HashMap<ListingId, u64>, AppError> {
-    let listings = services.storage.listings_of_room(room_id).await?;
+async fn stored_stock(services: &Services, listings: &[ListingRecord]) -> Result<HashMap<ListingId, u64>, AppError> {
     let held = services
         .storage
         .holdings_of_listings(listings.iter().map(|l| l.id).collect())
