@@ -130,7 +130,7 @@ impl Application {
             0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             n => n,
         };
-        // Snapshots of room state go to Redis when configured, else to the SQL database.
+        // Snapshots of room and listing state go to Redis when configured, else to the SQL database.
         let snapshots: Arc<dyn SnapshotStore> = match &redis {
             Some(pool) => Arc::new(RedisSnapshots::new(pool.clone())),
             None => Arc::new(SqlSnapshots::new(relay_storage.clone())),
@@ -143,7 +143,7 @@ impl Application {
             key: stream.push_key.clone(),
         });
         let directory = Directory::new(
-            Arc::new(SqlRoomStore::new(storage.clone(), signer.clone())),
+            Arc::new(SqlRoomStore::new(storage.clone(), signer.clone(), snapshots.clone())),
             Arc::new(leases),
             Arc::new(journal),
             clock.clone(),
