@@ -188,3 +188,44 @@ on_both_backends! {
         stop(server).await;
     }
 }
+
+/// Whether Redis holds `key` within `within`.
+async fn appears(redis: &mut deadpool_redis::redis::aio::MultiplexedConnection, key: &str, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        let found: i64 = deadpool_redis::redis::cmd("EXISTS").arg(key).query_async(redis).await.expect("EXISTS");
+        if found == 1 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+on_both_backends! {
+    async fn snapshots_are_written_again_when_redis_loses_them(backend) {
+        let redis = crate::redis_server::RedisServer::start().await;
+        let url = redis.url();
+        let app = spawn_app_with(fresh_database(backend), move |s| s.redis.url = url).await;
+        let merchant = app.merchant().await;
+        let room = app.live_room(&merchant).await;
+        let listing = app.simple_listing(&merchant, room, 100, LIMIT).await;
+        let buyer = app.guest().await;
+        expect_status(app.order(&buyer, room, listing, json!(1), None).await, StatusCode::CREATED).await;
+        let (mut ws, _) = app.ws(room, &buyer.token).await;
+        ws.send_json(json!({"type": "chat", "text": "hello"})).await;
+        ws.until(|f| f["type"] == "chat" && f["text"] == "hello").await;
+
+        let mut conn = crate::redis_server::connect(&redis.url()).await;
+        let (room_key, listing_key) = (format!("livecart:snapshot:room:{room}"), format!("livecart:snapshot:listing:{listing}"));
+        assert!(appears(&mut conn, &room_key, Duration::from_secs(10)).await, "the room's snapshot is written");
+        assert!(appears(&mut conn, &listing_key, Duration::from_secs(10)).await, "the listing's snapshot is written");
+
+        // Redis comes back empty (a restart without persistence): nothing changes in the room,
+        // yet both snapshots are written again.
+        let () = deadpool_redis::redis::cmd("FLUSHALL").query_async(&mut conn).await.expect("FLUSHALL");
+        assert!(appears(&mut conn, &room_key, Duration::from_secs(15)).await, "the room's snapshot is written again");
+        assert!(appears(&mut conn, &listing_key, Duration::from_secs(15)).await, "the listing's snapshot is written again");
+        ws.close().await;
+    }
+}
