@@ -1,7 +1,7 @@
 //! What a use case can answer besides success. Domain refusals keep their names; unexpected
 //! causes are wrapped with context. Only the gateway turns these into HTTP statuses.
 
-use crate::infrastructure::db::StorageError;
+use super::ports::StoreError;
 use livecart_actors::directory::{DirectoryError, LoadError};
 use livecart_actors::inventory::ReserveError;
 
@@ -45,11 +45,11 @@ impl AppError {
     }
 }
 
-impl From<StorageError> for AppError {
-    fn from(err: StorageError) -> Self {
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
         match err {
-            StorageError::Corrupt(what) => AppError::Internal(anyhow::anyhow!("corrupt stored data: {what}")),
-            other => AppError::Unavailable(other.to_string()),
+            StoreError::Corrupt(what) => AppError::Internal(anyhow::anyhow!("corrupt stored data: {what}")),
+            StoreError::Unavailable(why) => AppError::Unavailable(why),
         }
     }
 }

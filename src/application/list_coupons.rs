@@ -4,7 +4,7 @@ use super::views::{CouponStatus, CouponView};
 use super::{AppError, Caller, Services};
 
 pub async fn list_coupons(services: &Services, caller: &Caller) -> Result<Vec<CouponView>, AppError> {
-    let coupons = services.storage.coupons_of_user(caller.user_id).await?;
+    let coupons = services.marketing.coupons_of_user(caller.user_id).await?;
     Ok(coupons
         .into_iter()
         .map(|c| CouponView {

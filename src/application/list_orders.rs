@@ -4,5 +4,5 @@ use super::{AppError, Caller, Services};
 use livecart_actors::order::Order;
 
 pub async fn list_orders(services: &Services, caller: &Caller) -> Result<Vec<Order>, AppError> {
-    Ok(services.storage.orders_of_user(caller.user_id).await?)
+    Ok(services.orders.orders_of_user(caller.user_id).await?)
 }

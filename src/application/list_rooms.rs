@@ -14,7 +14,7 @@ pub async fn list_rooms(
     caller.require(Role::Merchant)?;
     let after = page.after.map(|c| (c.created_at, c.id));
     let rooms = services
-        .storage
+        .rooms
         .rooms_of_merchant(caller.user_id, after, page.limit + 1)
         .await?;
     let (rooms, next) = page.cut(rooms, |r| Cursor {

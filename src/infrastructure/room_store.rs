@@ -2,9 +2,9 @@
 //! tables, in a fixed number of queries per room (no query per listing, no order history).
 
 use super::db::StorageError;
-use super::repos::catalog::ListingRecord;
 use super::repos::Storage;
-use crate::external::stream::StreamSigner;
+use crate::application::ports::catalog::ListingRecord;
+use crate::application::ports::stream::StreamSigner;
 use futures_util::future::BoxFuture;
 use livecart_actors::directory::{ListingSeed, LoadError, RoomSeed, RoomStore};
 use livecart_actors::inventory::{ListingTerms, StoredHoldings};

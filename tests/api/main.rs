@@ -12,6 +12,7 @@ mod durability;
 mod faults;
 mod idempotency;
 mod identity;
+mod layers;
 mod lifecycle;
 mod limits;
 mod live_status;

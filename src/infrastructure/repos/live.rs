@@ -1,6 +1,7 @@
 //! `live_rooms`: the rooms, their lifecycle and pinned listing.
 
 use super::{outbox, Storage};
+use crate::application::ports::live::RoomRecord;
 use crate::infrastructure::db::schema::live_rooms::dsl as rooms;
 use crate::infrastructure::db::{parse_id, time, with_conn, StorageError, StorageResult};
 use chrono::{DateTime, Utc};
@@ -8,18 +9,6 @@ use diesel::prelude::*;
 use livecart_actors::events::DomainEvent;
 use livecart_actors::room::RoomStatus;
 use livecart_actors::{ListingId, RoomId, UserId};
-
-#[derive(Debug, Clone)]
-pub struct RoomRecord {
-    pub id: RoomId,
-    pub merchant_id: UserId,
-    pub title: String,
-    pub status: RoomStatus,
-    pub scheduled_at: Option<DateTime<Utc>>,
-    pub stream_key: String,
-    pub pinned_listing_id: Option<ListingId>,
-    pub created_at: DateTime<Utc>,
-}
 
 type Row = (String, String, String, String, Option<i64>, String, Option<String>, i64);
 

@@ -9,6 +9,7 @@ pub mod marketing;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
+mod ports;
 
 use super::db::DbPool;
 
