@@ -25,6 +25,10 @@ pub enum AppError {
     UsernameTaken,
     #[error("{field}: {reason}")]
     InvalidField { field: &'static str, reason: String },
+    /// Input not even of the expected form (a cursor this server never gave): 400, like
+    /// malformed JSON.
+    #[error("{field}: {reason}")]
+    Malformed { field: &'static str, reason: String },
     /// Storage could not be reached or failed; nothing was acknowledged.
     #[error("storage is unavailable")]
     Unavailable(String),

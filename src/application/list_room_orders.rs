@@ -28,10 +28,9 @@ pub async fn list_room_orders(
     if listing_ids.is_empty() {
         return Ok((Vec::new(), None));
     }
-    let after = page.after.map(|c| (c.created_at, c.id));
     let orders = services
         .orders
-        .orders_of_listings(listing_ids, filter.status, after, page.limit + 1)
+        .orders_of_listings(listing_ids, filter.status, page.window())
         .await?;
     Ok(page.cut(orders, |o| Cursor {
         created_at: o.created_at,

@@ -1,4 +1,5 @@
 use crate::helpers::*;
+use livecart::application::ports::Window;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -85,7 +86,7 @@ on_both_backends! {
         handler.handle(std::sync::Arc::from(vec![event.clone()])).await.expect("first delivery");
         handler.handle(std::sync::Arc::from(vec![event.clone(), event])).await.expect("second delivery, twice over");
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let coupons = app.services.marketing.coupons_of_user(buyer.id).await.expect("coupons");
+        let coupons = app.services.marketing.coupons_of_user(buyer.id, Window::ALL).await.expect("coupons");
         assert_eq!(coupons.len(), 1, "the order has one coupon whatever the deliveries");
     }
 

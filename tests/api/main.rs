@@ -4,6 +4,7 @@
 #[macro_use]
 mod helpers;
 
+mod buyer_lists;
 mod cli;
 mod concurrency;
 mod coupons;

@@ -1,6 +1,6 @@
 //! The live port: rooms, their lifecycle, pinned listing and chat mutes.
 
-use super::StoreFuture;
+use super::{StoreFuture, Window};
 use chrono::{DateTime, Utc};
 use livecart_actors::events::DomainEvent;
 use livecart_actors::room::RoomStatus;
@@ -21,13 +21,8 @@ pub struct RoomRecord {
 pub trait RoomRepo: Send + Sync + 'static {
     fn insert_room(&self, room: RoomRecord) -> StoreFuture<()>;
     fn find_room(&self, id: RoomId) -> StoreFuture<Option<RoomRecord>>;
-    /// The merchant's rooms, newest first: `limit` of them after `after` (created_at, id).
-    fn rooms_of_merchant(
-        &self,
-        merchant_id: UserId,
-        after: Option<(DateTime<Utc>, RoomId)>,
-        limit: i64,
-    ) -> StoreFuture<Vec<RoomRecord>>;
+    /// The merchant's rooms in the window, newest first.
+    fn rooms_of_merchant(&self, merchant_id: UserId, window: Window) -> StoreFuture<Vec<RoomRecord>>;
     /// Moves the room to `to` only from `from`, with its event, in one transaction. `false` when
     /// the room was not in `from` (another call moved it first).
     fn transition_room(&self, id: RoomId, from: RoomStatus, to: RoomStatus, event: DomainEvent) -> StoreFuture<bool>;

@@ -1,7 +1,7 @@
 //! The marketing port: buyer-coupon campaigns, the coupons they issue (and revoke when the order
 //! is cancelled), and the events already handled.
 
-use super::StoreFuture;
+use super::{StoreFuture, Window};
 use chrono::{DateTime, Utc};
 use livecart_actors::{OrderId, RoomId, UserId};
 use std::collections::HashMap;
@@ -63,6 +63,6 @@ pub trait MarketingRepo: Send + Sync + 'static {
     /// Records a batch of events as handled and applies the effects of those not handled before,
     /// in one transaction: a replayed event changes nothing.
     fn handle_events_once(&self, batch: Vec<(Uuid, CouponEffect)>) -> StoreFuture<CouponChanges>;
-    /// The buyer's coupons, newest first.
-    fn coupons_of_user(&self, user_id: UserId) -> StoreFuture<Vec<CouponRecord>>;
+    /// The buyer's coupons in the window, newest first.
+    fn coupons_of_user(&self, user_id: UserId, window: Window) -> StoreFuture<Vec<CouponRecord>>;
 }

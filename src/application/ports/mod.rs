@@ -12,7 +12,9 @@ pub mod orders;
 pub mod payments;
 pub mod stream;
 
+use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
+use uuid::Uuid;
 
 /// Why a store could not answer. Only these two matter to a use case: retry later (503), or the
 /// stored data itself is wrong (500, logged).
@@ -31,3 +33,19 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// What every store call returns: a future that owns what it needs, so use cases may hold it
 /// across awaits.
 pub type StoreFuture<T> = BoxFuture<'static, StoreResult<T>>;
+
+/// Which rows of a list kept newest first, by (created_at, id): those strictly after `after`,
+/// at most `limit` of them. Paged lists ask for a window; the contract's bare lists for all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: Option<i64>,
+}
+
+impl Window {
+    /// Every row, newest first.
+    pub const ALL: Window = Window {
+        after: None,
+        limit: None,
+    };
+}

@@ -3,6 +3,7 @@
 
 use super::Storage;
 use crate::application::ports::marketing::{CampaignRecord, CouponChanges, CouponEffect, CouponRecord};
+use crate::application::ports::Window;
 use crate::infrastructure::db::schema::marketing_campaigns::dsl as campaigns;
 use crate::infrastructure::db::schema::marketing_coupons::dsl as coupons;
 use crate::infrastructure::db::schema::marketing_processed_events::dsl as processed;
@@ -190,13 +191,14 @@ impl Storage {
         .await
     }
 
-    /// The buyer's coupons, newest first.
-    pub async fn coupons_of_user(&self, user_id: UserId) -> StorageResult<Vec<CouponRecord>> {
+    /// The buyer's coupons in the window, newest first.
+    pub async fn coupons_of_user(&self, user_id: UserId, window: Window) -> StorageResult<Vec<CouponRecord>> {
         with_conn(&self.pool, move |conn| {
             type Row = (String, String, String, i64, i64, i64, i64, Option<i64>);
-            let rows: Vec<Row> = coupons::marketing_coupons
+            let query = coupons::marketing_coupons
                 .filter(coupons::user_id.eq(user_id.to_string()))
-                .order((coupons::created_at.desc(), coupons::id.desc()))
+                .into_boxed();
+            let rows: Vec<Row> = newest_first!(query, coupons::created_at, coupons::id, window)
                 .select((
                     coupons::id,
                     coupons::order_id,

@@ -9,7 +9,7 @@ use crate::application::ports::live::{RoomRecord, RoomRepo};
 use crate::application::ports::marketing::{CampaignRecord, CouponChanges, CouponEffect, CouponRecord, MarketingRepo};
 use crate::application::ports::orders::OrderRepo;
 use crate::application::ports::payments::{PaymentRecord, PaymentRepo, PaymentState};
-use crate::application::ports::{StoreError, StoreFuture};
+use crate::application::ports::{StoreError, StoreFuture, Window};
 use crate::infrastructure::db::StorageError;
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
@@ -67,7 +67,7 @@ impl RoomRepo for Storage {
     forward! {
         insert_room(room: RoomRecord) -> ();
         find_room(id: RoomId) -> Option<RoomRecord>;
-        rooms_of_merchant(merchant_id: UserId, after: Option<(DateTime<Utc>, RoomId)>, limit: i64) -> Vec<RoomRecord>;
+        rooms_of_merchant(merchant_id: UserId, window: Window) -> Vec<RoomRecord>;
         transition_room(id: RoomId, from: RoomStatus, to: RoomStatus, event: DomainEvent) -> bool;
         set_pinned_listing(id: RoomId, listing_id: Option<ListingId>) -> ();
         set_muted(room_id: RoomId, user_id: UserId, muted: bool) -> ();
@@ -77,15 +77,10 @@ impl RoomRepo for Storage {
 impl OrderRepo for Storage {
     forward! {
         find_order(id: OrderId) -> Option<Order>;
-        orders_of_user(user_id: UserId) -> Vec<Order>;
+        orders_of_user(user_id: UserId, window: Window) -> Vec<Order>;
         holdings_of_listings(listing_ids: Vec<ListingId>) -> HashMap<ListingId, StoredHoldings>;
         rooms_with_reservations() -> Vec<RoomId>;
-        orders_of_listings(
-            listing_ids: Vec<ListingId>,
-            status: Option<OrderStatus>,
-            after: Option<(DateTime<Utc>, OrderId)>,
-            limit: i64
-        ) -> Vec<Order>;
+        orders_of_listings(listing_ids: Vec<ListingId>, status: Option<OrderStatus>, window: Window) -> Vec<Order>;
         order_by_key(user_id: UserId, key: String) -> Option<Order>;
     }
 }
@@ -97,7 +92,7 @@ impl MarketingRepo for Storage {
         find_campaign(room_id: RoomId) -> Option<CampaignRecord>;
         campaigns_of_rooms(room_ids: Vec<RoomId>) -> HashMap<RoomId, CampaignRecord>;
         handle_events_once(batch: Vec<(Uuid, CouponEffect)>) -> CouponChanges;
-        coupons_of_user(user_id: UserId) -> Vec<CouponRecord>;
+        coupons_of_user(user_id: UserId, window: Window) -> Vec<CouponRecord>;
     }
 }
 
