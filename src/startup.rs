@@ -3,10 +3,11 @@
 use crate::application::identity::password::Passwords;
 use crate::application::issue_coupon::IssueCoupon;
 use crate::application::payment_provider::PaymentOutcome;
+use crate::application::ports::stream::StreamSigner;
 use crate::application::wake_reserved_rooms::wake_reserved_rooms;
 use crate::application::{Probes, Services};
 use crate::external::sandbox_payments::{SandboxBehaviour, SandboxPayments};
-use crate::external::stream::{StreamSigner, TencentSigner};
+use crate::external::stream::TencentSigner;
 use crate::gateway::limits::Limits;
 use crate::gateway::ws::upgrade::AllowedOrigins;
 use crate::gateway::{self, auth::TokenKeys, input};
@@ -15,6 +16,7 @@ use crate::infrastructure::db::{build_pool, migrate, Backend, Connector};
 use crate::infrastructure::event_bus::{EventBus, InProcessBus};
 use crate::infrastructure::journal::{JournalSettings, SqlJournal};
 use crate::infrastructure::leases::SqlLeases;
+use crate::infrastructure::probes::RedisPing;
 use crate::infrastructure::repos::Storage;
 use crate::infrastructure::room_store::SqlRoomStore;
 use crate::infrastructure::snapshots::{RedisSnapshots, SqlSnapshots};
@@ -47,6 +49,8 @@ pub struct Application {
     port: u16,
     server: Server,
     services: Services,
+    /// The SQL store behind the services' ports, for tests and tools that read it directly.
+    storage: Storage,
     /// SQLite only: this process's hold on the database file, let go when the app stops.
     file_lock: Option<FileLock>,
 }
@@ -107,7 +111,7 @@ impl Application {
         };
         let coupons = Consumer {
             group: COUPON_GROUP.to_owned(),
-            handler: Arc::new(IssueCoupon::new(relay_storage.clone())),
+            handler: Arc::new(IssueCoupon::new(Arc::new(relay_storage.clone()))),
         };
         let bus: Arc<dyn EventBus> = match &redis {
             None => Arc::new(InProcessBus::new(vec![coupons.handler])),
@@ -171,14 +175,21 @@ impl Application {
         });
         let stream = &settings.stream;
         let payments = Arc::new(sandbox_payments(&settings, clock.clone())?);
+        let repos = Arc::new(storage.clone());
         let services = Services {
             draining: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-            storage,
+            users: repos.clone(),
+            rooms: repos.clone(),
+            listings: repos.clone(),
+            orders: repos.clone(),
+            marketing: repos.clone(),
+            payment_records: repos.clone(),
             directory,
             probes: Arc::new(Probes {
+                database: repos,
                 journal: journal_health,
                 relay: relay_health,
-                redis,
+                redis: redis.map(|pool| Arc::new(RedisPing(pool)) as _),
             }),
             order_deadline: Duration::from_millis(settings.orders.deadline_ms),
             clock: clock.clone(),
@@ -224,6 +235,7 @@ impl Application {
             port,
             server,
             services,
+            storage,
             file_lock,
         })
     }
@@ -234,6 +246,10 @@ impl Application {
 
     pub fn services(&self) -> &Services {
         &self.services
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.storage
     }
 
     pub fn handle(&self) -> ServerHandle {

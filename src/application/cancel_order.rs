@@ -8,7 +8,7 @@ use livecart_actors::OrderId;
 
 pub async fn cancel_order(services: &Services, caller: &Caller, order_id: OrderId) -> Result<Order, AppError> {
     let order = services
-        .storage
+        .orders
         .find_order(order_id)
         .await?
         .ok_or(AppError::NotFound("order"))?;

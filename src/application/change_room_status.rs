@@ -43,7 +43,7 @@ async fn change_status(
     };
     let event = DomainEvent::new(services.clock.now(), payload);
     let moved = match services
-        .storage
+        .rooms
         .transition_room(room_id, room.status, target, event)
         .await
     {
@@ -61,7 +61,7 @@ async fn change_status(
         target
     } else {
         services
-            .storage
+            .rooms
             .find_room(room_id)
             .await?
             .ok_or(AppError::NotFound("room"))?

@@ -1,9 +1,9 @@
 //! `create_room`: a merchant schedules a live room and gets its signed push URL.
 
 use super::get_room::room_view;
+use super::ports::live::RoomRecord;
 use super::views::RoomView;
 use super::{validate, AppError, Caller, Services};
-use crate::infrastructure::repos::live::RoomRecord;
 use chrono::{DateTime, Utc};
 use livecart_actors::ids::new_id;
 use livecart_actors::room::RoomStatus;
@@ -28,7 +28,7 @@ pub async fn create_room(services: &Services, caller: &Caller, input: NewRoom) -
         pinned_listing_id: None,
         created_at: services.clock.now(),
     };
-    services.storage.insert_room(room.clone()).await?;
+    services.rooms.insert_room(room.clone()).await?;
     tracing::info!(room.id = %id, merchant.id = %caller.user_id, "room created");
     Ok(room_view(services, &room, Some(caller)))
 }

@@ -1,7 +1,7 @@
 //! What a use case can answer besides success. Domain refusals keep their names; unexpected
 //! causes are wrapped with context. Only the gateway turns these into HTTP statuses.
 
-use crate::infrastructure::db::StorageError;
+use super::ports::StoreError;
 use livecart_actors::directory::{DirectoryError, LoadError};
 use livecart_actors::inventory::ReserveError;
 
@@ -25,6 +25,10 @@ pub enum AppError {
     UsernameTaken,
     #[error("{field}: {reason}")]
     InvalidField { field: &'static str, reason: String },
+    /// Input not even of the expected form (a cursor this server never gave): 400, like
+    /// malformed JSON.
+    #[error("{field}: {reason}")]
+    Malformed { field: &'static str, reason: String },
     /// Storage could not be reached or failed; nothing was acknowledged.
     #[error("storage is unavailable")]
     Unavailable(String),
@@ -45,11 +49,11 @@ impl AppError {
     }
 }
 
-impl From<StorageError> for AppError {
-    fn from(err: StorageError) -> Self {
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
         match err {
-            StorageError::Corrupt(what) => AppError::Internal(anyhow::anyhow!("corrupt stored data: {what}")),
-            other => AppError::Unavailable(other.to_string()),
+            StoreError::Corrupt(what) => AppError::Internal(anyhow::anyhow!("corrupt stored data: {what}")),
+            StoreError::Unavailable(why) => AppError::Unavailable(why),
         }
     }
 }

@@ -7,14 +7,14 @@ use livecart_actors::OrderId;
 
 pub async fn get_order(services: &Services, caller: &Caller, order_id: OrderId) -> Result<Order, AppError> {
     let order = services
-        .storage
+        .orders
         .find_order(order_id)
         .await?
         .ok_or(AppError::NotFound("order"))?;
     if order.user_id == caller.user_id {
         return Ok(order);
     }
-    let room = services.storage.find_room(order.room_id).await?;
+    let room = services.rooms.find_room(order.room_id).await?;
     if room.is_some_and(|r| r.merchant_id == caller.user_id) {
         return Ok(order);
     }

@@ -1,15 +1,15 @@
 //! `get_room`: the room as anyone sees it; the stream credentials only for its merchant.
 
+use super::ports::live::RoomRecord;
 use super::views::{PlayView, RoomView, StreamView};
 use super::{AppError, Caller, Services};
-use crate::infrastructure::repos::live::RoomRecord;
 use livecart_actors::directory::DirectoryError;
 use livecart_actors::room::Describe;
 use livecart_actors::RoomId;
 
 pub async fn get_room(services: &Services, caller: Option<&Caller>, room_id: RoomId) -> Result<RoomView, AppError> {
     let mut room = services
-        .storage
+        .rooms
         .find_room(room_id)
         .await?
         .ok_or(AppError::NotFound("room"))?;

@@ -7,8 +7,8 @@
 //! nothing and the consumer keeps pace with a flash sale. Events come in commit order, so an
 //! order's cancellation never arrives before its creation.
 
-use crate::infrastructure::repos::marketing::{CampaignRecord, CouponEffect, CouponRecord};
-use crate::infrastructure::repos::Storage;
+use super::ports::marketing::{CampaignRecord, CouponEffect, CouponRecord, MarketingRepo};
+use super::ports::StoreError;
 use futures_util::future::BoxFuture;
 use livecart_actors::events::{DomainEvent, EventHandler, EventPayload, HandlerError};
 use livecart_actors::ids::new_id;
@@ -17,12 +17,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub struct IssueCoupon {
-    storage: Storage,
+    store: Arc<dyn MarketingRepo>,
 }
 
 impl IssueCoupon {
-    pub fn new(storage: Storage) -> Self {
-        Self { storage }
+    pub fn new(store: Arc<dyn MarketingRepo>) -> Self {
+        Self { store }
     }
 }
 
@@ -63,9 +63,9 @@ fn effect(event: &DomainEvent, campaigns: &HashMap<RoomId, CampaignRecord>) -> O
 
 impl EventHandler for IssueCoupon {
     fn handle(&self, events: Arc<[DomainEvent]>) -> BoxFuture<'static, Result<(), HandlerError>> {
-        let storage = self.storage.clone();
+        let store = self.store.clone();
         Box::pin(async move {
-            let fail = |e: crate::infrastructure::db::StorageError| HandlerError(e.to_string());
+            let fail = |e: StoreError| HandlerError(e.to_string());
             let rooms: HashSet<RoomId> = events
                 .iter()
                 .filter_map(|e| match e.payload {
@@ -76,7 +76,7 @@ impl EventHandler for IssueCoupon {
             let campaigns = if rooms.is_empty() {
                 HashMap::new()
             } else {
-                storage
+                store
                     .campaigns_of_rooms(rooms.into_iter().collect())
                     .await
                     .map_err(fail)?
@@ -88,7 +88,7 @@ impl EventHandler for IssueCoupon {
             if batch.is_empty() {
                 return Ok(());
             }
-            let changes = storage.handle_events_once(batch).await.map_err(fail)?;
+            let changes = store.handle_events_once(batch).await.map_err(fail)?;
             if changes.issued > 0 {
                 tracing::debug!(coupons.issued = changes.issued, "coupons issued");
                 metrics::counter!("livecart_coupons_issued_total").increment(changes.issued as u64);

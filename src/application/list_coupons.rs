@@ -1,11 +1,24 @@
-//! `list_coupons`: the caller's coupons, newest first, revoked ones included and marked so.
+//! `list_coupons`: the caller's coupons, newest first, revoked ones included and marked so: all
+//! of them, as the contract lists them, or one page when the client asks for pages.
 
+use super::paging::{self, Cursor, Page};
 use super::views::{CouponStatus, CouponView};
 use super::{AppError, Caller, Services};
 
-pub async fn list_coupons(services: &Services, caller: &Caller) -> Result<Vec<CouponView>, AppError> {
-    let coupons = services.storage.coupons_of_user(caller.user_id).await?;
-    Ok(coupons
+pub async fn list_coupons(
+    services: &Services,
+    caller: &Caller,
+    page: Option<Page>,
+) -> Result<(Vec<CouponView>, Option<String>), AppError> {
+    let coupons = services
+        .marketing
+        .coupons_of_user(caller.user_id, paging::window(page.as_ref()))
+        .await?;
+    let (coupons, next) = paging::cut(page.as_ref(), coupons, |c| Cursor {
+        created_at: c.created_at,
+        id: c.id,
+    });
+    let coupons = coupons
         .into_iter()
         .map(|c| CouponView {
             id: c.id,
@@ -20,5 +33,6 @@ pub async fn list_coupons(services: &Services, caller: &Caller) -> Result<Vec<Co
             },
             revoked_at: c.revoked_at,
         })
-        .collect())
+        .collect();
+    Ok((coupons, next))
 }

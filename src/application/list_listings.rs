@@ -1,9 +1,9 @@
 //! `list_listings`: the room's listings with their live stock, as the inventory actors hold it.
 
 use super::place_listing::listing_view;
+use super::ports::catalog::ListingRecord;
 use super::views::ListingView;
 use super::{AppError, Services};
-use crate::infrastructure::repos::catalog::ListingRecord;
 use actix::Addr;
 use livecart_actors::directory::DirectoryError;
 use livecart_actors::inventory::Snapshot;
@@ -18,7 +18,7 @@ pub async fn list_listings(services: &Services, room_id: RoomId) -> Result<Vec<L
         Err(DirectoryError::OwnedElsewhere) => None,
         Err(err) => return Err(err.into()),
     };
-    let listings = services.storage.listings_of_room(room_id).await?;
+    let listings = services.listings.listings_of_room(room_id).await?;
     let stock_left = match live {
         Some(stock_left) => stock_left,
         // Another node sells the room: the stock as its commits left it in storage.
@@ -41,7 +41,7 @@ async fn live_stock(room: Addr<RoomActor>) -> Result<HashMap<ListingId, u64>, Ap
 
 async fn stored_stock(services: &Services, listings: &[ListingRecord]) -> Result<HashMap<ListingId, u64>, AppError> {
     let held = services
-        .storage
+        .orders
         .holdings_of_listings(listings.iter().map(|l| l.id).collect())
         .await?;
     Ok(listings

@@ -19,7 +19,7 @@ pub async fn list_room_orders(
     page: Page,
 ) -> Result<(Vec<Order>, Option<String>), AppError> {
     owned_room(services, caller, room_id).await?;
-    let listings = services.storage.listings_of_room(room_id).await?;
+    let listings = services.listings.listings_of_room(room_id).await?;
     let mut listing_ids: Vec<ListingId> = listings.iter().map(|l| l.id).collect();
     if let Some(only) = filter.listing_id {
         // A listing of another room filters down to nothing, never to that room's orders.
@@ -28,10 +28,9 @@ pub async fn list_room_orders(
     if listing_ids.is_empty() {
         return Ok((Vec::new(), None));
     }
-    let after = page.after.map(|c| (c.created_at, c.id));
     let orders = services
-        .storage
-        .orders_of_listings(listing_ids, filter.status, after, page.limit + 1)
+        .orders
+        .orders_of_listings(listing_ids, filter.status, page.window())
         .await?;
     Ok(page.cut(orders, |o| Cursor {
         created_at: o.created_at,

@@ -12,11 +12,7 @@ pub async fn list_rooms(
     page: Page,
 ) -> Result<(Vec<RoomView>, Option<String>), AppError> {
     caller.require(Role::Merchant)?;
-    let after = page.after.map(|c| (c.created_at, c.id));
-    let rooms = services
-        .storage
-        .rooms_of_merchant(caller.user_id, after, page.limit + 1)
-        .await?;
+    let rooms = services.rooms.rooms_of_merchant(caller.user_id, page.window()).await?;
     let (rooms, next) = page.cut(rooms, |r| Cursor {
         created_at: r.created_at,
         id: r.id,

@@ -11,6 +11,7 @@ pub mod get_order;
 pub mod get_room;
 pub mod identity;
 pub mod issue_coupon;
+pub mod join_room;
 pub mod list_coupons;
 pub mod list_listings;
 pub mod list_orders;
@@ -23,6 +24,7 @@ pub mod payment_provider;
 pub mod pin_listing;
 pub mod place_listing;
 pub mod place_order;
+pub mod ports;
 pub mod readiness;
 pub mod receive_payment;
 pub mod restock_listing;
@@ -33,29 +35,39 @@ pub mod wake_reserved_rooms;
 
 pub use error::AppError;
 
-use crate::external::stream::StreamSigner;
-use crate::infrastructure::journal::JournalHealth;
-use crate::infrastructure::outbox_relay::RelayHealth;
-use crate::infrastructure::repos::live::RoomRecord;
-use crate::infrastructure::repos::Storage;
 use identity::password::Passwords;
 use livecart_actors::directory::Directory;
 use livecart_actors::{Clock, Role, RoomId, UserId};
+use ports::catalog::ListingRepo;
+use ports::health::{Heartbeat, Ping};
+use ports::identity::UserRepo;
+use ports::live::{RoomRecord, RoomRepo};
+use ports::marketing::MarketingRepo;
+use ports::orders::OrderRepo;
+use ports::payments::PaymentRepo;
+use ports::stream::StreamSigner;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The background parts whose health `/readyz` reports besides the database.
 pub struct Probes {
-    pub journal: Arc<JournalHealth>,
-    pub relay: Arc<RelayHealth>,
+    pub database: Arc<dyn Ping>,
+    pub journal: Arc<dyn Heartbeat>,
+    pub relay: Arc<dyn Heartbeat>,
     /// Present when Redis is configured.
-    pub redis: Option<deadpool_redis::Pool>,
+    pub redis: Option<Arc<dyn Ping>>,
 }
 
 /// Everything a use case may reach, built once in `startup` and shared by every worker.
 #[derive(Clone)]
 pub struct Services {
-    pub storage: Storage,
+    pub users: Arc<dyn UserRepo>,
+    pub rooms: Arc<dyn RoomRepo>,
+    pub listings: Arc<dyn ListingRepo>,
+    pub orders: Arc<dyn OrderRepo>,
+    pub marketing: Arc<dyn MarketingRepo>,
+    /// The payments as stored (the provider that takes them is `payments`).
+    pub payment_records: Arc<dyn PaymentRepo>,
     pub directory: Arc<Directory>,
     pub probes: Arc<Probes>,
     /// Set when the process is shutting down: readiness fails and new orders are refused (503)
@@ -103,7 +115,7 @@ impl Caller {
 pub async fn owned_room(services: &Services, caller: &Caller, room_id: RoomId) -> Result<RoomRecord, AppError> {
     caller.require(Role::Merchant)?;
     let room = services
-        .storage
+        .rooms
         .find_room(room_id)
         .await?
         .ok_or(AppError::NotFound("room"))?;

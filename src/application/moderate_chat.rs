@@ -14,11 +14,11 @@ pub async fn set_muted(
 ) -> Result<(), AppError> {
     owned_room(services, caller, room_id).await?;
     services
-        .storage
+        .users
         .find_user(user_id)
         .await?
         .ok_or(AppError::NotFound("user"))?;
-    services.storage.set_muted(room_id, user_id, muted).await?;
+    services.rooms.set_muted(room_id, user_id, muted).await?;
     if let Some(room) = services.directory.room(room_id).await? {
         room.send(SetMuted { user_id, muted }).await?;
     }

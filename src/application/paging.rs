@@ -3,6 +3,7 @@
 //! absent. Keyset paging: a page costs the same however deep it is, and items created meanwhile
 //! never shift the pages a client is walking.
 
+use super::ports::Window;
 use super::AppError;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -24,7 +25,10 @@ impl Cursor {
     }
 
     pub fn decode(text: &str) -> Result<Cursor, AppError> {
-        let invalid = || AppError::invalid("cursor", "not a cursor this server gave");
+        let invalid = || AppError::Malformed {
+            field: "cursor",
+            reason: "not a cursor this server gave".into(),
+        };
         let (millis, id) = text.split_once('_').ok_or_else(invalid)?;
         let millis: i64 = millis.parse().map_err(|_| invalid())?;
         Ok(Cursor {
@@ -42,6 +46,15 @@ pub struct Page {
 }
 
 impl Page {
+    /// A page when the client asked for one (a `limit` or a `cursor`); `None` for a list the
+    /// contract answers whole.
+    pub fn requested(limit: Option<i64>, cursor: Option<&str>) -> Result<Option<Page>, AppError> {
+        if limit.is_none() && cursor.is_none() {
+            return Ok(None);
+        }
+        Page::parse(limit, cursor).map(Some)
+    }
+
     pub fn parse(limit: Option<i64>, cursor: Option<&str>) -> Result<Page, AppError> {
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
@@ -51,6 +64,14 @@ impl Page {
             limit,
             after: cursor.map(Cursor::decode).transpose()?,
         })
+    }
+
+    /// What to ask storage for: one row more than the page, to know whether more exist.
+    pub fn window(&self) -> Window {
+        Window {
+            after: self.after.map(|c| (c.created_at, c.id)),
+            limit: Some(self.limit + 1),
+        }
     }
 
     /// Splits what storage returned (one more than `limit`, to know whether more exist) into the
@@ -64,6 +85,19 @@ impl Page {
             None
         };
         (rows, next)
+    }
+}
+
+/// What to read for a list answered whole (`None`) or by the page.
+pub fn window(page: Option<&Page>) -> Window {
+    page.map_or(Window::ALL, Page::window)
+}
+
+/// A list answered whole as read, or cut into the page and the next cursor.
+pub fn cut<T>(page: Option<&Page>, rows: Vec<T>, key: impl Fn(&T) -> Cursor) -> (Vec<T>, Option<String>) {
+    match page {
+        Some(page) => page.cut(rows, key),
+        None => (rows, None),
     }
 }
 
@@ -87,6 +121,24 @@ mod tests {
         ] {
             assert!(Cursor::decode(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_page_is_requested_only_with_a_limit_or_a_cursor() {
+        assert_eq!(Page::requested(None, None).expect("whole"), None);
+        let page = Page::requested(Some(3), None).expect("valid").expect("a page");
+        assert_eq!(
+            page.window(),
+            Window {
+                after: None,
+                limit: Some(4)
+            }
+        );
+        assert!(Page::requested(None, Some("x")).is_err());
+        assert!(matches!(
+            Page::requested(None, Some("x")),
+            Err(AppError::Malformed { .. })
+        ));
     }
 
     #[test]

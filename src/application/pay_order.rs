@@ -3,16 +3,16 @@
 //! returns the payment already waiting, so a double tap starts one payment.
 
 use super::payment_provider::PaymentRequest;
+use super::ports::payments::{PaymentRecord, PaymentState};
 use super::views::PaymentView;
 use super::{AppError, Caller, Services};
-use crate::infrastructure::repos::payments::{PaymentRecord, PaymentState};
 use livecart_actors::order::OrderStatus;
 use livecart_actors::OrderId;
 use uuid::Uuid;
 
 pub async fn pay_order(services: &Services, caller: &Caller, order_id: OrderId) -> Result<PaymentView, AppError> {
     let order = services
-        .storage
+        .orders
         .find_order(order_id)
         .await?
         .filter(|o| o.user_id == caller.user_id)
@@ -24,7 +24,7 @@ pub async fn pay_order(services: &Services, caller: &Caller, order_id: OrderId) 
         OrderStatus::Expired => return Err(AppError::NotPayable("the reservation expired")),
         OrderStatus::Refunded => return Err(AppError::NotPayable("the order was refunded")),
     }
-    if let Some(waiting) = services.storage.pending_payment_of_order(order_id).await? {
+    if let Some(waiting) = services.payment_records.pending_payment_of_order(order_id).await? {
         return Ok(view(&waiting));
     }
     let payment = PaymentRecord {
@@ -36,14 +36,17 @@ pub async fn pay_order(services: &Services, caller: &Caller, order_id: OrderId) 
         state: PaymentState::Pending,
         created_at: services.clock.now(),
     };
-    services.storage.insert_payment(payment.clone()).await?;
+    services.payment_records.insert_payment(payment.clone()).await?;
     let request = PaymentRequest {
         payment_id: payment.id,
         order_id,
         amount_cents: payment.amount_cents,
     };
     if let Err(err) = services.payments.start(request).await {
-        services.storage.fail_payment(payment.id, services.clock.now()).await?;
+        services
+            .payment_records
+            .settle_payment(payment.id, PaymentState::Failed, services.clock.now())
+            .await?;
         return Err(AppError::Unavailable(err.to_string()));
     }
     tracing::info!(order.id = %order_id, payment.id = %payment.id, payment.amount_cents = payment.amount_cents, "payment started");

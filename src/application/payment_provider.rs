@@ -1,6 +1,6 @@
 //! The payment provider port: the application starts a payment, and the provider reports its
 //! outcome later on a signed webhook. The embedded default is a sandbox that behaves like a real
-//! provider (`external::sandbox_payments`); a real one plugs in here.
+//! provider, in the external layer; a real one plugs in here.
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;

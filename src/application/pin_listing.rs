@@ -12,7 +12,7 @@ pub async fn pin_listing(
     listing_id: ListingId,
 ) -> Result<(), AppError> {
     owned_room(services, caller, room_id).await?;
-    let listing = services.storage.find_listing(listing_id).await?;
+    let listing = services.listings.find_listing(listing_id).await?;
     if listing.is_none_or(|l| l.room_id != room_id) {
         return Err(AppError::NotFound("listing"));
     }
@@ -28,7 +28,7 @@ pub async fn unpin_listing(services: &Services, caller: &Caller, room_id: RoomId
 
 /// Durable first, then told to the running room.
 async fn set_pin(services: &Services, room_id: RoomId, listing_id: Option<ListingId>) -> Result<(), AppError> {
-    services.storage.set_pinned_listing(room_id, listing_id).await?;
+    services.rooms.set_pinned_listing(room_id, listing_id).await?;
     if let Some(room) = services.directory.room(room_id).await? {
         room.send(Pin { listing_id }).await?;
     }

@@ -1,8 +1,8 @@
 //! `place_listing`: the merchant puts flash stock of a product into the room.
 
+use super::ports::catalog::ListingRecord;
 use super::views::ListingView;
 use super::{owned_room, validate, AppError, Caller, Services};
-use crate::infrastructure::repos::catalog::ListingRecord;
 use chrono::{DateTime, Utc};
 use livecart_actors::directory::ListingSeed;
 use livecart_actors::ids::new_id;
@@ -53,7 +53,7 @@ pub async fn place_listing(
         ends_at: input.ends_at,
         created_at: services.clock.now(),
     };
-    services.storage.insert_listing(listing.clone()).await?;
+    services.listings.insert_listing(listing.clone()).await?;
     // A room running here starts the listing's actor now; a room not running here (or running on
     // another node) picks the stored listing up on its next order.
     {

@@ -57,7 +57,7 @@ pub async fn place_order(services: &Services, caller: &Caller, req: OrderRequest
         }
         Ok(Placed::Replayed(order_id)) => {
             let order = services
-                .storage
+                .orders
                 .find_order(order_id)
                 .await?
                 .ok_or_else(|| AppError::Internal(anyhow::anyhow!("replayed order {order_id} is not stored")))?;
@@ -135,7 +135,7 @@ async fn earlier_order(
     ) {
         return Ok(None);
     }
-    let Some(order) = services.storage.order_by_key(caller.user_id, key.clone()).await? else {
+    let Some(order) = services.orders.order_by_key(caller.user_id, key.clone()).await? else {
         return Ok(None);
     };
     if order.listing_id == req.listing_id && order.room_id == req.room_id && order.quantity == req.quantity {

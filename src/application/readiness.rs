@@ -2,7 +2,6 @@
 //! stuck on an unresolved batch, and the outbox relay is running.
 
 use super::Services;
-use crate::infrastructure::redis_pool;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -36,13 +35,11 @@ impl Readiness {
 pub async fn readiness(services: &Services) -> Readiness {
     Readiness {
         // A database that does not answer within a moment is as good as down for a probe.
-        database: tokio::time::timeout(PROBE_TIMEOUT, services.storage.ping())
-            .await
-            .unwrap_or(false),
+        database: services.probes.database.ping(PROBE_TIMEOUT).await,
         journal: services.probes.journal.is_healthy(GRACE),
         relay: services.probes.relay.is_healthy(GRACE),
         redis: match &services.probes.redis {
-            Some(pool) => Some(redis_pool::ping(pool, PROBE_TIMEOUT).await),
+            Some(redis) => Some(redis.ping(PROBE_TIMEOUT).await),
             None => None,
         },
         draining: services.is_draining(),

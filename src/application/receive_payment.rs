@@ -5,8 +5,8 @@
 //! stock is left, or refunds it, in one commit with the payment's final state.
 
 use super::payment_provider::{PaymentOutcome, WebhookError};
+use super::ports::payments::PaymentState;
 use super::{AppError, Services};
-use crate::infrastructure::repos::payments::PaymentState;
 use livecart_actors::inventory::{PaidOutcome, Pay, PayError, PayFailed, StoredPayment};
 
 pub async fn receive_payment(services: &Services, signature: Option<&str>, body: &[u8]) -> Result<(), AppError> {
@@ -21,7 +21,7 @@ pub async fn receive_payment(services: &Services, signature: Option<&str>, body:
             }
         })?;
     let payment = services
-        .storage
+        .payment_records
         .find_payment(notice.payment_id)
         .await?
         .ok_or(AppError::NotFound("payment"))?;
@@ -30,12 +30,15 @@ pub async fn receive_payment(services: &Services, signature: Option<&str>, body:
         return Ok(());
     }
     if notice.outcome == PaymentOutcome::Failed {
-        services.storage.fail_payment(payment.id, services.clock.now()).await?;
+        services
+            .payment_records
+            .settle_payment(payment.id, PaymentState::Failed, services.clock.now())
+            .await?;
         tracing::info!(payment.id = %payment.id, order.id = %payment.order_id, "payment failed");
         return Ok(());
     }
     let order = services
-        .storage
+        .orders
         .find_order(payment.order_id)
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("payment {} names a missing order", payment.id)))?;
@@ -71,7 +74,7 @@ pub async fn receive_payment(services: &Services, signature: Option<&str>, body:
         Err(PayFailed::Refused(PayError::AlreadyPaid | PayError::AlreadyRefunded)) => {
             // The order was settled by another payment: this one is given back.
             services
-                .storage
+                .payment_records
                 .settle_payment(payment.id, PaymentState::Refunded, services.clock.now())
                 .await?;
             tracing::info!(payment.id = %payment.id, order.id = %order.id, "second payment of a settled order refunded");

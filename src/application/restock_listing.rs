@@ -29,7 +29,7 @@ pub async fn restock_listing(
         RestockFailed::Storage(e) => AppError::Unavailable(e.to_string()),
     })?;
     let listing = services
-        .storage
+        .listings
         .find_listing(listing_id)
         .await?
         .ok_or(AppError::NotFound("listing"))?;

@@ -1,9 +1,9 @@
 //! `start_coupon_campaign`: from now on every order in the room earns its buyer a coupon; and
 //! the merchant's reading and stopping of it.
 
+use super::ports::marketing::CampaignRecord;
 use super::views::CampaignView;
 use super::{owned_room, validate, AppError, Caller, Services};
-use crate::infrastructure::repos::marketing::CampaignRecord;
 use livecart_actors::RoomId;
 
 pub struct NewCampaign {
@@ -26,7 +26,7 @@ pub async fn start_coupon_campaign(
         valid_for_s: validate::range("valid_for_s", input.valid_for_s, 60, 366 * 24 * 3600)?,
         created_at: services.clock.now(),
     };
-    services.storage.upsert_campaign(campaign.clone()).await?;
+    services.marketing.upsert_campaign(campaign.clone()).await?;
     tracing::info!(room.id = %room_id, "coupon campaign started");
     Ok(campaign_view(&campaign))
 }
@@ -39,7 +39,7 @@ pub async fn get_coupon_campaign(
 ) -> Result<CampaignView, AppError> {
     owned_room(services, caller, room_id).await?;
     let campaign = services
-        .storage
+        .marketing
         .find_campaign(room_id)
         .await?
         .ok_or(AppError::NotFound("campaign"))?;
@@ -50,7 +50,7 @@ pub async fn get_coupon_campaign(
 /// 404 when none runs.
 pub async fn stop_coupon_campaign(services: &Services, caller: &Caller, room_id: RoomId) -> Result<(), AppError> {
     owned_room(services, caller, room_id).await?;
-    if !services.storage.delete_campaign(room_id).await? {
+    if !services.marketing.delete_campaign(room_id).await? {
         return Err(AppError::NotFound("campaign"));
     }
     tracing::info!(room.id = %room_id, "coupon campaign stopped");

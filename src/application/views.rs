@@ -155,3 +155,29 @@ pub struct OrderPage {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
 }
+
+/// A page of the caller's coupons; follow `next` (as `cursor`) until it is absent.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CouponPage {
+    pub items: Vec<CouponView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// `GET /v1/orders`: the whole list, as the contract has it, or a page when `limit` or `cursor`
+/// was given.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum OrderList {
+    All(Vec<OrderView>),
+    Page(OrderPage),
+}
+
+/// `GET /v1/coupons`: the whole list, as the contract has it, or a page when `limit` or
+/// `cursor` was given.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum CouponList {
+    All(Vec<CouponView>),
+    Page(CouponPage),
+}

@@ -9,7 +9,7 @@ use livecart_actors::directory::DirectoryError;
 
 /// Starts every room with reserved orders that is not running; how many it started or found.
 pub async fn wake_reserved_rooms(services: &Services) -> Result<usize, AppError> {
-    let rooms = services.storage.rooms_with_reservations().await?;
+    let rooms = services.orders.rooms_with_reservations().await?;
     let mut running = 0;
     for room_id in rooms {
         match services.directory.room(room_id).await {

@@ -5,31 +5,10 @@
 //! OBS at the CDN directly and the CDN checks the signature and expiry without calling us:
 //! - Tencent Cloud CSS: `txSecret = md5(key + streamName + txTime)`, `txTime` = upper-case hex
 //!   of the Unix expiry.
-//! - Alibaba Cloud ApsaraVideo Live, type A: `auth_key = {ts}-{rand}-{uid}-{md5("/{app}/{stream}-{ts}-{rand}-{uid}-{key}")}`.
 
+use crate::application::ports::stream::{PlayUrls, PushTarget, StreamSigner};
 use chrono::{DateTime, Utc};
 use md5::{Digest, Md5};
-
-/// Where an encoder pushes one stream, and what to paste into it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PushTarget {
-    /// The full RTMP URL, signature included.
-    pub push_url: String,
-    /// What OBS calls the stream key: the stream name with its signature query.
-    pub stream_key: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlayUrls {
-    pub hls: String,
-    pub flv: String,
-}
-
-/// The port: how a stream's URLs are made for a given CDN.
-pub trait StreamSigner: Send + Sync + 'static {
-    fn push(&self, stream_name: &str, expires_at: DateTime<Utc>) -> PushTarget;
-    fn play(&self, stream_name: &str) -> PlayUrls;
-}
 
 fn md5_hex(input: &str) -> String {
     hex::encode(Md5::digest(input.as_bytes()))
@@ -49,33 +28,6 @@ impl StreamSigner for TencentSigner {
         let tx_time = format!("{:X}", expires_at.timestamp());
         let tx_secret = md5_hex(&format!("{}{}{}", self.key, stream_name, tx_time));
         let stream_key = format!("{stream_name}?txSecret={tx_secret}&txTime={tx_time}");
-        PushTarget {
-            push_url: format!("rtmp://{}/{}/{}", self.push_domain, self.app_name, stream_key),
-            stream_key,
-        }
-    }
-
-    fn play(&self, stream_name: &str) -> PlayUrls {
-        play_urls(&self.play_domain, &self.app_name, stream_name)
-    }
-}
-
-/// Alibaba Cloud ApsaraVideo Live push authentication, type A (`auth_key`).
-#[derive(Debug, Clone)]
-pub struct AliyunSigner {
-    pub push_domain: String,
-    pub play_domain: String,
-    pub app_name: String,
-    pub key: String,
-}
-
-impl StreamSigner for AliyunSigner {
-    fn push(&self, stream_name: &str, expires_at: DateTime<Utc>) -> PushTarget {
-        let ts = expires_at.timestamp();
-        let (rand, uid) = ("0", "0");
-        let uri = format!("/{}/{}", self.app_name, stream_name);
-        let hash = md5_hex(&format!("{uri}-{ts}-{rand}-{uid}-{}", self.key));
-        let stream_key = format!("{stream_name}?auth_key={ts}-{rand}-{uid}-{hash}");
         PushTarget {
             push_url: format!("rtmp://{}/{}/{}", self.push_domain, self.app_name, stream_key),
             stream_key,
@@ -121,21 +73,6 @@ mod tests {
         assert_eq!(
             target.stream_key,
             "livecart-room-1?txSecret=44cd39db985b22c54349d3ba5b34b72c&txTime=6955B900"
-        );
-    }
-
-    #[test]
-    fn aliyun_auth_key_matches_the_known_vector() {
-        let signer = AliyunSigner {
-            push_domain: "push.example.com".into(),
-            play_domain: "play.example.com".into(),
-            app_name: "live".into(),
-            key: "aliyun-private-key".into(),
-        };
-        let target = signer.push("livecart-room-1", expiry());
-        assert_eq!(
-            target.push_url,
-            "rtmp://push.example.com/live/livecart-room-1?auth_key=1767225600-0-0-eac5ca8483cecd223143cbe90b403af9"
         );
     }
 

@@ -57,6 +57,7 @@ impl ApiError {
                 AppError::NotPayable(_) => (S::CONFLICT, "not_payable"),
                 AppError::UsernameTaken => (S::CONFLICT, "username_taken"),
                 AppError::InvalidField { .. } => (S::UNPROCESSABLE_ENTITY, "invalid_field"),
+                AppError::Malformed { .. } => (S::BAD_REQUEST, "bad_request"),
                 AppError::Unavailable(_) | AppError::Busy(_) => (S::SERVICE_UNAVAILABLE, "unavailable"),
                 AppError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
             },

@@ -3,8 +3,8 @@
 use super::error::ErrorBody;
 use super::handlers::{coupons, identity, listings, moderation, operations, orders, payments, rooms};
 use crate::application::views::{
-    CampaignView, CouponStatus, CouponView, ListingView, OrderPage, OrderView, PaymentView, PlayView, RoomPage,
-    RoomView, StreamView,
+    CampaignView, CouponList, CouponPage, CouponStatus, CouponView, ListingView, OrderList, OrderPage, OrderView,
+    PaymentView, PlayView, RoomPage, RoomView, StreamView,
 };
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
@@ -26,7 +26,7 @@ use utoipa::{Modify, OpenApi};
         super::ws::upgrade::connect,
         operations::healthz, operations::readyz, operations::metrics, operations::openapi, operations::docs,
     ),
-    components(schemas(ErrorBody, RoomView, StreamView, PlayView, ListingView, OrderView, OrderPage, RoomPage, PaymentView, CampaignView, CouponView, CouponStatus)),
+    components(schemas(ErrorBody, RoomView, StreamView, PlayView, ListingView, OrderView, OrderPage, OrderList, RoomPage, PaymentView, CampaignView, CouponView, CouponPage, CouponList, CouponStatus)),
     modifiers(&BearerAuth, &CommonAnswers),
 )]
 pub struct ApiDoc;

@@ -8,6 +8,7 @@ pub mod event_bus;
 pub mod journal;
 pub mod leases;
 pub mod outbox_relay;
+pub mod probes;
 pub mod redis_pool;
 pub mod repos;
 pub mod room_store;

@@ -6,9 +6,9 @@
 //! rebuilt from its orders, so a lost or stale snapshot costs time, never correctness.
 
 use super::db::StorageError;
-use super::repos::catalog::ListingRecord;
 use super::repos::Storage;
-use crate::external::stream::StreamSigner;
+use crate::application::ports::catalog::ListingRecord;
+use crate::application::ports::stream::StreamSigner;
 use futures_util::future::BoxFuture;
 use livecart_actors::directory::{ListingSeed, LoadError, RoomSeed, RoomStore};
 use livecart_actors::inventory::{ListingTerms, StoredHoldings};

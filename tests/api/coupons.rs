@@ -1,4 +1,5 @@
 use crate::helpers::*;
+use livecart::application::ports::Window;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -81,11 +82,11 @@ on_both_backends! {
             order_id: order, room_id: room, listing_id: listing, user_id: buyer.id, quantity: 1, total_cents: 1999,
         });
         use livecart_actors::events::EventHandler;
-        let handler = livecart::application::issue_coupon::IssueCoupon::new(app.services.storage.clone());
+        let handler = livecart::application::issue_coupon::IssueCoupon::new(app.services.marketing.clone());
         handler.handle(std::sync::Arc::from(vec![event.clone()])).await.expect("first delivery");
         handler.handle(std::sync::Arc::from(vec![event.clone(), event])).await.expect("second delivery, twice over");
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let coupons = app.services.storage.coupons_of_user(buyer.id).await.expect("coupons");
+        let coupons = app.services.marketing.coupons_of_user(buyer.id, Window::ALL).await.expect("coupons");
         assert_eq!(coupons.len(), 1, "the order has one coupon whatever the deliveries");
     }
 
@@ -122,7 +123,7 @@ on_both_backends! {
         let event = DomainEvent::new(chrono::Utc::now() + chrono::Duration::hours(1), EventPayload::OrderCancelled {
             order_id: order, room_id: room, listing_id: listing, user_id: buyer.id, quantity: 1,
         });
-        let handler = livecart::application::issue_coupon::IssueCoupon::new(app.services.storage.clone());
+        let handler = livecart::application::issue_coupon::IssueCoupon::new(app.services.marketing.clone());
         handler.handle(std::sync::Arc::from(vec![event.clone(), event])).await.expect("delivered");
         let again = coupon_when(&app, &buyer, order, |_| true).await;
         assert_eq!((again["status"].clone(), again["revoked_at"].clone()), (json!("revoked"), first_revoked_at));

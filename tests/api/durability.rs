@@ -8,7 +8,7 @@ use serde_json::json;
 impl TestApp {
     /// Runs SQL on the app's own database, behind the server's back.
     pub async fn execute_sql(&self, sql: &'static str) {
-        let pool = self.services.storage.pool.clone();
+        let pool = self.storage.pool.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().expect("a connection");
             conn.batch_execute(sql).expect("the statement runs");

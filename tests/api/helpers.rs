@@ -170,6 +170,8 @@ pub struct TestApp {
     /// Keeps the database for as long as this app, or a restart of it (`stop`), runs on it.
     database: AppDatabase,
     pub services: Services,
+    /// The SQL store behind the services' ports, for reading what the database holds.
+    pub storage: livecart::infrastructure::repos::Storage,
     handle: actix_web::dev::ServerHandle,
     /// The app's run: it ends once the server stopped, the leases are back and the file is free.
     run: actix_web::rt::task::JoinHandle<std::io::Result<()>>,
@@ -210,6 +212,7 @@ pub async fn spawn_app_with_clock(
         .expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let services = app.services().clone();
+    let storage = app.storage().clone();
     let handle = app.handle();
     let run = actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
@@ -217,6 +220,7 @@ pub async fn spawn_app_with_clock(
         database_url,
         database,
         services,
+        storage,
         handle,
         run,
     }
@@ -246,11 +250,7 @@ impl TestApp {
 
     /// Orders of the listing as the database holds them.
     pub async fn stored_orders(&self, listing: Uuid) -> Vec<livecart_actors::order::Order> {
-        self.services
-            .storage
-            .orders_of_listing(listing)
-            .await
-            .expect("orders readable")
+        self.storage.orders_of_listing(listing).await.expect("orders readable")
     }
 }
 

@@ -190,8 +190,8 @@ on_both_backends! {
         let first = pay(&app, &buyer, order).await;
         let payment: Uuid = first["payment_id"].as_str().and_then(|s| s.parse().ok()).expect("payment id");
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
-        while app.services.storage.find_payment(payment).await.expect("readable").expect("stored").state
-            != livecart::infrastructure::repos::payments::PaymentState::Failed
+        while app.services.payment_records.find_payment(payment).await.expect("readable").expect("stored").state
+            != livecart::application::ports::payments::PaymentState::Failed
         {
             assert!(tokio::time::Instant::now() < deadline, "the payment never failed");
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -4,6 +4,7 @@
 #[macro_use]
 mod helpers;
 
+mod buyer_lists;
 mod cli;
 mod concurrency;
 mod coupons;
@@ -12,6 +13,7 @@ mod durability;
 mod faults;
 mod idempotency;
 mod identity;
+mod layers;
 mod lifecycle;
 mod limits;
 mod listing_snapshots;

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use std::collections::HashSet;
 
 /// Follows `next` until it is absent; every item of every page.
-async fn all_pages(app: &TestApp, path: &str, token: &str) -> Vec<Value> {
+pub async fn all_pages(app: &TestApp, path: &str, token: &str) -> Vec<Value> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..100 {
@@ -46,7 +46,7 @@ on_both_backends! {
         expect_error(app.get("/v1/rooms", Some(&viewer.token)).await, StatusCode::FORBIDDEN, "forbidden").await;
         expect_error(app.get("/v1/rooms", None).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
         expect_error(app.get("/v1/rooms?limit=0", Some(&merchant.token)).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
-        expect_error(app.get("/v1/rooms?cursor=nonsense", Some(&merchant.token)).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+        expect_error(app.get("/v1/rooms?cursor=nonsense", Some(&merchant.token)).await, StatusCode::BAD_REQUEST, "bad_request").await;
         expect_error(app.get("/v1/rooms?limt=2", Some(&merchant.token)).await, StatusCode::BAD_REQUEST, "bad_request").await;
     }
 

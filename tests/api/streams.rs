@@ -10,7 +10,8 @@ use deadpool_redis::redis::streams::{
 };
 use deadpool_redis::redis::{aio::MultiplexedConnection, AsyncTypedCommands};
 use livecart::application::issue_coupon::IssueCoupon;
-use livecart::infrastructure::repos::marketing::CouponRecord;
+use livecart::application::ports::marketing::CouponRecord;
+use livecart::application::ports::Window;
 use livecart::settings::Settings;
 use livecart::startup::COUPON_GROUP;
 use livecart_actors::events::{DomainEvent, EventHandler, EventPayload};
@@ -114,7 +115,12 @@ async fn one_coupon_each(app: &TestApp, buyers: &[User], orders: &[Uuid], within
     let mut coupons = Vec::new();
     for (buyer, order) in buyers.iter().zip(orders) {
         let mine = loop {
-            let mine = app.services.storage.coupons_of_user(buyer.id).await.expect("coupons");
+            let mine = app
+                .services
+                .marketing
+                .coupons_of_user(buyer.id, Window::ALL)
+                .await
+                .expect("coupons");
             if !mine.is_empty() {
                 break mine;
             }
@@ -195,11 +201,11 @@ on_both_backends! {
             .map(|e| serde_json::from_str(&e.get::<String>("event").expect("event")).expect("JSON"))
             .collect();
         let handled_before: Vec<DomainEvent> = taken.iter().filter(|e| e.kind() == "order.created").take(N / 2).cloned().collect();
-        IssueCoupon::new(publisher.services.storage.clone())
+        IssueCoupon::new(publisher.services.marketing.clone())
             .handle(handled_before.into())
             .await
             .expect("the dying consumer's handling");
-        let first_coupons: HashMap<Uuid, Uuid> = futures_util::future::join_all(buyers.iter().map(|b| publisher.services.storage.coupons_of_user(b.id)))
+        let first_coupons: HashMap<Uuid, Uuid> = futures_util::future::join_all(buyers.iter().map(|b| publisher.services.marketing.coupons_of_user(b.id, Window::ALL)))
             .await
             .into_iter()
             .flat_map(|c| c.expect("coupons"))
@@ -238,7 +244,7 @@ on_both_backends! {
         let revoked = {
             let mut coupons = Vec::new();
             until("the cancellation revokes the coupon", Duration::from_secs(15), async || {
-                coupons = app.services.storage.coupons_of_user(buyers[0].id).await.expect("coupons");
+                coupons = app.services.marketing.coupons_of_user(buyers[0].id, Window::ALL).await.expect("coupons");
                 coupons.iter().any(|c| c.revoked_at.is_some())
             })
             .await;
@@ -258,7 +264,7 @@ on_both_backends! {
             groups.groups.iter().any(|g| g.name == COUPON_GROUP && g.last_delivered_id == last && g.pending == 0)
         })
         .await;
-        let after = app.services.storage.coupons_of_user(buyers[0].id).await.expect("coupons");
+        let after = app.services.marketing.coupons_of_user(buyers[0].id, Window::ALL).await.expect("coupons");
         assert_eq!(after.len(), 1, "{after:?}");
         assert_eq!((after[0].id, after[0].revoked_at), (revoked.id, revoked.revoked_at), "the coupon is untouched");
         assert!(created.stream_id < last);

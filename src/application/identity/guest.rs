@@ -1,7 +1,7 @@
 //! `guest`: a viewer arriving from a share link, known by a nickname only.
 
+use crate::application::ports::identity::{InsertUserError, UserRecord};
 use crate::application::{validate, AppError, Services};
-use crate::infrastructure::repos::identity::UserRecord;
 use livecart_actors::ids::new_id;
 use livecart_actors::Role;
 
@@ -14,8 +14,8 @@ pub async fn guest(services: &Services, nickname: &str) -> Result<UserRecord, Ap
         nickname: validate::text("nickname", nickname, 32)?,
         created_at: services.clock.now(),
     };
-    services.storage.insert_user(user.clone()).await.map_err(|e| match e {
-        crate::infrastructure::repos::identity::InsertUserError::Storage(e) => AppError::from(e),
+    services.users.insert_user(user.clone()).await.map_err(|e| match e {
+        InsertUserError::Store(e) => AppError::from(e),
         // Guests have no username, so nothing can collide.
         other => AppError::Internal(anyhow::anyhow!("{other}")),
     })?;

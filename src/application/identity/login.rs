@@ -1,17 +1,14 @@
 //! `login`: a registered user proves their password.
 
 use super::password;
+use crate::application::ports::identity::UserRecord;
 use crate::application::{AppError, Services};
-use crate::infrastructure::repos::identity::UserRecord;
 use std::future::Future;
 
 const REFUSED: AppError = AppError::Unauthorized("wrong username or password");
 
 pub async fn login(services: &Services, username: String, password: String) -> Result<UserRecord, AppError> {
-    let user = services
-        .storage
-        .find_user_by_username(username.trim().to_owned())
-        .await?;
+    let user = services.users.find_user_by_username(username.trim().to_owned()).await?;
     let passwords = services.passwords.clone();
     check(user, password, |given, stored| async move {
         passwords.verify(given, stored).await

@@ -1,7 +1,7 @@
 //! `register`: a merchant or viewer account with a password.
 
+use crate::application::ports::identity::{InsertUserError, UserRecord};
 use crate::application::{AppError, Services};
-use crate::infrastructure::repos::identity::{InsertUserError, UserRecord};
 use livecart_actors::ids::new_id;
 use livecart_actors::Role;
 
@@ -34,9 +34,9 @@ pub async fn register(services: &Services, input: Registration) -> Result<UserRe
         role,
         created_at: services.clock.now(),
     };
-    match services.storage.insert_user(user.clone()).await {
+    match services.users.insert_user(user.clone()).await {
         Ok(()) => Ok(user),
         Err(InsertUserError::UsernameTaken) => Err(AppError::UsernameTaken),
-        Err(InsertUserError::Storage(e)) => Err(e.into()),
+        Err(InsertUserError::Store(e)) => Err(e.into()),
     }
 }

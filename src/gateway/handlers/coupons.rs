@@ -1,11 +1,12 @@
 //! Coupons: the merchant's campaign and the buyer's coupons.
 
-use super::Svc;
+use super::{PageQuery, Svc};
 use crate::application::list_coupons::list_coupons;
+use crate::application::paging::Page;
 use crate::application::start_coupon_campaign::{
     get_coupon_campaign, start_coupon_campaign, stop_coupon_campaign, NewCampaign,
 };
-use crate::application::views::{CampaignView, CouponView};
+use crate::application::views::{CampaignView, CouponList, CouponPage};
 use crate::gateway::auth::Authenticated;
 use crate::gateway::error::{ApiError, ErrorBody};
 use actix_web::{delete, get, post, web, HttpResponse};
@@ -56,8 +57,17 @@ pub async fn stop_campaign(svc: Svc, auth: Authenticated, path: web::Path<Uuid>)
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(get, path = "/v1/coupons", tag = "coupons", security(("bearer" = [])), responses((status = 200, body = [CouponView])))]
+#[utoipa::path(get, path = "/v1/coupons", tag = "coupons", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = CouponList, description = "all the caller's coupons, newest first; `{items, next}` when `limit` or `cursor` is given"),
+        (status = 422, body = ErrorBody)))]
 #[get("/v1/coupons")]
-pub async fn list(svc: Svc, auth: Authenticated) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(list_coupons(&svc, &auth.0).await?))
+pub async fn list(svc: Svc, auth: Authenticated, query: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
+    let page = Page::requested(query.limit, query.cursor.as_deref())?;
+    let paged = page.is_some();
+    let (items, next) = list_coupons(&svc, &auth.0, page).await?;
+    Ok(HttpResponse::Ok().json(if paged {
+        CouponList::Page(CouponPage { items, next })
+    } else {
+        CouponList::All(items)
+    }))
 }

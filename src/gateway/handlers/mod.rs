@@ -12,5 +12,15 @@ pub mod rooms;
 
 use crate::application::Services;
 use actix_web::web;
+use serde::Deserialize;
 
 pub type Svc = web::Data<Services>;
+
+/// Paging of a list: at most `limit` items (1–200, 50 by default) after `cursor`, the `next`
+/// of the previous page.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}

@@ -1,11 +1,12 @@
 //! `/v1/rooms/{id}/orders` and `/v1/orders`: place, read, list, cancel.
 
-use super::Svc;
+use super::{PageQuery, Svc};
 use crate::application::cancel_order::cancel_order;
 use crate::application::get_order::get_order;
 use crate::application::list_orders::list_orders;
+use crate::application::paging::Page;
 use crate::application::place_order::{place_order, OrderOutcome, OrderRequest};
-use crate::application::views::OrderView;
+use crate::application::views::{OrderList, OrderPage, OrderView};
 use crate::application::AppError;
 use crate::gateway::auth::Authenticated;
 use crate::gateway::error::{ApiError, ErrorBody};
@@ -76,15 +77,20 @@ pub async fn show(svc: Svc, auth: Authenticated, path: web::Path<Uuid>) -> Resul
     Ok(HttpResponse::Ok().json(OrderView::from(order)))
 }
 
-#[utoipa::path(get, path = "/v1/orders", tag = "orders", security(("bearer" = [])), responses((status = 200, body = [OrderView])))]
+#[utoipa::path(get, path = "/v1/orders", tag = "orders", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = OrderList, description = "all the caller's orders, newest first; `{items, next}` when `limit` or `cursor` is given"),
+        (status = 422, body = ErrorBody)))]
 #[get("/v1/orders")]
-pub async fn list(svc: Svc, auth: Authenticated) -> Result<HttpResponse, ApiError> {
-    let orders: Vec<OrderView> = list_orders(&svc, &auth.0)
-        .await?
-        .into_iter()
-        .map(OrderView::from)
-        .collect();
-    Ok(HttpResponse::Ok().json(orders))
+pub async fn list(svc: Svc, auth: Authenticated, query: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
+    let page = Page::requested(query.limit, query.cursor.as_deref())?;
+    let paged = page.is_some();
+    let (orders, next) = list_orders(&svc, &auth.0, page).await?;
+    let items = orders.into_iter().map(OrderView::from).collect();
+    Ok(HttpResponse::Ok().json(if paged {
+        OrderList::Page(OrderPage { items, next })
+    } else {
+        OrderList::All(items)
+    }))
 }
 
 #[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "orders", security(("bearer" = [])),

@@ -1,6 +1,6 @@
 //! `/v1/rooms`: create, read, list the merchant's own, go live, end, and a room's orders.
 
-use super::Svc;
+use super::{PageQuery, Svc};
 use crate::application::change_room_status::{end_live, start_live};
 use crate::application::create_room::{create_room, NewRoom};
 use crate::application::get_room::get_room;
@@ -73,15 +73,6 @@ pub async fn end(svc: Svc, auth: Authenticated, path: web::Path<Uuid>) -> Result
     Ok(HttpResponse::Ok().json(StatusResponse {
         status: status.as_str(),
     }))
-}
-
-/// Paging of a list: at most `limit` items (1–200, 50 by default) after `cursor`, the `next`
-/// of the previous page.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct PageQuery {
-    limit: Option<i64>,
-    cursor: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/rooms", tag = "rooms", security(("bearer" = [])), params(PageQuery),

@@ -2,6 +2,7 @@
 //! upgrade, so a refused client gets a plain HTTP error in the contract's shape.
 
 use super::{desk::WsOrderDesk, inbound, writer, MAX_FRAME_BYTES};
+use crate::application::join_room::join_room;
 use crate::application::AppError;
 use crate::gateway::auth::TokenKeys;
 use crate::gateway::error::{ApiError, ErrorBody};
@@ -11,7 +12,7 @@ use actix::{Actor, AsyncContext};
 use actix_web::http::header::ORIGIN;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
-use livecart_actors::session::{OutboxLimits, SessionActor, SessionConfig, SharedOutbox, Viewer};
+use livecart_actors::session::{OutboxLimits, SessionActor, SessionConfig, SharedOutbox};
 use serde::Deserialize;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -68,9 +69,6 @@ pub async fn connect(
     query: web::Query<WsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let room_id = path.into_inner();
-    if svc.is_draining() {
-        return Err(AppError::Unavailable("the server is shutting down; reconnect in a moment".into()).into());
-    }
     let token = query
         .token
         .as_deref()
@@ -79,14 +77,7 @@ pub async fn connect(
     if !origins.permit(&req) {
         return Err(AppError::Forbidden("this origin may not open the room").into());
     }
-    let user = svc.storage.find_user(caller.user_id).await.map_err(AppError::from)?;
-    let user = user.ok_or(AppError::Unauthorized("the token's user no longer exists"))?;
-    let room = svc
-        .directory
-        .room(room_id)
-        .await
-        .map_err(AppError::from)?
-        .ok_or(AppError::NotFound("room"))?;
+    let joined = join_room(&svc, &caller, room_id).await?;
     let slot = limits.clone().into_inner().open_websocket(&req)?;
 
     let (response, socket, stream) =
@@ -96,11 +87,7 @@ pub async fn connect(
         .aggregate_continuations()
         .max_continuation_size(MAX_FRAME_BYTES);
     let outbox = Arc::new(SharedOutbox::new(OutboxLimits::default()));
-    let viewer = Viewer {
-        user_id: user.id,
-        nickname: user.nickname,
-        role: user.role,
-    };
+    let (viewer, room) = (joined.viewer, joined.room);
     let resume = query.epoch.zip(query.offset);
     let desk = Arc::new(WsOrderDesk::new(svc.get_ref().clone(), limits.into_inner()));
     let session_outbox = outbox.clone();

@@ -1,26 +1,12 @@
 //! `catalog_listings`: flash listings placed into rooms, with their terms and total stock.
 
 use super::Storage;
+use crate::application::ports::catalog::ListingRecord;
 use crate::infrastructure::db::schema::catalog_listings::dsl as listings;
 use crate::infrastructure::db::{parse_id, time, with_conn, StorageError, StorageResult};
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use livecart_actors::{ListingId, RoomId};
 use std::collections::HashMap;
-
-#[derive(Debug, Clone)]
-pub struct ListingRecord {
-    pub id: ListingId,
-    pub room_id: RoomId,
-    pub title: String,
-    pub price_cents: i64,
-    /// Every unit ever made sellable: the initial stock plus restocks.
-    pub stock_total: u64,
-    pub per_user_limit: u32,
-    pub starts_at: Option<DateTime<Utc>>,
-    pub ends_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
 
 type Row = (String, String, String, i64, i64, i32, Option<i64>, Option<i64>, i64);
 

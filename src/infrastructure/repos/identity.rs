@@ -1,31 +1,12 @@
 //! `identity_users`: accounts and guests.
 
 use super::Storage;
+use crate::application::ports::identity::{InsertUserError, UserRecord};
 use crate::infrastructure::db::schema::identity_users::dsl as users;
 use crate::infrastructure::db::{parse_id, time, with_conn, StorageError, StorageResult};
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use livecart_actors::{Role, UserId};
-
-#[derive(Debug, Clone)]
-pub struct UserRecord {
-    pub id: UserId,
-    /// `None` for a guest.
-    pub username: Option<String>,
-    pub password_hash: Option<String>,
-    pub role: Role,
-    pub nickname: String,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum InsertUserError {
-    #[error("the username is taken")]
-    UsernameTaken,
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-}
 
 /// The unique columns a user is looked up by.
 enum UserKey {
@@ -66,7 +47,7 @@ impl Storage {
             Err(StorageError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
                 Err(InsertUserError::UsernameTaken)
             }
-            Err(other) => Err(other.into()),
+            Err(other) => Err(InsertUserError::Store(other.into())),
         }
     }
 

@@ -1,25 +1,15 @@
 //! `live_rooms`: the rooms, their lifecycle and pinned listing.
 
 use super::{outbox, Storage};
+use crate::application::ports::live::RoomRecord;
+use crate::application::ports::Window;
 use crate::infrastructure::db::schema::live_rooms::dsl as rooms;
 use crate::infrastructure::db::{parse_id, time, with_conn, StorageError, StorageResult};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use diesel::prelude::*;
 use livecart_actors::events::DomainEvent;
 use livecart_actors::room::RoomStatus;
 use livecart_actors::{ListingId, RoomId, UserId};
-
-#[derive(Debug, Clone)]
-pub struct RoomRecord {
-    pub id: RoomId,
-    pub merchant_id: UserId,
-    pub title: String,
-    pub status: RoomStatus,
-    pub scheduled_at: Option<DateTime<Utc>>,
-    pub stream_key: String,
-    pub pinned_listing_id: Option<ListingId>,
-    pub created_at: DateTime<Utc>,
-}
 
 type Row = (String, String, String, String, Option<i64>, String, Option<String>, i64);
 
@@ -84,28 +74,13 @@ impl Storage {
         .await
     }
 
-    /// The merchant's rooms, newest first: `limit` of them after `after` (created_at, id).
-    pub async fn rooms_of_merchant(
-        &self,
-        merchant_id: UserId,
-        after: Option<(DateTime<Utc>, RoomId)>,
-        limit: i64,
-    ) -> StorageResult<Vec<RoomRecord>> {
+    /// The merchant's rooms in the window, newest first.
+    pub async fn rooms_of_merchant(&self, merchant_id: UserId, window: Window) -> StorageResult<Vec<RoomRecord>> {
         with_conn(&self.pool, move |conn| {
-            let mut query = rooms::live_rooms
+            let query = rooms::live_rooms
                 .filter(rooms::merchant_id.eq(merchant_id.to_string()))
                 .into_boxed();
-            if let Some((at, id)) = after {
-                let at = time::to_millis(at);
-                query = query.filter(
-                    rooms::created_at
-                        .lt(at)
-                        .or(rooms::created_at.eq(at).and(rooms::id.lt(id.to_string()))),
-                );
-            }
-            let rows: Vec<Row> = query
-                .order((rooms::created_at.desc(), rooms::id.desc()))
-                .limit(limit)
+            let rows: Vec<Row> = newest_first!(query, rooms::created_at, rooms::id, window)
                 .select(room_columns!())
                 .load(conn)?;
             rows.into_iter().map(from_row).collect()

@@ -2,14 +2,16 @@
 //! cancelled), and the events already handled.
 
 use super::Storage;
+use crate::application::ports::marketing::{CampaignRecord, CouponChanges, CouponEffect, CouponRecord};
+use crate::application::ports::Window;
 use crate::infrastructure::db::schema::marketing_campaigns::dsl as campaigns;
 use crate::infrastructure::db::schema::marketing_coupons::dsl as coupons;
 use crate::infrastructure::db::schema::marketing_processed_events::dsl as processed;
 use crate::infrastructure::db::{parse_id, time, with_conn, StorageResult};
 use crate::per_backend;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use diesel::prelude::*;
-use livecart_actors::{OrderId, RoomId, UserId};
+use livecart_actors::{RoomId, UserId};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
@@ -48,51 +50,6 @@ impl From<&CouponRecord> for NewCoupon {
             created_at: time::to_millis(c.created_at),
         }
     }
-}
-
-#[derive(Debug, Clone)]
-pub struct CampaignRecord {
-    pub room_id: RoomId,
-    pub amount_off_cents: i64,
-    pub min_spend_cents: i64,
-    pub valid_for_s: i64,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone)]
-pub struct CouponRecord {
-    pub id: Uuid,
-    pub order_id: OrderId,
-    pub user_id: UserId,
-    pub room_id: RoomId,
-    pub amount_off_cents: i64,
-    pub min_spend_cents: i64,
-    pub expires_at: DateTime<Utc>,
-    pub created_at: DateTime<Utc>,
-    /// When the order that earned it was cancelled; a revoked coupon cannot be spent.
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
-/// What one event does to the coupons, decided by the consumer and applied by
-/// [`Storage::handle_events_once`].
-#[derive(Debug, Clone)]
-pub enum CouponEffect {
-    /// Nothing (an order outside any campaign, or an event marketing does not act on), but the
-    /// event is recorded as handled all the same.
-    Nothing,
-    Issue(CouponRecord),
-    /// The order was cancelled at `at`: its coupon, if it has one, is revoked.
-    Revoke {
-        order_id: OrderId,
-        at: DateTime<Utc>,
-    },
-}
-
-/// What a batch of events did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CouponChanges {
-    pub issued: usize,
-    pub revoked: usize,
 }
 
 impl Storage {
@@ -234,13 +191,14 @@ impl Storage {
         .await
     }
 
-    /// The buyer's coupons, newest first.
-    pub async fn coupons_of_user(&self, user_id: UserId) -> StorageResult<Vec<CouponRecord>> {
+    /// The buyer's coupons in the window, newest first.
+    pub async fn coupons_of_user(&self, user_id: UserId, window: Window) -> StorageResult<Vec<CouponRecord>> {
         with_conn(&self.pool, move |conn| {
             type Row = (String, String, String, i64, i64, i64, i64, Option<i64>);
-            let rows: Vec<Row> = coupons::marketing_coupons
+            let query = coupons::marketing_coupons
                 .filter(coupons::user_id.eq(user_id.to_string()))
-                .order((coupons::created_at.desc(), coupons::id.desc()))
+                .into_boxed();
+            let rows: Vec<Row> = newest_first!(query, coupons::created_at, coupons::id, window)
                 .select((
                     coupons::id,
                     coupons::order_id,

@@ -1,6 +1,25 @@
 //! Storage access, one file per module and its tables. No file reads another module's tables;
 //! the application layer composes what it needs from each.
 
+/// Keyset paging of a boxed query, newest first by (`created_at`, `id`): keeps the rows strictly
+/// after the window's `after`, orders them and takes its `limit` (all without one). Every paged
+/// list reads through this, so a page costs the same however deep it is.
+macro_rules! newest_first {
+    ($query:expr, $created_at:expr, $id:expr, $window:expr) => {{
+        let window: $crate::application::ports::Window = $window;
+        let mut query = $query;
+        if let Some((at, id)) = window.after {
+            let at = $crate::infrastructure::db::time::to_millis(at);
+            query = query.filter($created_at.lt(at).or($created_at.eq(at).and($id.lt(id.to_string()))));
+        }
+        let query = query.order(($created_at.desc(), $id.desc()));
+        match window.limit {
+            Some(limit) => query.limit(limit),
+            None => query,
+        }
+    }};
+}
+
 pub mod catalog;
 pub mod identity;
 pub mod leases;
@@ -9,6 +28,7 @@ pub mod marketing;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
+mod ports;
 
 use super::db::DbPool;
 

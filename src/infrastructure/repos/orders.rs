@@ -1,6 +1,7 @@
 //! `orders_orders`: every order, as the journal commits it.
 
 use super::Storage;
+use crate::application::ports::Window;
 use crate::infrastructure::db::schema::orders_orders::dsl as orders;
 use crate::infrastructure::db::{parse_id, time, with_conn, DbConnection, StorageError, StorageResult};
 use crate::per_backend;
@@ -156,12 +157,14 @@ impl Storage {
         .await
     }
 
-    /// The buyer's orders, newest first.
-    pub async fn orders_of_user(&self, user_id: UserId) -> StorageResult<Vec<Order>> {
+    /// The buyer's orders in the window, newest first (found through the prefix of the
+    /// `(user_id, idempotency_key)` index).
+    pub async fn orders_of_user(&self, user_id: UserId, window: Window) -> StorageResult<Vec<Order>> {
         with_conn(&self.pool, move |conn| {
-            let rows: Vec<Row> = orders::orders_orders
+            let query = orders::orders_orders
                 .filter(orders::user_id.eq(user_id.to_string()))
-                .order((orders::created_at.desc(), orders::id.desc()))
+                .into_boxed();
+            let rows: Vec<Row> = newest_first!(query, orders::created_at, orders::id, window)
                 .select(order_columns!())
                 .load(conn)?;
             rows.into_iter().map(from_row).collect()
@@ -246,14 +249,13 @@ impl Storage {
         .await
     }
 
-    /// Orders of these listings (a room's), newest first, optionally of one status: `limit` of
-    /// them after `after` (created_at, id). Found through the listing index.
+    /// Orders of these listings (a room's) in the window, newest first, optionally of one
+    /// status. Found through the listing index.
     pub async fn orders_of_listings(
         &self,
         listing_ids: Vec<ListingId>,
         status: Option<OrderStatus>,
-        after: Option<(DateTime<Utc>, OrderId)>,
-        limit: i64,
+        window: Window,
     ) -> StorageResult<Vec<Order>> {
         with_conn(&self.pool, move |conn| {
             let ids: Vec<String> = listing_ids.iter().map(|id| id.to_string()).collect();
@@ -263,17 +265,7 @@ impl Storage {
             if let Some(status) = status {
                 query = query.filter(orders::status.eq(status.as_str()));
             }
-            if let Some((at, id)) = after {
-                let at = time::to_millis(at);
-                query = query.filter(
-                    orders::created_at
-                        .lt(at)
-                        .or(orders::created_at.eq(at).and(orders::id.lt(id.to_string()))),
-                );
-            }
-            let rows: Vec<Row> = query
-                .order((orders::created_at.desc(), orders::id.desc()))
-                .limit(limit)
+            let rows: Vec<Row> = newest_first!(query, orders::created_at, orders::id, window)
                 .select(order_columns!())
                 .load(conn)?;
             rows.into_iter().map(from_row).collect()

@@ -1,53 +1,15 @@
 //! `payments_payments`: each payment of an order, from creation to its final state.
 
 use super::Storage;
+use crate::application::ports::payments::PaymentRecord;
+// The journal settles payments by state inside its transaction.
+pub use crate::application::ports::payments::PaymentState;
 use crate::infrastructure::db::schema::payments_payments::dsl as payments;
 use crate::infrastructure::db::{parse_id, time, with_conn, DbConnection, StorageError, StorageResult};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use livecart_actors::{OrderId, UserId};
+use livecart_actors::OrderId;
 use uuid::Uuid;
-
-/// Where a payment stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PaymentState {
-    Pending,
-    Succeeded,
-    Failed,
-    Refunded,
-}
-
-impl PaymentState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PaymentState::Pending => "pending",
-            PaymentState::Succeeded => "succeeded",
-            PaymentState::Failed => "failed",
-            PaymentState::Refunded => "refunded",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "pending" => PaymentState::Pending,
-            "succeeded" => PaymentState::Succeeded,
-            "failed" => PaymentState::Failed,
-            "refunded" => PaymentState::Refunded,
-            _ => return None,
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaymentRecord {
-    pub id: Uuid,
-    pub order_id: OrderId,
-    pub user_id: UserId,
-    pub amount_cents: i64,
-    pub provider: String,
-    pub state: PaymentState,
-    pub created_at: DateTime<Utc>,
-}
 
 type Row = (String, String, String, i64, String, String, i64);
 
@@ -142,11 +104,6 @@ impl Storage {
             row.map(from_row).transpose()
         })
         .await
-    }
-
-    /// A pending payment the provider reports failed; `false` when it was no longer pending.
-    pub async fn fail_payment(&self, id: Uuid, at: DateTime<Utc>) -> StorageResult<bool> {
-        self.settle_payment(id, PaymentState::Failed, at).await
     }
 
     /// A pending payment reaches `state` with no change to its order; `false` when it was no

@@ -1,0 +1,68 @@
+//! The marketing port: buyer-coupon campaigns, the coupons they issue (and revoke when the order
+//! is cancelled), and the events already handled.
+
+use super::{StoreFuture, Window};
+use chrono::{DateTime, Utc};
+use livecart_actors::{OrderId, RoomId, UserId};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct CampaignRecord {
+    pub room_id: RoomId,
+    pub amount_off_cents: i64,
+    pub min_spend_cents: i64,
+    pub valid_for_s: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CouponRecord {
+    pub id: Uuid,
+    pub order_id: OrderId,
+    pub user_id: UserId,
+    pub room_id: RoomId,
+    pub amount_off_cents: i64,
+    pub min_spend_cents: i64,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    /// When the order that earned it was cancelled; a revoked coupon cannot be spent.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// What one event does to the coupons, decided by the consumer and applied by
+/// [`MarketingRepo::handle_events_once`].
+#[derive(Debug, Clone)]
+pub enum CouponEffect {
+    /// Nothing (an order outside any campaign, or an event marketing does not act on), but the
+    /// event is recorded as handled all the same.
+    Nothing,
+    Issue(CouponRecord),
+    /// The order was cancelled at `at`: its coupon, if it has one, is revoked.
+    Revoke {
+        order_id: OrderId,
+        at: DateTime<Utc>,
+    },
+}
+
+/// What a batch of events did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CouponChanges {
+    pub issued: usize,
+    pub revoked: usize,
+}
+
+pub trait MarketingRepo: Send + Sync + 'static {
+    /// Starts the room's campaign, replacing the one it had.
+    fn upsert_campaign(&self, campaign: CampaignRecord) -> StoreFuture<()>;
+    /// Stops the room's campaign; `false` when it had none. Coupons already issued stay.
+    fn delete_campaign(&self, room_id: RoomId) -> StoreFuture<bool>;
+    fn find_campaign(&self, room_id: RoomId) -> StoreFuture<Option<CampaignRecord>>;
+    /// The campaigns running in these rooms, by room.
+    fn campaigns_of_rooms(&self, room_ids: Vec<RoomId>) -> StoreFuture<HashMap<RoomId, CampaignRecord>>;
+    /// Records a batch of events as handled and applies the effects of those not handled before,
+    /// in one transaction: a replayed event changes nothing.
+    fn handle_events_once(&self, batch: Vec<(Uuid, CouponEffect)>) -> StoreFuture<CouponChanges>;
+    /// The buyer's coupons in the window, newest first.
+    fn coupons_of_user(&self, user_id: UserId, window: Window) -> StoreFuture<Vec<CouponRecord>>;
+}
