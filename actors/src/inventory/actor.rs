@@ -11,13 +11,12 @@ use super::state::{
 use crate::clock::Clock;
 use crate::events::{DomainEvent, EventPayload};
 use crate::ids::{OrderId, RoomId};
-use crate::journal::{Journal, JournalAck, JournalEntry, JournalError};
+use crate::journal::{Journal, JournalEntry, JournalError};
 use crate::lease::Fence;
 use crate::order::Order;
 use crate::room::{RoomStatus, StockChanged};
 use crate::snapshot::{ListingSnapshot, NoSnapshots, SnapshotStore};
 use actix::prelude::*;
-use futures_util::future::{FutureExt, Shared};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -170,7 +169,7 @@ pub struct InventoryActor {
     /// Commits still in flight, by order, with when they were sent: a replay of the same
     /// idempotency key waits on the same commit rather than answering with an order that is not
     /// durable yet, and a commit that does not come tells buyers to retry rather than sold out.
-    pending: HashMap<OrderId, (Shared<JournalAck>, Instant)>,
+    pending: HashMap<OrderId, InFlight>,
     /// Told the stock left after committed changes, for the room's fan-out.
     stock_watcher: Option<Recipient<StockChanged>>,
     /// An announcement is already scheduled: changes until then are coalesced into it.
@@ -202,6 +201,13 @@ pub struct InventoryActor {
     saved_generation: u64,
     /// A snapshot write is on its way: the next waits for it.
     saving: bool,
+}
+
+/// A new order's commit on its way: when it was sent, and the replays of its idempotency key
+/// waiting for its outcome (none, almost always: no allocation per order for them).
+struct InFlight {
+    sent: Instant,
+    replays: Vec<tokio::sync::oneshot::Sender<Result<(), JournalError>>>,
 }
 
 /// At most one snapshot write per listing per this interval, and only when its position moved.
@@ -383,7 +389,7 @@ impl InventoryActor {
         let now = Instant::now();
         self.pending
             .values()
-            .any(|(_, sent)| now.duration_since(*sent) > COMMIT_STUCK_AFTER)
+            .any(|commit| now.duration_since(commit.sent) > COMMIT_STUCK_AFTER)
     }
 
     /// Expires every reservation past its deadline by the clock: each expiry is journaled and
@@ -476,12 +482,16 @@ impl Handler<Reserve> for InventoryActor {
                 Box::pin(fut::ready(Err(ReserveFailed::Storage(stuck))))
             }
             Err(refusal) => Box::pin(fut::ready(Err(refusal.into()))),
-            Ok(Reserved::Replayed(order_id)) => match self.pending.get(&order_id) {
-                Some((commit, _)) => {
-                    let commit = commit.clone();
+            Ok(Reserved::Replayed(order_id)) => match self.pending.get_mut(&order_id) {
+                Some(commit) => {
+                    let (reply, outcome) = tokio::sync::oneshot::channel();
+                    commit.replays.push(reply);
                     Box::pin(
-                        async move { commit.await.map(|()| Placed::Replayed(order_id)).map_err(Into::into) }
-                            .into_actor(self),
+                        async move {
+                            let committed = outcome.await.unwrap_or_else(|_| Err(moving()));
+                            committed.map(|()| Placed::Replayed(order_id)).map_err(Into::into)
+                        }
+                        .into_actor(self),
                     )
                 }
                 None => Box::pin(fut::ready(Ok(Placed::Replayed(order_id)))),
@@ -499,20 +509,25 @@ impl Handler<Reserve> for InventoryActor {
                     },
                 );
                 self.began();
-                let commit = self
-                    .journal
-                    .append(
-                        self.fence,
-                        JournalEntry::OrderPlaced {
-                            order: order.clone(),
-                            event,
-                        },
-                    )
-                    .shared();
-                self.pending.insert(order.id, (commit.clone(), Instant::now()));
+                let commit = self.journal.append(
+                    self.fence,
+                    JournalEntry::OrderPlaced {
+                        order: order.clone(),
+                        event,
+                    },
+                );
+                let in_flight = InFlight {
+                    sent: Instant::now(),
+                    replays: Vec::new(),
+                };
+                self.pending.insert(order.id, in_flight);
                 Box::pin(commit.into_actor(self).map(move |committed, act, ctx| {
                     act.answered(committed.is_ok());
-                    act.pending.remove(&order.id);
+                    if let Some(commit) = act.pending.remove(&order.id) {
+                        for replay in commit.replays {
+                            let _ = replay.send(committed.clone());
+                        }
+                    }
                     match committed {
                         Ok(()) => {
                             act.announce_stock(ctx);
