@@ -4,6 +4,7 @@
 #[macro_use]
 mod helpers;
 
+mod browser;
 mod cli;
 mod concurrency;
 mod coupons;
@@ -29,6 +30,7 @@ mod room_snapshots;
 mod shutdown;
 mod streams;
 mod tenancy;
+mod web_client;
 mod wire_format;
 mod ws_client;
 mod ws_fuzz;

@@ -1,0 +1,145 @@
+//! Headless Chromium for the web client's end-to-end test: one `chromedriver` process (Debian's
+//! `chromium-driver`, which `scripts/test` installs) on a free port, a WebDriver session per
+//! person in the scenario, and waits on page conditions (never fixed sleeps).
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a page condition may take before the test fails. Generous: two cores run the
+/// whole suite, and a reconnect waits out its backoff.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The chromedriver process; killed when dropped, pass or fail.
+pub struct Driver {
+    child: Child,
+    pub url: String,
+}
+
+impl Driver {
+    pub async fn start() -> Driver {
+        for tool in [CHROMEDRIVER, CHROMIUM] {
+            assert!(
+                std::path::Path::new(tool).exists(),
+                "{tool} is missing: scripts/test installs Debian's chromium and chromium-driver (as root), \
+                 or run `apt-get install chromium chromium-driver`"
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let status = format!("{}/status", driver.url);
+        let started = Instant::now();
+        loop {
+            let ready = reqwest::get(&status).await.ok().filter(|r| r.status().is_success());
+            if ready.is_some() {
+                return driver;
+            }
+            assert!(started.elapsed() < PATIENCE, "chromedriver did not answer on {status}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A fresh browser (its own profile: its own storage and identity) with a window of
+    /// `width`×`height` CSS pixels, in English unless the page is switched.
+    pub async fn browser(&self, width: u32, height: u32) -> Client {
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                    "--lang=en-US", format!("--window-size={width},{height}"), "--hide-scrollbars",
+                ],
+                "prefs": {"intl.accept_languages": "en-US"},
+            },
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!("a JSON object literal")
+        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // chromedriver takes its browsers with it.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Evaluates `expression` in the page.
+pub async fn eval(page: &Client, expression: &str) -> Value {
+    page.execute(&format!("return ({expression});"), vec![])
+        .await
+        .unwrap_or_else(|e| panic!("evaluating {expression}: {e}"))
+}
+
+/// Waits until `expression` is truthy in the page; fails the test with `what` after `PATIENCE`.
+pub async fn until(page: &Client, what: &str, expression: &str) {
+    let started = Instant::now();
+    loop {
+        let value = eval(page, expression).await;
+        if !matches!(value, Value::Null | Value::Bool(false)) && value != json!("") && value != json!(0) {
+            return;
+        }
+        if started.elapsed() > PATIENCE {
+            let text = eval(page, "document.body.innerText").await;
+            panic!("waited {PATIENCE:?} for {what} ({expression}); the page reads:\n{text}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The text of the element with this id.
+pub async fn text_of(page: &Client, id: &str) -> String {
+    let value = eval(page, &format!("document.getElementById({id:?})?.textContent ?? ''")).await;
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+/// Types into the field with this id.
+pub async fn fill(page: &Client, id: &str, text: &str) {
+    let field = page.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("no #{id}: {e}"));
+    field.clear().await.unwrap_or_else(|e| panic!("clearing #{id}: {e}"));
+    field.send_keys(text).await.unwrap_or_else(|e| panic!("typing into #{id}: {e}"));
+}
+
+/// Clicks the element matching the CSS selector, as a user would (WebDriver refuses a hidden one).
+pub async fn click(page: &Client, css: &str) {
+    page.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+}
+
+/// Writes a PNG of the page's viewport.
+pub async fn screenshot(page: &Client, path: &std::path::Path) {
+    let png = page.screenshot().await.expect("a screenshot");
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).expect("the screenshot folder");
+    }
+    std::fs::write(path, png).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+}
