@@ -62,9 +62,7 @@ impl PagePolicy {
         if unchanged {
             return Ok(answer.finish());
         }
-        Ok(answer
-            .content_type(content_type(path))
-            .body(file.data.into_owned()))
+        Ok(answer.content_type(content_type(path)).body(file.data.into_owned()))
     }
 }
 

@@ -55,20 +55,35 @@ impl Driver {
         }
     }
 
-    /// A fresh browser (its own profile: its own storage and identity) with a window of
-    /// `width`×`height` CSS pixels, in English unless the page is switched.
-    pub async fn browser(&self, width: u32, height: u32) -> Client {
-        let capabilities = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                    "--lang=en-US", format!("--window-size={width},{height}"), "--hide-scrollbars",
-                ],
-                "prefs": {"intl.accept_languages": "en-US"},
-            },
+    /// A fresh desktop browser (its own profile: its own storage and identity), in English
+    /// unless the page is switched.
+    pub async fn desktop(&self, width: u32, height: u32) -> Client {
+        self.session(&[format!("--window-size={width},{height}")], None).await
+    }
+
+    /// A fresh browser as a phone shows pages: a `width`×`height` viewport, touch, a phone's
+    /// user agent (Chrome's device emulation).
+    pub async fn phone(&self, width: u32, height: u32) -> Client {
+        let emulation = json!({
+            "deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0, "touch": true},
+            "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Mobile Safari/537.36",
         });
+        self.session(&[], Some(emulation)).await
+    }
+
+    async fn session(&self, args: &[String], emulation: Option<Value>) -> Client {
+        let mut chrome = json!({
+            "binary": CHROMIUM,
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--lang=en-US", "--hide-scrollbars"],
+            "prefs": {"intl.accept_languages": "en-US"},
+        });
+        if let Some(all) = chrome["args"].as_array_mut() {
+            all.extend(args.iter().map(|a| json!(a)));
+        }
+        if let Some(emulation) = emulation {
+            chrome["mobileEmulation"] = emulation;
+        }
+        let capabilities = json!({"browserName": "chrome", "goog:chromeOptions": chrome});
         let Value::Object(capabilities) = capabilities else {
             unreachable!("a JSON object literal")
         };
@@ -120,13 +135,25 @@ pub async fn text_of(page: &Client, id: &str) -> String {
 
 /// Types into the field with this id.
 pub async fn fill(page: &Client, id: &str, text: &str) {
-    let field = page.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("no #{id}: {e}"));
+    let field = page
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("no #{id}: {e}"));
     field.clear().await.unwrap_or_else(|e| panic!("clearing #{id}: {e}"));
-    field.send_keys(text).await.unwrap_or_else(|e| panic!("typing into #{id}: {e}"));
+    field
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("typing into #{id}: {e}"));
 }
 
-/// Clicks the element matching the CSS selector, as a user would (WebDriver refuses a hidden one).
+/// Clicks the element matching the CSS selector, as a user would: scrolled into the middle of
+/// the window first (not under the sticky top bar), and WebDriver refuses a hidden one.
 pub async fn click(page: &Client, css: &str) {
+    eval(
+        page,
+        &format!("document.querySelector({css:?})?.scrollIntoView({{block: 'center'}}) ?? true"),
+    )
+    .await;
     page.find(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("no {css}: {e}"))
@@ -135,8 +162,9 @@ pub async fn click(page: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
 }
 
-/// Writes a PNG of the page's viewport.
+/// Writes a PNG of the page's viewport, scrolled to the top.
 pub async fn screenshot(page: &Client, path: &std::path::Path) {
+    eval(page, "window.scrollTo(0, 0) ?? true").await;
     let png = page.screenshot().await.expect("a screenshot");
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).expect("the screenshot folder");
