@@ -395,6 +395,16 @@ async fn a_merchant_and_two_viewers_run_a_live_sale_in_the_browser() {
     )
     .await;
 
+    // The merchant mutes Lei from the line Lei wrote; Lei's next line is refused, in words.
+    lei.chat("is it organic?").await;
+    let line = "[...document.querySelectorAll('#messages li')].some(li => li.textContent.includes('is it organic?'))";
+    until(m, "Lei's line in the console", line).await;
+    // Found by its accessible name, as a screen reader announces it.
+    click(m, "#messages button[aria-label='Mute: Lei']").await;
+    until(m, "the mute confirmed", "document.getElementById('chat-note').textContent === 'Muted Lei'").await;
+    lei.chat("hello?").await;
+    until(&lei.client, "the refusal", "document.getElementById('chat-error').textContent === 'You are muted in this room.'").await;
+
     // A sale that opens in an hour: pinned, it counts down on both pages by the server's clock,
     // and buying before it opens says so.
     let token = eval(m, "JSON.parse(localStorage.getItem('livecart.merchant')).token").await;
