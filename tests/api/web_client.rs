@@ -218,7 +218,10 @@ async fn a_merchant_and_two_viewers_run_a_live_sale_in_the_browser() {
     assert!(room_path.starts_with("/r/"), "{share}");
 
     // Two viewers open the share link and join as guests; chat goes from one to the other.
-    let mei = Page::open(driver.phone(390, 844).await, &base, &room_path).await;
+    // Mei pastes the link into the start page; Lei opens it directly.
+    let mei = Page::open(driver.phone(390, 844).await, &base, "/").await;
+    fill(&mei.client, "room-link", &format!("{share} from the tea group")).await;
+    click(&mei.client, "#join-form button[type=submit]").await;
     let lei = Page::open(driver.phone(390, 844).await, &flaky_base, &room_path).await;
     mei.join_as_guest("Mei").await;
     lei.join_as_guest("Lei").await;
