@@ -1,6 +1,7 @@
-//! Headless Chromium for the web client's end-to-end test: one `chromedriver` process (Debian's
-//! `chromium-driver`, which `scripts/test` installs) on a free port, a WebDriver session per
-//! person in the scenario, and waits on page conditions (never fixed sleeps).
+//! Headless Chromium for the web client's end-to-end test (`web_shop.rs`): one `chromedriver`
+//! process (Debian's `chromium-driver`, which `scripts/test` installs) on a free port, a
+//! WebDriver session per person in the scenario, and waits on page conditions (never fixed
+//! sleeps).
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
@@ -104,70 +105,91 @@ impl Drop for Driver {
     }
 }
 
-/// Evaluates `expression` in the page.
-pub async fn eval(page: &Client, expression: &str) -> Value {
-    page.execute(&format!("return ({expression});"), vec![])
-        .await
-        .unwrap_or_else(|e| panic!("evaluating {expression}: {e}"))
+/// One browser showing one page, as a person uses it.
+pub struct Page {
+    pub client: Client,
 }
 
-/// Waits until `expression` is truthy in the page; fails the test with `what` after `PATIENCE`.
-pub async fn until(page: &Client, what: &str, expression: &str) {
-    let started = Instant::now();
-    loop {
-        let value = eval(page, expression).await;
-        if !matches!(value, Value::Null | Value::Bool(false)) && value != json!("") && value != json!(0) {
-            return;
-        }
-        if started.elapsed() > PATIENCE {
-            let text = eval(page, "document.body.innerText").await;
-            panic!("waited {PATIENCE:?} for {what} ({expression}); the page reads:\n{text}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+impl Page {
+    pub async fn open(client: Client, base: &str, path: &str) -> Page {
+        client.goto(&format!("{base}{path}")).await.expect("the page loads");
+        Page { client }
     }
-}
 
-/// The text of the element with this id.
-pub async fn text_of(page: &Client, id: &str) -> String {
-    let value = eval(page, &format!("document.getElementById({id:?})?.textContent ?? ''")).await;
-    value.as_str().unwrap_or_default().to_owned()
-}
-
-/// Types into the field with this id.
-pub async fn fill(page: &Client, id: &str, text: &str) {
-    let field = page
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("no #{id}: {e}"));
-    field.clear().await.unwrap_or_else(|e| panic!("clearing #{id}: {e}"));
-    field
-        .send_keys(text)
-        .await
-        .unwrap_or_else(|e| panic!("typing into #{id}: {e}"));
-}
-
-/// Clicks the element matching the CSS selector, as a user would: scrolled into the middle of
-/// the window first (not under the sticky top bar), and WebDriver refuses a hidden one.
-pub async fn click(page: &Client, css: &str) {
-    eval(
-        page,
-        &format!("document.querySelector({css:?})?.scrollIntoView({{block: 'center'}}) ?? true"),
-    )
-    .await;
-    page.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no {css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
-}
-
-/// Writes a PNG of the page's viewport, scrolled to the top.
-pub async fn screenshot(page: &Client, path: &std::path::Path) {
-    eval(page, "window.scrollTo(0, 0) ?? true").await;
-    let png = page.screenshot().await.expect("a screenshot");
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).expect("the screenshot folder");
+    /// Evaluates `expression` in the page.
+    pub async fn eval(&self, expression: &str) -> Value {
+        self.client
+            .execute(&format!("return ({expression});"), vec![])
+            .await
+            .unwrap_or_else(|e| panic!("evaluating {expression}: {e}"))
     }
-    std::fs::write(path, png).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+
+    /// Waits until `expression` is truthy in the page; fails the test, naming `what` and showing
+    /// the page's text, after `PATIENCE`.
+    pub async fn until(&self, what: &str, expression: &str) {
+        let started = Instant::now();
+        loop {
+            let value = self.eval(expression).await;
+            if !matches!(value, Value::Null | Value::Bool(false)) && value != json!("") && value != json!(0) {
+                return;
+            }
+            if started.elapsed() > PATIENCE {
+                let text = self.eval("document.body.innerText").await;
+                panic!("waited {PATIENCE:?} for {what} ({expression}); the page reads:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The text of the element with this id.
+    pub async fn text(&self, id: &str) -> String {
+        let value = self
+            .eval(&format!("document.getElementById({id:?})?.textContent ?? ''"))
+            .await;
+        value.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Types into the field with this id.
+    pub async fn fill(&self, id: &str, text: &str) {
+        let field = self
+            .client
+            .find(Locator::Id(id))
+            .await
+            .unwrap_or_else(|e| panic!("no #{id}: {e}"));
+        field.clear().await.unwrap_or_else(|e| panic!("clearing #{id}: {e}"));
+        field
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("typing into #{id}: {e}"));
+    }
+
+    /// Clicks the element matching the CSS selector, as a user would: scrolled into the middle
+    /// of the window first (not under the sticky top bar); WebDriver refuses a hidden one.
+    pub async fn click(&self, css: &str) {
+        self.eval(&format!(
+            "document.querySelector({css:?})?.scrollIntoView({{block: 'center'}}) ?? true"
+        ))
+        .await;
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+    }
+
+    /// Writes a PNG of the page's viewport, scrolled to the top.
+    pub async fn screenshot(&self, path: &std::path::Path) {
+        self.eval("window.scrollTo(0, 0) ?? true").await;
+        let png = self.client.screenshot().await.expect("a screenshot");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("the screenshot folder");
+        }
+        std::fs::write(path, png).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
 }

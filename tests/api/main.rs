@@ -31,6 +31,7 @@ mod shutdown;
 mod streams;
 mod tenancy;
 mod web_client;
+mod web_shop;
 mod wire_format;
 mod ws_client;
 mod ws_fuzz;

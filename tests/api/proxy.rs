@@ -2,7 +2,7 @@
 //! connections and reset the open ones (a restart), blackhole (accept and swallow everything: a
 //! database that hangs), or cut a connection right after it sent the COMMIT of a transaction
 //! that wrote orders, before the answer gets back (the ambiguous commit). In front of livecart
-//! itself, resetting connections is a browser's network dropping (`web_client.rs`).
+//! itself, resetting connections is a browser's network dropping (`web_shop.rs`).
 //!
 //! It runs on its own thread and runtime, so it keeps forwarding whatever the test's runtime does.
 
