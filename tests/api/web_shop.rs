@@ -92,6 +92,19 @@ async fn a_merchant_and_two_viewers_run_a_live_sale_in_the_browser() {
     let lei = Page::open(driver.phone(390, 844).await, &flaky_base, &room_path).await;
     mei.join_as_guest("Mei").await;
     lei.join_as_guest("Lei").await;
+    // The room is live: the player takes its HLS URL, in the browser's own player where it has
+    // one (this Chromium does) or through hls.js feeding a MediaSource `blob:` URL, and says it
+    // waits for the stream, which the test's CDN never serves. The vendored hls.js loads under
+    // the page's CSP, for browsers without their own.
+    let attached =
+        "['blob:', 'https://play.livecart.example/'].some(p => document.getElementById('video').src.startsWith(p))";
+    mei.until("the player on the room's play URL", attached).await;
+    let hls = "import('/assets/vendor/hls.light.min.mjs').then(m => m.default.isSupported())";
+    assert_eq!(mei.eval(hls).await, json!(true), "hls.js loads under the page's policy");
+    let waiting = "!document.getElementById('player-state').hidden";
+    mei.until("the waiting state", waiting).await;
+    assert_eq!(mei.text("player-state").await, "Waiting for the stream…");
+
     mei.chat("how strong is it?").await;
     lei.sees_chat("how strong is it?").await;
     for _ in 0..3 {
