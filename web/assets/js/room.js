@@ -20,6 +20,8 @@ const state = {
   online: false,
   /** The latest order placed from this page and what to say about it. */
   order: null,
+  /** A buy is waiting for its `order` frame. */
+  buying: false,
   outcome: null,
   live: null,
   player: null,
@@ -168,10 +170,14 @@ function sendChat(event) {
 
 async function buy() {
   const listing = state.listings.get(state.pinned);
-  if (!listing) return;
+  if (!listing || state.buying) return;
+  // One buy in flight per page: a double tap must not become two orders.
+  state.buying = true;
   state.outcome = { key: 'buying' };
-  renderOutcome();
+  render();
   const answer = await state.live.buy(listing.id, 1);
+  state.buying = false;
+  render();
   if (answer.error) {
     state.outcome = { key: 'outcome.' + answer.error.error, fallback: answer.error.message };
   } else {
@@ -263,7 +269,7 @@ function render() {
     $('pinned-left').dataset.stockLeft = String(listing.stock_left);
     $('pinned-limit').textContent = t('listing.limit', { n: listing.per_user_limit });
     $('buy').textContent = listing.stock_left > 0 ? t('buy') : t('outcome.sold_out');
-    $('buy').disabled = listing.stock_left <= 0 || state.status === 'ended';
+    $('buy').disabled = listing.stock_left <= 0 || state.status === 'ended' || state.buying;
   }
   if (state.player) {
     const hls = state.status === 'live' ? state.room.play?.hls : null;
