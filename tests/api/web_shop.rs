@@ -213,8 +213,9 @@ async fn merchant_goes_live_with_a_listing(m: &Page) -> String {
     share.as_str().expect("a share link").to_owned()
 }
 
-/// The pin shows on both pages; Mei buys and pays, Lei buys and then reaches the limit; both
-/// pages follow the stock and the merchant's dashboard the orders and revenue.
+/// The pin shows on both pages; Mei buys and pays, Lei buys and then reaches the limit; the
+/// merchant restocks; both pages follow the stock and the merchant's dashboard the orders and
+/// revenue.
 async fn a_sale_with_a_payment_and_a_limit(m: &Page, mei: &Page, lei: &Page) {
     m.click("#listing-list .pin").await;
     for viewer in [mei, lei] {
@@ -243,6 +244,13 @@ async fn a_sale_with_a_payment_and_a_limit(m: &Page, mei: &Page, lei: &Page) {
     lei.outcome_is("limit_exceeded").await;
     assert_eq!(lei.text("outcome").await, "You have reached the limit for this item.");
 
+    // A restock reaches both pages.
+    m.click("#listing-list button[aria-label='Restock: Jasmine tea 250g']")
+        .await;
+    for viewer in [mei, lei] {
+        viewer.stock_left_is(13).await;
+    }
+
     m.until(
         "two orders",
         "document.getElementById('kpi-orders').textContent === '2'",
@@ -260,7 +268,7 @@ async fn a_sale_with_a_payment_and_a_limit(m: &Page, mei: &Page, lei: &Page) {
     .await;
     m.until(
         "the stock per listing",
-        "document.querySelector('#per-listing td')?.textContent === '3'",
+        "document.querySelector('#per-listing td')?.textContent === '13'",
     )
     .await;
 }
@@ -314,7 +322,7 @@ async fn the_merchant_moderates_the_chat(m: &Page, lei: &Page) {
 }
 
 /// A listing whose sale opens in an hour, pinned: it counts down on both pages by the server's
-/// clock (Mei's page is in Chinese by now), and buying before it opens says so.
+/// clock (Mei's page is in Chinese by now), and buying before it opens says so. Then unpinned.
 async fn a_sale_opening_later_counts_down(app: &TestApp, m: &Page, mei: &Page, lei: &Page) {
     let token = m
         .eval("JSON.parse(localStorage.getItem('livecart.merchant')).token")
@@ -346,4 +354,10 @@ async fn a_sale_opening_later_counts_down(app: &TestApp, m: &Page, mei: &Page, l
     lei.click("#buy").await;
     lei.outcome_is("sale_not_open").await;
     assert_eq!(lei.text("outcome").await, "The sale is not open yet.");
+
+    // Unpinned, the pages say nothing is on sale.
+    m.click("#listing-list li.pinned button").await;
+    let none = "!document.getElementById('pinned-none').hidden";
+    lei.until("nothing pinned", none).await;
+    assert_eq!(lei.text("pinned-none").await, "Nothing is pinned yet.");
 }
