@@ -4,6 +4,7 @@
 #[macro_use]
 mod helpers;
 
+mod browser;
 mod buyer_lists;
 mod cli;
 mod concurrency;
@@ -32,6 +33,8 @@ mod room_snapshots;
 mod shutdown;
 mod streams;
 mod tenancy;
+mod web_client;
+mod web_shop;
 mod wire_format;
 mod ws_client;
 mod ws_fuzz;
