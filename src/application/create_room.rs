@@ -24,7 +24,8 @@ pub async fn create_room(services: &Services, caller: &Caller, input: NewRoom) -
         status: RoomStatus::Scheduled,
         scheduled_at: input.scheduled_at,
         // The stream name is unguessable: knowing it is half of pushing to the room.
-        stream_key: format!("lc{}", new_id().simple()),
+        // Random from the operating system: the stream name should not be guessable.
+        stream_key: format!("lc{}", uuid::Uuid::new_v4().simple()),
         pinned_listing_id: None,
         created_at: services.clock.now(),
     };

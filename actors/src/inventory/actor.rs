@@ -17,7 +17,6 @@ use crate::order::Order;
 use crate::room::{RoomStatus, StockChanged};
 use crate::snapshot::{ListingSnapshot, NoSnapshots, SnapshotStore};
 use actix::prelude::*;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -169,7 +168,7 @@ pub struct InventoryActor {
     /// Commits still in flight, by order, with when they were sent: a replay of the same
     /// idempotency key waits on the same commit rather than answering with an order that is not
     /// durable yet, and a commit that does not come tells buyers to retry rather than sold out.
-    pending: HashMap<OrderId, InFlight>,
+    pending: super::state::IdMap<OrderId, InFlight>,
     /// Told the stock left after committed changes, for the room's fan-out.
     stock_watcher: Option<Recipient<StockChanged>>,
     /// An announcement is already scheduled: changes until then are coalesced into it.
@@ -242,7 +241,7 @@ impl InventoryActor {
             fence,
             journal,
             clock,
-            pending: HashMap::new(),
+            pending: Default::default(),
             stock_watcher,
             announce_pending: false,
             in_flight: 0,

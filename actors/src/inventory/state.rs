@@ -14,6 +14,10 @@ use chrono::{DateTime, Duration, Utc};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
+/// A map keyed by ids the server made (users, orders): hashed with foldhash. Maps keyed by what
+/// a client sends (idempotency keys) keep the standard hasher.
+pub(crate) type IdMap<K, V> = foldhash::HashMap<K, V>;
+
 mod lifecycle;
 pub use lifecycle::{Expiring, PayError, PayPlan, StoredPayment};
 
@@ -121,12 +125,12 @@ pub struct InventoryState {
     total: u64,
     /// Units held by reserved or paid orders.
     taken: u64,
-    per_user: HashMap<UserId, u32>,
-    holdings: HashMap<OrderId, Holding>,
+    per_user: IdMap<UserId, u32>,
+    holdings: IdMap<OrderId, Holding>,
     /// Keys of the orders this incarnation made, per buyer, so a lookup borrows the request's
     /// key. Older keys are not loaded: the journal's unique index catches a reuse, and the
     /// application looks the earlier order up in storage.
-    keys: HashMap<UserId, HashMap<String, KeyUse>>,
+    keys: IdMap<UserId, HashMap<String, KeyUse>>,
     /// Set when the stored totals contradict each other; every reserve is then refused.
     inconsistent: bool,
     /// Reservations by deadline, earliest first: one heap per listing instead of a timer per
@@ -162,9 +166,9 @@ impl InventoryState {
             reservation_ttl,
             total,
             taken: 0,
-            per_user: HashMap::new(),
-            holdings: HashMap::new(),
-            keys: HashMap::new(),
+            per_user: IdMap::default(),
+            holdings: IdMap::default(),
+            keys: IdMap::default(),
             inconsistent: false,
             deadlines: BinaryHeap::new(),
         }
@@ -209,7 +213,7 @@ impl InventoryState {
     /// and each reserved order), in a fixed order so two equal states give equal values. Only
     /// meaningful with no change in flight: a snapshot is taken when the actor is quiet.
     pub fn holdings(&self) -> StoredHoldings {
-        let mut reserved_units: HashMap<UserId, u32> = HashMap::new();
+        let mut reserved_units: IdMap<UserId, u32> = IdMap::default();
         let mut reserved: Vec<StoredOrder> = Vec::new();
         for (order_id, holding) in &self.holdings {
             if holding.status != OrderStatus::Reserved {
