@@ -3,7 +3,7 @@
 //! Each event commits in the same transaction as the change it reports, then a relay publishes it.
 //! Consumers dedupe by `id`, so a replayed event changes nothing.
 
-use crate::ids::{new_id, ListingId, OrderId, RoomId, UserId};
+use crate::ids::{new_id_at, ListingId, OrderId, RoomId, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -20,7 +20,7 @@ pub struct DomainEvent {
 impl DomainEvent {
     pub fn new(at: DateTime<Utc>, payload: EventPayload) -> Self {
         Self {
-            id: new_id(),
+            id: new_id_at(u64::try_from(at.timestamp_millis()).unwrap_or(0)),
             at,
             payload,
         }

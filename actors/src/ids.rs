@@ -36,6 +36,12 @@ pub fn new_id() -> Uuid {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
+    new_id_at(millis)
+}
+
+/// A new v7 id stamped with `millis` since the Unix epoch: for a caller that has just read the
+/// clock (an event made at `at`), so the id costs no second clock read.
+pub fn new_id_at(millis: u64) -> Uuid {
     let (a, b) = (next_random().to_le_bytes(), next_random().to_le_bytes());
     let mut random = [0u8; 10];
     random[..8].copy_from_slice(&a);
