@@ -316,7 +316,10 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
     });
     let server = HttpServer::new(move || {
         App::new()
-            .wrap(tracing_actix_web_lite())
+            .wrap(actix_web::middleware::Condition::new(
+                access_log_enabled(),
+                tracing_actix_web_lite(),
+            ))
             .wrap(actix_web::middleware::from_fn(gateway::metrics::record))
             .app_data(services.clone())
             .app_data(keys.clone())
@@ -378,6 +381,12 @@ fn tracing_actix_web_lite() -> actix_web::middleware::Logger {
     actix_web::middleware::Logger::new("%{method}xi %U %s %Dms")
         .custom_request_replace("method", |req| req.method().to_string())
         .log_level(log_level())
+}
+
+/// Whether the access log would be written at all: without it at debug level the middleware is
+/// left out, so a request pays nothing for lines nobody reads (it renders fields per request).
+fn access_log_enabled() -> bool {
+    tracing::level_filters::LevelFilter::current() >= tracing::level_filters::LevelFilter::DEBUG
 }
 
 fn log_level() -> tracing::log::Level {
