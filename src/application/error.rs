@@ -23,6 +23,9 @@ pub enum AppError {
     NotPayable(&'static str),
     #[error("the username is taken")]
     UsernameTaken,
+    /// Editing or deleting a listing that was ordered from: its orders name its terms.
+    #[error("the listing has orders; it can only be closed")]
+    ListingHasOrders,
     #[error("{field}: {reason}")]
     InvalidField { field: &'static str, reason: String },
     /// Input not even of the expected form (a cursor this server never gave): 400, like

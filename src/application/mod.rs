@@ -5,7 +5,10 @@
 
 pub mod cancel_order;
 pub mod change_room_status;
+pub mod close_listing;
 pub mod create_room;
+pub mod delete_listing;
+pub mod edit_listing;
 pub mod error;
 pub mod get_order;
 pub mod get_room;
@@ -17,6 +20,7 @@ pub mod list_listings;
 pub mod list_orders;
 pub mod list_room_orders;
 pub mod list_rooms;
+pub mod listing_change;
 pub mod moderate_chat;
 pub mod paging;
 pub mod pay_order;

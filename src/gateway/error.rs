@@ -56,6 +56,7 @@ impl ApiError {
                 AppError::NotCancellable => (S::CONFLICT, "not_cancellable"),
                 AppError::NotPayable(_) => (S::CONFLICT, "not_payable"),
                 AppError::UsernameTaken => (S::CONFLICT, "username_taken"),
+                AppError::ListingHasOrders => (S::CONFLICT, "listing_has_orders"),
                 AppError::InvalidField { .. } => (S::UNPROCESSABLE_ENTITY, "invalid_field"),
                 AppError::Malformed { .. } => (S::BAD_REQUEST, "bad_request"),
                 AppError::Unavailable(_) | AppError::Busy(_) => (S::SERVICE_UNAVAILABLE, "unavailable"),

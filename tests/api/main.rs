@@ -16,6 +16,7 @@ mod identity;
 mod layers;
 mod lifecycle;
 mod limits;
+mod listing_changes;
 mod live_status;
 mod logs;
 mod merchant_views;

@@ -14,6 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
+mod amend;
 mod lifecycle;
 pub use lifecycle::{Expiring, PayError, PayPlan, StoredPayment};
 

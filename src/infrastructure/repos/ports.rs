@@ -48,6 +48,9 @@ impl ListingRepo for Storage {
         insert_listing(listing: ListingRecord) -> ();
         find_listing(id: ListingId) -> Option<ListingRecord>;
         listings_of_room(room_id: RoomId) -> Vec<ListingRecord>;
+        update_listing(listing: ListingRecord) -> ();
+        close_listing(id: ListingId, at: DateTime<Utc>) -> ();
+        delete_listing(id: ListingId) -> ();
     }
 }
 
@@ -82,6 +85,7 @@ impl OrderRepo for Storage {
         rooms_with_reservations() -> Vec<RoomId>;
         orders_of_listings(listing_ids: Vec<ListingId>, status: Option<OrderStatus>, window: Window) -> Vec<Order>;
         order_by_key(user_id: UserId, key: String) -> Option<Order>;
+        listing_has_orders(listing_id: ListingId) -> bool;
     }
 }
 
