@@ -41,6 +41,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(coupons::show_campaign)
         .service(coupons::stop_campaign)
         .service(coupons::list)
+        .service(coupons::redeem)
+        .service(coupons::room_coupons)
         .service(moderation::mute)
         .service(moderation::unmute)
         .service(moderation::delete_chat)

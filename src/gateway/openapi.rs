@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi};
         listings::place, listings::list, listings::restock, listings::edit, listings::close, listings::remove, listings::pin, listings::unpin,
         orders::place, orders::show, orders::list, orders::cancel,
         payments::pay, payments::webhook,
-        coupons::start_campaign, coupons::show_campaign, coupons::stop_campaign, coupons::list,
+        coupons::start_campaign, coupons::show_campaign, coupons::stop_campaign, coupons::list, coupons::redeem, coupons::room_coupons,
         moderation::mute, moderation::unmute, moderation::delete_chat,
         super::ws::upgrade::connect,
         operations::healthz, operations::readyz, operations::metrics, operations::openapi, operations::docs,

@@ -7,6 +7,7 @@ mod helpers;
 mod buyer_lists;
 mod cli;
 mod concurrency;
+mod coupon_redemption;
 mod coupons;
 mod crash;
 mod durability;
