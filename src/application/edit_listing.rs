@@ -35,10 +35,19 @@ pub async fn edit_listing(
     if room.status == RoomStatus::Ended {
         return Err(AppError::Refused(ReserveError::LiveEnded));
     }
-    let listing = changed(listing_in_room(services, room_id, listing_id).await?, changes)?;
+    let base = listing_in_room(services, room_id, listing_id).await?;
+    let listing = changed(base.clone(), changes)?;
     let actor = inventory(services, room_id, listing_id).await?;
     let stored = services.listings.clone();
     let record = listing.clone();
+    // Runs while the actor decides nothing else: a restock or edit that landed since `base` was
+    // read would be overwritten, so the edit is refused (retry) rather than lose it.
+    let write = async move {
+        if stored.find_listing(listing_id).await?.as_ref() != Some(&base) {
+            return Err(AppError::Unavailable("the listing changed meanwhile; retry".into()));
+        }
+        Ok(stored.update_listing(record).await?)
+    };
     let amend = Amend {
         room_id,
         terms: ListingTerms {
@@ -50,11 +59,7 @@ pub async fn edit_listing(
             ends_at: listing.ends_at,
         },
         total: listing.stock_total,
-        write: write_if_never_ordered(
-            services,
-            listing_id,
-            async move { Ok(stored.update_listing(record).await?) },
-        ),
+        write: write_if_never_ordered(services, listing_id, write),
     };
     let stock_left = decide(services, &actor, amend).await?;
     tell_room(services, &listing, stock_left).await?;

@@ -4,7 +4,7 @@ use super::StoreFuture;
 use chrono::{DateTime, Utc};
 use livecart_actors::{ListingId, RoomId};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListingRecord {
     pub id: ListingId,
     pub room_id: RoomId,

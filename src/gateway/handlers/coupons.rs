@@ -85,9 +85,12 @@ pub async fn redeem(svc: Svc, auth: Authenticated, path: web::Path<Uuid>) -> Res
 
 /// A room's coupons: optionally only redeemed (`true`) or unredeemed (`false`) ones, paged.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RoomCouponsQuery {
     redeemed: Option<bool>,
+    /// 1 to 200; 50 by default.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     cursor: Option<String>,
 }
