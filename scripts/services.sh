@@ -82,3 +82,16 @@ ensure_redis() {
   wait_for Redis sh -c 'redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG'
   say "Redis ready"
 }
+
+ensure_chromium() {
+  # The web client's end-to-end test (tests/api/web_client.rs) drives Debian's headless Chromium
+  # through chromedriver; a CJK font lets the Chinese screenshots show their text.
+  local missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+  fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk' || missing+=(fonts-wqy-microhei)
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt_install "${missing[@]}"
+  fi
+  say "Chromium ready"
+}

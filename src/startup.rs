@@ -134,7 +134,7 @@ impl Application {
             0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             n => n,
         };
-        // Snapshots of room state go to Redis when configured, else to the SQL database.
+        // Snapshots of room and listing state go to Redis when configured, else to the SQL database.
         let snapshots: Arc<dyn SnapshotStore> = match &redis {
             Some(pool) => Arc::new(RedisSnapshots::new(pool.clone())),
             None => Arc::new(SqlSnapshots::new(relay_storage.clone())),
@@ -147,7 +147,7 @@ impl Application {
             key: stream.push_key.clone(),
         });
         let directory = Directory::new(
-            Arc::new(SqlRoomStore::new(storage.clone(), signer.clone())),
+            Arc::new(SqlRoomStore::new(storage.clone(), signer.clone(), snapshots.clone())),
             Arc::new(leases),
             Arc::new(journal),
             clock.clone(),
@@ -299,6 +299,7 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
     let metrics = web::Data::new(crate::telemetry::prometheus());
     let body_limit = settings.limits.max_body_bytes;
     let origins = web::Data::new(AllowedOrigins(settings.server.allowed_origins.clone()));
+    let page_policy = web::Data::new(gateway::web_client::PagePolicy::new(&settings.stream.play_domain)?);
     let limits = web::Data::new(Limits::new(&settings.limits));
     let session = SessionConfig::default();
     let session = web::Data::new(SessionConfig {
@@ -324,6 +325,7 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
             .app_data(input::path_config())
             .app_data(input::query_config())
             .app_data(origins.clone())
+            .app_data(page_policy.clone())
             .app_data(limits.clone())
             .app_data(session.clone())
             .configure(gateway::routes)

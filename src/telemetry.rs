@@ -143,10 +143,21 @@ fn describe_metrics() {
         "livecart_rooms_passivated_total",
         "Idle rooms stopped and left to be rebuilt on their next request"
     );
-    describe_counter!("livecart_snapshots_written_total", "Room snapshots written behind");
+    describe_counter!(
+        "livecart_snapshots_written_total",
+        "Room and listing snapshots written behind"
+    );
     describe_counter!(
         "livecart_snapshots_failed_total",
-        "Room snapshot writes that failed (Redis or SQL away); retried on the next tick"
+        "Room and listing snapshot writes that failed (Redis or SQL away); retried on a later tick"
+    );
+    describe_counter!(
+        "livecart_listing_loads_total",
+        "Listings started, by where their holdings came from: a current snapshot, or their orders"
+    );
+    describe_counter!(
+        "livecart_listing_load_order_rows_total",
+        "Order rows (per-buyer sums and reserved orders) read to rebuild listings without a current snapshot"
     );
     describe_counter!(
         "livecart_outbox_relay_failures_total",

@@ -49,6 +49,10 @@ pub struct ListingSeed {
     pub terms: ListingTerms,
     pub total_stock: u64,
     pub holdings: StoredHoldings,
+    /// The listing's journal position that `holdings` reflects.
+    pub position: u64,
+    /// `holdings` came from the listing's snapshot (at `position`), not from its orders.
+    pub restored: bool,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -238,9 +242,17 @@ impl Directory {
     }
 
     /// Stops every room and gives their leases back, so another node can take them at once.
-    /// Each room's snapshot is written first, so the next process resumes its chat.
+    /// Each listing's commits are answered and its snapshot written first, and each room's, so
+    /// the next process resumes its chat and its listings without reading their orders.
     pub async fn release_all(&self) {
-        let rooms: Vec<Addr<RoomActor>> = self.entries().rooms.values().map(|e| e.addr.clone()).collect();
+        let (rooms, listings): (Vec<Addr<RoomActor>>, Vec<Addr<InventoryActor>>) = {
+            let entries = self.entries();
+            let rooms = entries.rooms.values().map(|e| e.addr.clone()).collect();
+            (rooms, entries.listings.values().map(|(_, addr)| addr.clone()).collect())
+        };
+        for listing in listings {
+            let _ = listing.send(Drain).await;
+        }
         for room in rooms {
             let _ = room.send(Persist).await;
         }
@@ -486,11 +498,13 @@ impl Directory {
             starts_at: terms.starts_at,
             ends_at: terms.ends_at,
         };
-        let (journal, clock) = (self.journal.clone(), self.clock.clone());
+        let (journal, clock, snapshots) = (self.journal.clone(), self.clock.clone(), self.snapshots.clone());
+        let (position, restored) = (seed.position, seed.restored);
         let watcher = room.clone().recipient();
         let arbiter = self.pick_arbiter();
         let addr = InventoryActor::start_in_arbiter(&arbiter, move |_ctx| {
             InventoryActor::new(state, fence, journal, clock, Some(watcher))
+                .with_snapshots(snapshots, position, restored)
         });
         entries.listings.insert(terms.listing_id, (terms.room_id, addr.clone()));
         if let Some(entry) = entries.rooms.get_mut(&terms.room_id) {

@@ -102,6 +102,19 @@ impl EventPayload {
             EventPayload::LiveEnded { .. } => "live.ended",
         }
     }
+
+    /// The listing the event is about, if any: the journal counts each listing's entries by it.
+    pub fn listing_id(&self) -> Option<ListingId> {
+        match self {
+            EventPayload::OrderCreated { listing_id, .. }
+            | EventPayload::OrderCancelled { listing_id, .. }
+            | EventPayload::OrderExpired { listing_id, .. }
+            | EventPayload::OrderPaid { listing_id, .. }
+            | EventPayload::OrderRefunded { listing_id, .. }
+            | EventPayload::StockAdded { listing_id, .. } => Some(*listing_id),
+            EventPayload::LiveStarted { .. } | EventPayload::LiveEnded { .. } => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -4,6 +4,11 @@
 //! ack resolves, that is when the batch holding the entry has committed. The adapter batches
 //! entries from every actor into one transaction (group commit), so the hot path pays for a
 //! commit per batch, not per order.
+//!
+//! Each listing has a journal position: the number of its entries ever committed, advanced by
+//! the adapter in the same transaction as the entries. An actor knows its own position (the one
+//! it started from plus the entries it saw commit), so a snapshot stamped with it can be checked
+//! against storage: equal positions mean the snapshot holds every committed change.
 
 use crate::events::DomainEvent;
 use crate::ids::{ListingId, OrderId};
@@ -51,6 +56,29 @@ pub enum JournalEntry {
         added: u32,
         event: DomainEvent,
     },
+}
+
+impl JournalEntry {
+    /// The event the entry reports; it commits with the entry.
+    pub fn event(&self) -> &DomainEvent {
+        match self {
+            JournalEntry::OrderPlaced { event, .. }
+            | JournalEntry::OrderCancelled { event, .. }
+            | JournalEntry::OrderExpired { event, .. }
+            | JournalEntry::OrderPaid { event, .. }
+            | JournalEntry::OrderRefunded { event, .. }
+            | JournalEntry::StockAdded { event, .. } => event,
+        }
+    }
+
+    /// The listing whose journal position the entry advances: every entry is one listing's.
+    pub fn listing_id(&self) -> Option<ListingId> {
+        match self {
+            JournalEntry::OrderPlaced { order, .. } => Some(order.listing_id),
+            JournalEntry::StockAdded { listing_id, .. } => Some(*listing_id),
+            other => other.event().payload.listing_id(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

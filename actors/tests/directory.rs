@@ -67,6 +67,8 @@ fn seed(room_id: RoomId, listing_id: ListingId) -> ListingSeed {
         },
         total_stock: 5,
         holdings: Default::default(),
+        position: 0,
+        restored: false,
     }
 }
 

@@ -69,6 +69,8 @@ pub async fn place_listing(
             },
             total_stock: listing.stock_total,
             holdings: Default::default(),
+            position: 0,
+            restored: false,
         };
         services.directory.attach_listing(seed).await?;
     }

@@ -7,6 +7,7 @@ pub mod input;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod web_client;
 pub mod ws;
 
 use actix_web::web;
@@ -53,6 +54,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(operations::openapi)
         .service(operations::docs)
         .service(operations::docs_file)
+        .service(web_client::start_page)
+        .service(web_client::room_page)
+        .service(web_client::console_page)
+        .service(web_client::asset)
         // Also answers 405 for a documented path asked with another method: a new route gets
         // that by being in the OpenAPI document (`openapi.rs`).
         .default_service(web::to(input::no_such_route));

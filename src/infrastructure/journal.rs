@@ -28,6 +28,7 @@ use livecart_actors::journal::{Journal, JournalAck, JournalEntry, JournalError};
 use livecart_actors::lease::Fence;
 use livecart_actors::order::Order;
 use livecart_actors::order::OrderStatus::{self, Cancelled, Expired, Paid, Refunded, Reserved};
+use livecart_actors::ListingId;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, TrySendError};
@@ -384,12 +385,29 @@ fn commit(
             results.push(result);
         }
         outbox::append(conn, &events)?;
+        for (listing_id, entries) in written_per_listing(batch, &results) {
+            catalog::advance_position(conn, listing_id, entries)?;
+        }
         let refused = format_refused(&results);
         if !refused.is_empty() {
             leases::record_batch(conn, writer_id, batch_no, &refused)?;
         }
         Ok(results)
     })
+}
+
+/// How many entries of each listing a batch wrote: what its journal position advances by.
+fn written_per_listing(
+    batch: &[(Fence, JournalEntry)],
+    results: &[Result<(), JournalError>],
+) -> HashMap<ListingId, u32> {
+    let mut written: HashMap<ListingId, u32> = HashMap::new();
+    for ((_, entry), result) in batch.iter().zip(results) {
+        if let (Ok(()), Some(listing_id)) = (result, entry.listing_id()) {
+            *written.entry(listing_id).or_insert(0) += 1;
+        }
+    }
+    written
 }
 
 /// `3:F,7:K`: the entries a batch refused, by index, so a resolved batch answers each exactly.

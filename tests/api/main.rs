@@ -4,6 +4,7 @@
 #[macro_use]
 mod helpers;
 
+mod browser;
 mod buyer_lists;
 mod cli;
 mod concurrency;
@@ -18,6 +19,7 @@ mod layers;
 mod lifecycle;
 mod limits;
 mod listing_changes;
+mod listing_snapshots;
 mod live_status;
 mod logs;
 mod merchant_views;
@@ -33,6 +35,8 @@ mod room_snapshots;
 mod shutdown;
 mod streams;
 mod tenancy;
+mod web_client;
+mod web_shop;
 mod wire_format;
 mod ws_client;
 mod ws_fuzz;

@@ -1,7 +1,8 @@
 //! A TCP proxy between livecart and PostgreSQL that the fault tests steer: forward, refuse new
 //! connections and reset the open ones (a restart), blackhole (accept and swallow everything: a
 //! database that hangs), or cut a connection right after it sent the COMMIT of a transaction
-//! that wrote orders, before the answer gets back (the ambiguous commit).
+//! that wrote orders, before the answer gets back (the ambiguous commit). In front of livecart
+//! itself, resetting connections is a browser's network dropping (`web_shop.rs`).
 //!
 //! It runs on its own thread and runtime, so it keeps forwarding whatever the test's runtime does.
 

@@ -298,5 +298,15 @@ on_both_backends! {
         assert_eq!(stored, orders, "every acknowledged order is stored");
         let mut redis = connect(&server.url()).await;
         until("nothing is left pending", Duration::from_secs(10), async || pending(&mut redis, &stream).await == 0).await;
+        // Snapshots resumed too: the listing's, in the Redis that came back, is at the position
+        // the journal reached.
+        let position = query_number(&app.database_url, &format!("SELECT journal_position AS n FROM catalog_listings WHERE id = '{listing}'"));
+        let key = format!("livecart:snapshot:listing:{listing}");
+        until("the listing's snapshot is current in Redis", Duration::from_secs(15), async || {
+            let body: Option<String> = deadpool_redis::redis::cmd("GET").arg(&key).query_async(&mut redis).await.expect("GET");
+            body.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok())
+                .is_some_and(|snapshot| snapshot["position"].as_i64() == Some(position))
+        })
+        .await;
     }
 }

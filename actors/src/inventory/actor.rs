@@ -14,12 +14,12 @@ use super::state::{
 use crate::clock::Clock;
 use crate::events::{DomainEvent, EventPayload};
 use crate::ids::{OrderId, RoomId};
-use crate::journal::{Journal, JournalAck, JournalEntry, JournalError};
+use crate::journal::{Journal, JournalEntry, JournalError};
 use crate::lease::Fence;
 use crate::order::Order;
 use crate::room::{RoomStatus, StockChanged};
+use crate::snapshot::{ListingSnapshot, NoSnapshots, SnapshotStore};
 use actix::prelude::*;
-use futures_util::future::{FutureExt, Shared};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -172,7 +172,7 @@ pub struct InventoryActor {
     /// Commits still in flight, by order, with when they were sent: a replay of the same
     /// idempotency key waits on the same commit rather than answering with an order that is not
     /// durable yet, and a commit that does not come tells buyers to retry rather than sold out.
-    pending: HashMap<OrderId, (Shared<JournalAck>, Instant)>,
+    pending: HashMap<OrderId, InFlight>,
     /// Told the stock left after committed changes, for the room's fan-out.
     stock_watcher: Option<Recipient<StockChanged>>,
     /// An announcement is already scheduled: changes until then are coalesced into it.
@@ -190,7 +190,31 @@ pub struct InventoryActor {
     drained: Vec<tokio::sync::oneshot::Sender<()>>,
     /// Set by `Drain`: new work is turned away to the next incarnation.
     retiring: bool,
+    /// Where the listing's snapshot goes, written behind (see [`ListingSnapshot`]).
+    snapshots: Arc<dyn SnapshotStore>,
+    /// The listing's journal position: the one it started from plus every entry of this
+    /// incarnation that committed. With nothing in flight, the state holds exactly the
+    /// committed entries up to it.
+    position: u64,
+    /// The position of the last snapshot written (or found at start): nothing to write while
+    /// the position has not moved.
+    saved_position: Option<u64>,
+    /// The store's generation when this actor last wrote: a store that lost its data is
+    /// written again.
+    saved_generation: u64,
+    /// A snapshot write is on its way: the next waits for it.
+    saving: bool,
 }
+
+/// A new order's commit on its way: when it was sent, and the replays of its idempotency key
+/// waiting for its outcome (none, almost always: no allocation per order for them).
+struct InFlight {
+    sent: Instant,
+    replays: Vec<tokio::sync::oneshot::Sender<Result<(), JournalError>>>,
+}
+
+/// At most one snapshot write per listing per this interval, and only when its position moved.
+const SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
 
 /// How long stock changes are gathered into one announcement to the room.
 const ANNOUNCE_AFTER: Duration = Duration::from_millis(50);
@@ -229,7 +253,88 @@ impl InventoryActor {
             quiet_since: (0, Instant::now()),
             drained: Vec::new(),
             retiring: false,
+            snapshots: Arc::new(NoSnapshots),
+            position: 0,
+            saved_position: None,
+            saved_generation: 0,
+            saving: false,
         }
+    }
+
+    /// Writes snapshots to `snapshots`; `position` is the listing's journal position that
+    /// `state` reflects, and `restored` says the state came from a snapshot at that position
+    /// (so there is nothing to write until something changes).
+    pub fn with_snapshots(mut self, snapshots: Arc<dyn SnapshotStore>, position: u64, restored: bool) -> Self {
+        self.saved_generation = snapshots.generation();
+        self.snapshots = snapshots;
+        self.position = position;
+        self.saved_position = restored.then_some(position);
+        self
+    }
+
+    /// The snapshot of this moment, if the state is settled: with a change in flight the state
+    /// holds effects storage may not have (or may never get), so nothing is taken then.
+    fn settled_snapshot(&self) -> Option<ListingSnapshot> {
+        (self.in_flight == 0).then(|| ListingSnapshot {
+            position: self.position,
+            holdings: self.state.holdings(),
+        })
+    }
+
+    /// Whether the snapshot kept is behind this incarnation, or lost with the store's data.
+    fn snapshot_stale(&self, generation: u64) -> bool {
+        self.saved_position != Some(self.position) || generation != self.saved_generation
+    }
+
+    /// The last snapshot of an incarnation that is stopping (passivation, shutdown), awaited so
+    /// the next incarnation finds it; skipped when the one kept is current.
+    fn final_snapshot(&self) -> impl std::future::Future<Output = ()> + 'static {
+        let stale = self.snapshot_stale(self.snapshots.generation());
+        let listing_id = self.state.terms().listing_id;
+        let save = self
+            .settled_snapshot()
+            .filter(|_| stale)
+            .map(|snapshot| self.snapshots.save_listing(listing_id, snapshot));
+        async move {
+            let Some(save) = save else { return };
+            match save.await {
+                Ok(()) => metrics::counter!("livecart_snapshots_written_total").increment(1),
+                Err(err) => {
+                    metrics::counter!("livecart_snapshots_failed_total").increment(1);
+                    tracing::warn!(listing.id = %listing_id, error = %err, "listing snapshot not written before the listing stopped");
+                }
+            }
+        }
+    }
+
+    /// Writes the snapshot in the background when the position moved (or the store lost it),
+    /// the state is settled, and no earlier write is still on its way. A failed write is
+    /// counted and tried again on a later tick.
+    fn persist(&mut self, ctx: &mut Context<Self>) {
+        let generation = self.snapshots.generation();
+        if self.saving || !self.snapshot_stale(generation) {
+            return;
+        }
+        let Some(snapshot) = self.settled_snapshot() else {
+            return;
+        };
+        let position = snapshot.position;
+        self.saving = true;
+        let save = self.snapshots.save_listing(self.state.terms().listing_id, snapshot);
+        ctx.spawn(save.into_actor(self).map(move |saved, act, _ctx| {
+            act.saving = false;
+            match saved {
+                Ok(()) => {
+                    metrics::counter!("livecart_snapshots_written_total").increment(1);
+                    act.saved_position = Some(position);
+                    act.saved_generation = generation;
+                }
+                Err(err) => {
+                    metrics::counter!("livecart_snapshots_failed_total").increment(1);
+                    tracing::debug!(listing.id = %act.state.terms().listing_id, error = %err, "listing snapshot skipped; will retry");
+                }
+            }
+        }));
     }
 
     /// A change is on its way to the journal.
@@ -237,8 +342,11 @@ impl InventoryActor {
         self.in_flight += 1;
     }
 
-    /// A change's answer came back.
-    fn answered(&mut self) {
+    /// A change's answer came back; a committed one moved the listing's journal position.
+    fn answered(&mut self, committed: bool) {
+        if committed {
+            self.position += 1;
+        }
         self.in_flight = self.in_flight.saturating_sub(1);
         self.activity = self.activity.wrapping_add(1);
         if self.in_flight == 0 {
@@ -255,7 +363,7 @@ impl InventoryActor {
             .append(self.fence, entry)
             .into_actor(self)
             .map(|committed, act, _ctx| {
-                act.answered();
+                act.answered(committed.is_ok());
                 committed
             })
     }
@@ -284,7 +392,7 @@ impl InventoryActor {
         let now = Instant::now();
         self.pending
             .values()
-            .any(|(_, sent)| now.duration_since(*sent) > COMMIT_STUCK_AFTER)
+            .any(|commit| now.duration_since(commit.sent) > COMMIT_STUCK_AFTER)
     }
 
     /// Expires every reservation past its deadline by the clock: each expiry is journaled and
@@ -347,6 +455,7 @@ impl Actor for InventoryActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         self.expire_due(ctx);
         ctx.run_interval(EXPIRY_TICK, |act, ctx| act.expire_due(ctx));
+        ctx.run_interval(SNAPSHOT_EVERY, |act, ctx| act.persist(ctx));
         if !self.state.is_consistent() {
             tracing::error!(
                 listing.id = %self.state.terms().listing_id,
@@ -376,12 +485,16 @@ impl Handler<Reserve> for InventoryActor {
                 Box::pin(fut::ready(Err(ReserveFailed::Storage(stuck))))
             }
             Err(refusal) => Box::pin(fut::ready(Err(refusal.into()))),
-            Ok(Reserved::Replayed(order_id)) => match self.pending.get(&order_id) {
-                Some((commit, _)) => {
-                    let commit = commit.clone();
+            Ok(Reserved::Replayed(order_id)) => match self.pending.get_mut(&order_id) {
+                Some(commit) => {
+                    let (reply, outcome) = tokio::sync::oneshot::channel();
+                    commit.replays.push(reply);
                     Box::pin(
-                        async move { commit.await.map(|()| Placed::Replayed(order_id)).map_err(Into::into) }
-                            .into_actor(self),
+                        async move {
+                            let committed = outcome.await.unwrap_or_else(|_| Err(moving()));
+                            committed.map(|()| Placed::Replayed(order_id)).map_err(Into::into)
+                        }
+                        .into_actor(self),
                     )
                 }
                 None => Box::pin(fut::ready(Ok(Placed::Replayed(order_id)))),
@@ -399,20 +512,25 @@ impl Handler<Reserve> for InventoryActor {
                     },
                 );
                 self.began();
-                let commit = self
-                    .journal
-                    .append(
-                        self.fence,
-                        JournalEntry::OrderPlaced {
-                            order: order.clone(),
-                            event,
-                        },
-                    )
-                    .shared();
-                self.pending.insert(order.id, (commit.clone(), Instant::now()));
+                let commit = self.journal.append(
+                    self.fence,
+                    JournalEntry::OrderPlaced {
+                        order: order.clone(),
+                        event,
+                    },
+                );
+                let in_flight = InFlight {
+                    sent: Instant::now(),
+                    replays: Vec::new(),
+                };
+                self.pending.insert(order.id, in_flight);
                 Box::pin(commit.into_actor(self).map(move |committed, act, ctx| {
-                    act.answered();
-                    act.pending.remove(&order.id);
+                    act.answered(committed.is_ok());
+                    if let Some(commit) = act.pending.remove(&order.id) {
+                        for replay in commit.replays {
+                            let _ = replay.send(committed.clone());
+                        }
+                    }
                     match committed {
                         Ok(()) => {
                             act.announce_stock(ctx);
@@ -618,18 +736,26 @@ impl Handler<IdleFor> for InventoryActor {
 }
 
 impl Handler<Drain> for InventoryActor {
-    type Result = ResponseFuture<()>;
+    type Result = ResponseActFuture<Self, ()>;
 
     fn handle(&mut self, _msg: Drain, _ctx: &mut Self::Context) -> Self::Result {
         self.retiring = true;
-        if self.in_flight == 0 {
-            return Box::pin(async {});
-        }
-        let (done, wait) = tokio::sync::oneshot::channel();
-        self.drained.push(done);
-        Box::pin(async move {
-            let _ = wait.await;
-        })
+        let drained = if self.in_flight == 0 {
+            None
+        } else {
+            let (done, wait) = tokio::sync::oneshot::channel();
+            self.drained.push(done);
+            Some(wait)
+        };
+        Box::pin(
+            async move {
+                if let Some(wait) = drained {
+                    let _ = wait.await;
+                }
+            }
+            .into_actor(self)
+            .then(|(), act, _ctx| act.final_snapshot().into_actor(act)),
+        )
     }
 }
 

@@ -137,7 +137,7 @@ pub struct InventoryState {
 }
 
 /// A reserved order as rebuilt from storage: it may still be cancelled, so it is kept one by one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredOrder {
     pub order_id: OrderId,
     pub user_id: UserId,
@@ -146,8 +146,8 @@ pub struct StoredOrder {
 }
 
 /// What storage holds for one listing, in aggregate: enough to rebuild the state without reading
-/// every order the listing ever had.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// every order the listing ever had. A listing snapshot carries one too.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredHoldings {
     /// Units held by final orders (paid), per buyer: they count toward stock and limits only.
     pub settled: Vec<(UserId, u64)>,
@@ -204,6 +204,38 @@ impl InventoryState {
             state.inconsistent = true;
         }
         state
+    }
+
+    /// What the listing's orders hold, in the form storage gives it back (paid units per buyer,
+    /// and each reserved order), in a fixed order so two equal states give equal values. Only
+    /// meaningful with no change in flight: a snapshot is taken when the actor is quiet.
+    pub fn holdings(&self) -> StoredHoldings {
+        let mut reserved_units: HashMap<UserId, u32> = HashMap::new();
+        let mut reserved: Vec<StoredOrder> = Vec::new();
+        for (order_id, holding) in &self.holdings {
+            if holding.status != OrderStatus::Reserved {
+                continue;
+            }
+            *reserved_units.entry(holding.user_id).or_insert(0) += holding.quantity;
+            reserved.push(StoredOrder {
+                order_id: *order_id,
+                user_id: holding.user_id,
+                quantity: holding.quantity,
+                expires_at: holding.expires_at,
+            });
+        }
+        let mut settled: Vec<(UserId, u64)> = self
+            .per_user
+            .iter()
+            .map(|(user_id, held)| {
+                let reserved = reserved_units.get(user_id).copied().unwrap_or(0);
+                (*user_id, u64::from(held.saturating_sub(reserved)))
+            })
+            .filter(|(_, units)| *units > 0)
+            .collect();
+        settled.sort();
+        reserved.sort_by_key(|order| order.order_id);
+        StoredHoldings { settled, reserved }
     }
 
     /// False when the stored totals contradicted each other at rehydration; the listing then
@@ -616,6 +648,29 @@ mod tests {
         },
     }
 
+    /// What the orders table gives back for a listing, as the storage adapter reads it: paid
+    /// units summed per buyer, and each order still reserved.
+    fn rebuilt_from(stored: &HashMap<OrderId, (UserId, u32, OrderStatus, DateTime<Utc>)>) -> StoredHoldings {
+        let mut paid: HashMap<UserId, u64> = HashMap::new();
+        let mut reserved = Vec::new();
+        for (order_id, &(user_id, quantity, status, expires_at)) in stored {
+            match status {
+                OrderStatus::Paid => *paid.entry(user_id).or_insert(0) += u64::from(quantity),
+                OrderStatus::Reserved => reserved.push(StoredOrder {
+                    order_id: *order_id,
+                    user_id,
+                    quantity,
+                    expires_at,
+                }),
+                _ => {}
+            }
+        }
+        let mut settled: Vec<(UserId, u64)> = paid.into_iter().collect();
+        settled.sort();
+        reserved.sort_by_key(|o| o.order_id);
+        StoredHoldings { settled, reserved }
+    }
+
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             4 => (0..6usize, 0..5u32, proptest::option::of(0..4u8))
@@ -637,7 +692,7 @@ mod tests {
             let mut placed: Vec<OrderId> = Vec::new();
             let mut now = t0();
             // What storage would say of each order: its buyer, units and status.
-            let mut stored: HashMap<OrderId, (UserId, u32, OrderStatus)> = HashMap::new();
+            let mut stored: HashMap<OrderId, (UserId, u32, OrderStatus, DateTime<Utc>)> = HashMap::new();
             for op in ops {
                 match op {
                     Op::Reserve { user, quantity, key } => {
@@ -649,7 +704,7 @@ mod tests {
                         };
                         if let Ok(Reserved::New(order)) = state.reserve(req, now) {
                             placed.push(order.id);
-                            stored.insert(order.id, (order.user_id, order.quantity, OrderStatus::Reserved));
+                            stored.insert(order.id, (order.user_id, order.quantity, OrderStatus::Reserved, order.expires_at));
                         }
                     }
                     Op::Undo { pick } if !placed.is_empty() => {
@@ -683,7 +738,7 @@ mod tests {
                     }
                     Op::Pay { pick, commits } if !placed.is_empty() => {
                         let id = placed[pick % placed.len()];
-                        if let Some(&(user_id, quantity, status)) = stored.get(&id) {
+                        if let Some(&(user_id, quantity, status, _)) = stored.get(&id) {
                             let order = crate::inventory::StoredPayment { order_id: id, user_id, quantity, status };
                             if let Ok(plan) = state.begin_pay(order, now) {
                                 if commits {
@@ -713,6 +768,32 @@ mod tests {
                 let stored_held: u64 = stored.values().filter(|o| o.2.holds_stock()).map(|o| u64::from(o.1)).sum();
                 prop_assert_eq!(stored_held, sold);
             }
+            // Snapshot-then-restore equals rebuild-from-storage: the snapshot holds what the
+            // orders table would give back, and a listing restored from either decides alike.
+            let snapshot = state.holdings();
+            let rebuilt = rebuilt_from(&stored);
+            prop_assert_eq!(&snapshot, &rebuilt);
+            let total = initial + restocked;
+            let restore = |holdings: StoredHoldings| {
+                InventoryState::rehydrate(state.terms().clone(), RoomStatus::Live, total, Duration::minutes(15), holdings)
+            };
+            let (mut from_snapshot, mut from_orders) = (restore(snapshot), restore(rebuilt));
+            prop_assert_eq!(from_snapshot.stock_left(), state.stock_left());
+            prop_assert_eq!(from_orders.stock_left(), state.stock_left());
+            prop_assert_eq!(from_snapshot.holdings(), from_orders.holdings());
+            prop_assert_eq!(from_snapshot.next_deadline(), from_orders.next_deadline());
+            for user in &users {
+                prop_assert_eq!(from_snapshot.held_by(user), state.held_by(user));
+                let (a, b) = (request(*user, 1), request(*user, 1));
+                let same_id = ReserveRequest { order_id: a.order_id, ..b };
+                prop_assert_eq!(from_snapshot.reserve(a, now).is_ok(), from_orders.reserve(same_id, now).is_ok());
+            }
+            let later = now + Duration::days(1);
+            let mut due_a: Vec<OrderId> = from_snapshot.due_expiries(later).iter().map(|e| e.order_id).collect();
+            let mut due_b: Vec<OrderId> = from_orders.due_expiries(later).iter().map(|e| e.order_id).collect();
+            due_a.sort();
+            due_b.sort();
+            prop_assert_eq!(due_a, due_b);
         }
     }
 }

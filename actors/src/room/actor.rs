@@ -103,6 +103,9 @@ pub struct RoomActor {
     pub(super) snapshots: Arc<dyn SnapshotStore>,
     /// Chat or likes changed since the last snapshot.
     pub(super) snapshot_dirty: bool,
+    /// The snapshot store's generation at the last write: when the store loses its data, the
+    /// room writes its snapshot again even if nothing changed.
+    pub(super) snapshot_generation: u64,
 }
 
 impl RoomActor {
@@ -141,6 +144,7 @@ impl RoomActor {
             viewers_dirty: false,
             announced_open: HashSet::new(),
             announced_ended: HashSet::new(),
+            snapshot_generation: snapshots.generation(),
             snapshots,
             snapshot_dirty: false,
         }
@@ -157,6 +161,11 @@ impl RoomActor {
     /// Writes the snapshot if something changed, in the background; a failed write is counted
     /// and tried again on the next tick.
     fn persist(&mut self, ctx: &mut Context<Self>) {
+        let generation = self.snapshots.generation();
+        if generation != self.snapshot_generation {
+            self.snapshot_generation = generation;
+            self.snapshot_dirty = true;
+        }
         if !std::mem::take(&mut self.snapshot_dirty) {
             return;
         }

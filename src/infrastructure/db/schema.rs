@@ -37,6 +37,7 @@ diesel::table! {
         starts_at -> Nullable<BigInt>,
         ends_at -> Nullable<BigInt>,
         created_at -> BigInt,
+        journal_position -> BigInt,
     }
 }
 
@@ -144,6 +145,14 @@ diesel::table! {
 diesel::table! {
     live_room_snapshots (room_id) {
         room_id -> Text,
+        body -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    inventory_listing_snapshots (listing_id) {
+        listing_id -> Text,
         body -> Text,
         updated_at -> BigInt,
     }

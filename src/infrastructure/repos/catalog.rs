@@ -7,6 +7,7 @@ use crate::infrastructure::db::{parse_id, time, with_conn, StorageError, Storage
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use livecart_actors::{ListingId, RoomId};
+use std::collections::HashMap;
 
 type Row = (String, String, String, i64, i64, i32, Option<i64>, Option<i64>, i64);
 
@@ -30,6 +31,18 @@ fn from_row(row: Row) -> StorageResult<ListingRecord> {
 pub fn add_stock(conn: &mut crate::infrastructure::db::DbConnection, id: ListingId, added: u32) -> QueryResult<usize> {
     diesel::update(listings::catalog_listings.find(id.to_string()))
         .set(listings::stock_total.eq(listings::stock_total + i64::from(added)))
+        .execute(conn)
+}
+
+/// Advances the listing's journal position by the entries of it a batch wrote, inside the
+/// journal's transaction (see `livecart_actors::journal`).
+pub fn advance_position(
+    conn: &mut crate::infrastructure::db::DbConnection,
+    id: ListingId,
+    entries: u32,
+) -> QueryResult<usize> {
+    diesel::update(listings::catalog_listings.find(id.to_string()))
+        .set(listings::journal_position.eq(listings::journal_position + i64::from(entries)))
         .execute(conn)
 }
 
@@ -136,6 +149,25 @@ impl Storage {
         with_conn(&self.pool, move |conn| {
             diesel::delete(listings::catalog_listings.find(id.to_string())).execute(conn)?;
             Ok(())
+        })
+        .await
+    }
+
+    /// The journal positions of these listings; a listing that does not exist is absent.
+    pub async fn journal_positions(&self, ids: Vec<ListingId>) -> StorageResult<HashMap<ListingId, u64>> {
+        with_conn(&self.pool, move |conn| {
+            let keys: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+            let rows: Vec<(String, i64)> = listings::catalog_listings
+                .filter(listings::id.eq_any(&keys))
+                .select((listings::id, listings::journal_position))
+                .load(conn)?;
+            rows.into_iter()
+                .map(|(id, position)| {
+                    let position = u64::try_from(position)
+                        .map_err(|_| StorageError::Corrupt(format!("listing {id}: negative journal position")))?;
+                    Ok((parse_id(&id)?, position))
+                })
+                .collect()
         })
         .await
     }

@@ -1,0 +1,132 @@
+//! Snapshots in Redis: a key per room or listing, kept a week after its last write (a room
+//! that never comes back does not stay forever). A flush is one pipeline.
+
+use super::write_behind::{Sink, WriteBehind};
+use super::{fail, SnapshotKey, TIMEOUT};
+use deadpool_redis::redis::{self, pipe};
+use deadpool_redis::Pool;
+use futures_util::future::BoxFuture;
+use livecart_actors::snapshot::{ListingSnapshot, RoomSnapshot, SnapshotError, SnapshotStore};
+use livecart_actors::{ListingId, RoomId};
+use std::collections::HashMap;
+
+const KEEP_FOR_S: u64 = 7 * 24 * 3600;
+
+/// Set when the first flush reaches this Redis; found missing, it means Redis lost its data
+/// (it keeps nothing across a restart unless persistence is on).
+const SENTINEL: &str = "livecart:snapshot:sentinel";
+
+fn key(of: SnapshotKey) -> String {
+    match of {
+        SnapshotKey::Room(id) => format!("livecart:snapshot:room:{id}"),
+        SnapshotKey::Listing(id) => format!("livecart:snapshot:listing:{id}"),
+    }
+}
+
+struct RedisSink {
+    pool: Pool,
+}
+
+impl Sink for RedisSink {
+    fn write(&self, batch: Vec<(SnapshotKey, String)>) -> BoxFuture<'static, Result<bool, SnapshotError>> {
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            let mut conn = pool.get().await.map_err(fail)?;
+            let mut pipeline = pipe();
+            pipeline.cmd("SET").arg(SENTINEL).arg(1).arg("NX");
+            for (of, body) in &batch {
+                pipeline
+                    .cmd("SET")
+                    .arg(key(*of))
+                    .arg(body)
+                    .arg("EX")
+                    .arg(KEEP_FOR_S)
+                    .ignore();
+            }
+            let (created,): (Option<String>,) = pipeline.query_async(&mut conn).await.map_err(fail)?;
+            Ok(created.is_some())
+        })
+    }
+}
+
+pub struct RedisSnapshots {
+    pool: Pool,
+    writes: WriteBehind,
+}
+
+impl RedisSnapshots {
+    pub fn new(pool: Pool) -> Self {
+        let writes = WriteBehind::start(RedisSink { pool: pool.clone() });
+        Self { pool, writes }
+    }
+
+    fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        keys: Vec<SnapshotKey>,
+    ) -> BoxFuture<'static, Result<Vec<Option<T>>, SnapshotError>> {
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            let read = async {
+                let mut conn = pool.get().await.map_err(fail)?;
+                let names: Vec<String> = keys.iter().map(|k| key(*k)).collect();
+                redis::cmd("MGET")
+                    .arg(names)
+                    .query_async::<Vec<Option<String>>>(&mut conn)
+                    .await
+                    .map_err(fail)
+            };
+            let bodies = tokio::time::timeout(TIMEOUT, read).await.map_err(fail)??;
+            bodies
+                .into_iter()
+                .map(|body| body.map(|b| serde_json::from_str(&b).map_err(fail)).transpose())
+                .collect()
+        })
+    }
+}
+
+impl SnapshotStore for RedisSnapshots {
+    fn save_room(&self, room_id: RoomId, snapshot: RoomSnapshot) -> BoxFuture<'static, Result<(), SnapshotError>> {
+        match serde_json::to_string(&snapshot) {
+            Ok(body) => self.writes.save(SnapshotKey::Room(room_id), body),
+            Err(err) => Box::pin(async move { Err(fail(err)) }),
+        }
+    }
+
+    fn load_room(&self, room_id: RoomId) -> BoxFuture<'static, Result<Option<RoomSnapshot>, SnapshotError>> {
+        let read = self.read::<RoomSnapshot>(vec![SnapshotKey::Room(room_id)]);
+        Box::pin(async move { Ok(read.await?.pop().flatten()) })
+    }
+
+    fn save_listing(
+        &self,
+        listing_id: ListingId,
+        snapshot: ListingSnapshot,
+    ) -> BoxFuture<'static, Result<(), SnapshotError>> {
+        match serde_json::to_string(&snapshot) {
+            Ok(body) => self.writes.save(SnapshotKey::Listing(listing_id), body),
+            Err(err) => Box::pin(async move { Err(fail(err)) }),
+        }
+    }
+
+    fn load_listings(
+        &self,
+        listing_ids: Vec<ListingId>,
+    ) -> BoxFuture<'static, Result<HashMap<ListingId, ListingSnapshot>, SnapshotError>> {
+        let read = self.read::<ListingSnapshot>(listing_ids.iter().map(|id| SnapshotKey::Listing(*id)).collect());
+        Box::pin(async move {
+            let found = read.await?;
+            Ok(listing_ids
+                .into_iter()
+                .zip(found)
+                .filter_map(|(id, snapshot)| Some((id, snapshot?)))
+                .collect())
+        })
+    }
+
+    fn generation(&self) -> u64 {
+        self.writes.generation()
+    }
+}

@@ -1,0 +1,114 @@
+//! Coalesced, batched snapshot writes shared by both adapters.
+
+use super::{fail, SnapshotKey, TIMEOUT};
+use futures_util::future::BoxFuture;
+use livecart_actors::snapshot::SnapshotError;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{oneshot, Notify};
+
+/// How long a flush waits for more snapshots to join it once one is waiting.
+const GATHER: Duration = Duration::from_millis(20);
+
+/// How often the store is checked for lost data when nothing is being written.
+const CHECK_EVERY: Duration = Duration::from_secs(2);
+
+type Reply = oneshot::Sender<Result<(), SnapshotError>>;
+
+/// Where a batch of snapshots lands, in one round trip.
+pub(super) trait Sink: Send + Sync + 'static {
+    /// Writes every snapshot in `batch`. Answers whether the store had lost what was written to
+    /// it before (a Redis that restarted empty): every snapshot must then be written again.
+    fn write(&self, batch: Vec<(SnapshotKey, String)>) -> BoxFuture<'static, Result<bool, SnapshotError>>;
+}
+
+struct Waiting {
+    body: String,
+    replies: Vec<Reply>,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: Mutex<HashMap<SnapshotKey, Waiting>>,
+    wake: Notify,
+}
+
+pub(super) struct WriteBehind {
+    queue: Arc<Queue>,
+    generation: Arc<AtomicU64>,
+}
+
+impl WriteBehind {
+    /// Starts the flushing task on the current Tokio runtime; it ends with the last handle.
+    pub(super) fn start(sink: impl Sink) -> Self {
+        let queue = Arc::new(Queue::default());
+        let generation = Arc::new(AtomicU64::new(0));
+        tokio::spawn(flush_forever(Arc::downgrade(&queue), sink, generation.clone()));
+        Self { queue, generation }
+    }
+
+    /// Queues the snapshot, replacing one of the same key not yet written; resolves once it is
+    /// written (or its flush failed).
+    pub(super) fn save(&self, key: SnapshotKey, body: String) -> BoxFuture<'static, Result<(), SnapshotError>> {
+        let (reply, written) = oneshot::channel();
+        {
+            let mut waiting = self.queue.waiting.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = waiting.entry(key).or_insert_with(|| Waiting {
+                body: String::new(),
+                replies: Vec::new(),
+            });
+            entry.body = body;
+            entry.replies.push(reply);
+        }
+        self.queue.wake.notify_one();
+        Box::pin(async move {
+            match tokio::time::timeout(TIMEOUT * 2, written).await {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(_)) => Err(SnapshotError("the snapshot writer stopped".into())),
+                Err(_) => Err(SnapshotError("the snapshot write timed out".into())),
+            }
+        })
+    }
+
+    pub(super) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+}
+
+async fn flush_forever(queue: std::sync::Weak<Queue>, sink: impl Sink, generation: Arc<AtomicU64>) {
+    loop {
+        let Some(wake) = queue.upgrade() else { return };
+        // Wakes on a new snapshot, or now and then to look for lost data with an empty batch.
+        let _ = tokio::time::timeout(CHECK_EVERY, wake.wake.notified()).await;
+        tokio::time::sleep(GATHER).await;
+        let batch: Vec<(SnapshotKey, Waiting)> = {
+            let mut waiting = wake.waiting.lock().unwrap_or_else(|p| p.into_inner());
+            waiting.drain().collect()
+        };
+        drop(wake);
+        let (bodies, replies): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .map(|(key, waiting)| ((key, waiting.body), waiting.replies))
+            .unzip();
+        let size = bodies.len();
+        let outcome = match tokio::time::timeout(TIMEOUT, sink.write(bodies)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(fail("no answer in time")),
+        };
+        match &outcome {
+            Ok(true) => {
+                generation.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("the snapshot store lost its data; every actor writes its snapshot again");
+            }
+            Ok(false) => {}
+            Err(err) if size > 0 => tracing::debug!(error = %err, batch.size = size, "snapshot flush failed"),
+            Err(_) => {}
+        }
+        let answer = outcome.map(|_| ());
+        for reply in replies.into_iter().flatten() {
+            let _ = reply.send(answer.clone());
+        }
+    }
+}
