@@ -143,7 +143,10 @@ fn describe_metrics() {
         "livecart_rooms_passivated_total",
         "Idle rooms stopped and left to be rebuilt on their next request"
     );
-    describe_counter!("livecart_snapshots_written_total", "Room and listing snapshots written behind");
+    describe_counter!(
+        "livecart_snapshots_written_total",
+        "Room and listing snapshots written behind"
+    );
     describe_counter!(
         "livecart_snapshots_failed_total",
         "Room and listing snapshot writes that failed (Redis or SQL away); retried on a later tick"

@@ -503,7 +503,8 @@ impl Directory {
         let watcher = room.clone().recipient();
         let arbiter = self.pick_arbiter();
         let addr = InventoryActor::start_in_arbiter(&arbiter, move |_ctx| {
-            InventoryActor::new(state, fence, journal, clock, Some(watcher)).with_snapshots(snapshots, position, restored)
+            InventoryActor::new(state, fence, journal, clock, Some(watcher))
+                .with_snapshots(snapshots, position, restored)
         });
         entries.listings.insert(terms.listing_id, (terms.room_id, addr.clone()));
         if let Some(entry) = entries.rooms.get_mut(&terms.room_id) {
@@ -512,6 +513,33 @@ impl Directory {
             }
         }
         (addr, info)
+    }
+
+    /// Forgets a listing withdrawn from its room (deleted): out of the maps and the room, and
+    /// its actor retired, so a later lookup asks storage, which no longer has it. A no-op when
+    /// the room does not run here.
+    pub async fn detach_listing(&self, room_id: RoomId, listing_id: ListingId) {
+        let (room, inventory) = {
+            let mut entries = self.entries();
+            let owned = entries
+                .listings
+                .get(&listing_id)
+                .is_some_and(|(owner, _)| *owner == room_id);
+            let inventory = owned
+                .then(|| entries.listings.remove(&listing_id).map(|(_, addr)| addr))
+                .flatten();
+            let room = entries.rooms.get_mut(&room_id).map(|entry| {
+                entry.listings.retain(|id| *id != listing_id);
+                entry.addr.clone()
+            });
+            (room, inventory)
+        };
+        if let Some(room) = room {
+            let _ = room.send(crate::room::DetachListing { listing_id }).await;
+        }
+        if let Some(inventory) = inventory {
+            inventory.do_send(Retire);
+        }
     }
 
     fn pick_arbiter(&self) -> ArbiterHandle {

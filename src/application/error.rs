@@ -1,6 +1,7 @@
 //! What a use case can answer besides success. Domain refusals keep their names; unexpected
 //! causes are wrapped with context. Only the gateway turns these into HTTP statuses.
 
+use super::ports::marketing::RedeemError;
 use super::ports::StoreError;
 use livecart_actors::directory::{DirectoryError, LoadError};
 use livecart_actors::inventory::ReserveError;
@@ -23,6 +24,12 @@ pub enum AppError {
     NotPayable(&'static str),
     #[error("the username is taken")]
     UsernameTaken,
+    /// A coupon that cannot be spent: already redeemed, expired or revoked.
+    #[error("{0}")]
+    CouponRefused(CouponRefusal),
+    /// Editing or deleting a listing that was ordered from: its orders name its terms.
+    #[error("the listing has orders; it can only be closed")]
+    ListingHasOrders,
     #[error("{field}: {reason}")]
     InvalidField { field: &'static str, reason: String },
     /// Input not even of the expected form (a cursor this server never gave): 400, like
@@ -73,5 +80,28 @@ impl From<DirectoryError> for AppError {
 impl From<actix::MailboxError> for AppError {
     fn from(err: actix::MailboxError) -> Self {
         AppError::Unavailable(format!("actor unavailable: {err}"))
+    }
+}
+
+/// Why a coupon could not be spent, by the rule that refused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CouponRefusal {
+    #[error("the coupon was already redeemed")]
+    AlreadyRedeemed,
+    #[error("the coupon has expired")]
+    Expired,
+    #[error("the coupon was revoked: the order that earned it was cancelled")]
+    Revoked,
+}
+
+impl From<RedeemError> for AppError {
+    fn from(err: RedeemError) -> Self {
+        match err {
+            RedeemError::NotFound => AppError::NotFound("coupon"),
+            RedeemError::AlreadyRedeemed => AppError::CouponRefused(CouponRefusal::AlreadyRedeemed),
+            RedeemError::Expired => AppError::CouponRefused(CouponRefusal::Expired),
+            RedeemError::Revoked => AppError::CouponRefused(CouponRefusal::Revoked),
+            RedeemError::Store(err) => err.into(),
+        }
     }
 }

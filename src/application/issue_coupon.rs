@@ -49,6 +49,8 @@ fn effect(event: &DomainEvent, campaigns: &HashMap<RoomId, CampaignRecord>) -> O
                     expires_at: event.at + chrono::Duration::seconds(c.valid_for_s),
                     created_at: event.at,
                     revoked_at: None,
+                    redeemed_at: None,
+                    redeemed_order_id: None,
                 });
             Some(coupon.map_or(CouponEffect::Nothing, CouponEffect::Issue))
         }

@@ -34,6 +34,8 @@ pub async fn receive_payment(services: &Services, signature: Option<&str>, body:
             .payment_records
             .settle_payment(payment.id, PaymentState::Failed, services.clock.now())
             .await?;
+        // A coupon spent on it is the buyer's again, for the next attempt.
+        services.marketing.release_coupon_of_order(payment.order_id).await?;
         tracing::info!(payment.id = %payment.id, order.id = %payment.order_id, "payment failed");
         return Ok(());
     }

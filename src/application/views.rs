@@ -112,19 +112,27 @@ pub struct CouponView {
     pub min_spend_cents: i64,
     #[serde(serialize_with = "timestamp::millis")]
     pub expires_at: DateTime<Utc>,
-    /// `active`, or `revoked` once the order that earned it was cancelled.
+    /// `active`; `redeemed` once spent; `revoked` once the order that earned it was cancelled.
     #[schema(example = "active")]
     pub status: CouponStatus,
     /// When it was revoked; `null` while active (always present).
     #[schema(required = true)]
     #[serde(serialize_with = "timestamp::optional_millis")]
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When it was spent; `null` until then (always present).
+    #[schema(required = true)]
+    #[serde(serialize_with = "timestamp::optional_millis")]
+    pub redeemed_at: Option<DateTime<Utc>>,
+    /// The order whose payment it was spent on; `null` when unspent or redeemed by the merchant.
+    #[schema(required = true)]
+    pub redeemed_order_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CouponStatus {
     Active,
+    Redeemed,
     Revoked,
 }
 

@@ -1,6 +1,7 @@
 //! The one place errors become HTTP: each maps to the contract's status and
 //! `{"error": "<code>", "message": "<text>"}`. Causes of a 500 are logged, never shown.
 
+use crate::application::error::CouponRefusal;
 use crate::application::place_order::refusal_code;
 use crate::application::AppError;
 use actix_web::http::{Method, StatusCode};
@@ -56,6 +57,15 @@ impl ApiError {
                 AppError::NotCancellable => (S::CONFLICT, "not_cancellable"),
                 AppError::NotPayable(_) => (S::CONFLICT, "not_payable"),
                 AppError::UsernameTaken => (S::CONFLICT, "username_taken"),
+                AppError::ListingHasOrders => (S::CONFLICT, "listing_has_orders"),
+                AppError::CouponRefused(refusal) => (
+                    S::CONFLICT,
+                    match refusal {
+                        CouponRefusal::AlreadyRedeemed => "coupon_already_redeemed",
+                        CouponRefusal::Expired => "coupon_expired",
+                        CouponRefusal::Revoked => "coupon_revoked",
+                    },
+                ),
                 AppError::InvalidField { .. } => (S::UNPROCESSABLE_ENTITY, "invalid_field"),
                 AppError::Malformed { .. } => (S::BAD_REQUEST, "bad_request"),
                 AppError::Unavailable(_) | AppError::Busy(_) => (S::SERVICE_UNAVAILABLE, "unavailable"),

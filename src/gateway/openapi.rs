@@ -18,10 +18,10 @@ use utoipa::{Modify, OpenApi};
     paths(
         identity::register_user, identity::login_user, identity::guest_user,
         rooms::create, rooms::list_mine, rooms::show, rooms::orders, rooms::start, rooms::end,
-        listings::place, listings::list, listings::restock, listings::pin, listings::unpin,
+        listings::place, listings::list, listings::restock, listings::edit, listings::close, listings::remove, listings::pin, listings::unpin,
         orders::place, orders::show, orders::list, orders::cancel,
         payments::pay, payments::webhook,
-        coupons::start_campaign, coupons::show_campaign, coupons::stop_campaign, coupons::list,
+        coupons::start_campaign, coupons::show_campaign, coupons::stop_campaign, coupons::list, coupons::redeem, coupons::room_coupons,
         moderation::mute, moderation::unmute, moderation::delete_chat,
         super::ws::upgrade::connect,
         operations::healthz, operations::readyz, operations::metrics, operations::openapi, operations::docs,
@@ -53,7 +53,10 @@ struct CommonAnswers;
 impl Modify for CommonAnswers {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         for (path, item) in doc.paths.paths.iter_mut() {
-            for operation in [&mut item.get, &mut item.post, &mut item.delete].into_iter().flatten() {
+            for operation in [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
                 add_path_parameters(path, operation);
                 let takes_body = operation.request_body.is_some();
                 let takes_query = operation

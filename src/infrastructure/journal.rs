@@ -26,9 +26,9 @@ use diesel::prelude::*;
 use livecart_actors::events::DomainEvent;
 use livecart_actors::journal::{Journal, JournalAck, JournalEntry, JournalError};
 use livecart_actors::lease::Fence;
-use livecart_actors::ListingId;
 use livecart_actors::order::Order;
 use livecart_actors::order::OrderStatus::{self, Cancelled, Expired, Paid, Refunded, Reserved};
+use livecart_actors::ListingId;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, TrySendError};
@@ -397,7 +397,10 @@ fn commit(
 }
 
 /// How many entries of each listing a batch wrote: what its journal position advances by.
-fn written_per_listing(batch: &[(Fence, JournalEntry)], results: &[Result<(), JournalError>]) -> HashMap<ListingId, u32> {
+fn written_per_listing(
+    batch: &[(Fence, JournalEntry)],
+    results: &[Result<(), JournalError>],
+) -> HashMap<ListingId, u32> {
     let mut written: HashMap<ListingId, u32> = HashMap::new();
     for ((_, entry), result) in batch.iter().zip(results) {
         if let (Ok(()), Some(listing_id)) = (result, entry.listing_id()) {

@@ -264,7 +264,9 @@ impl Api {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        req.send().await.unwrap_or_else(|e| panic!("the order request failed: {e:?}"))
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("the order request failed: {e:?}"))
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
@@ -272,7 +274,9 @@ impl Api {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        req.send().await.unwrap_or_else(|e| panic!("the order request failed: {e:?}"))
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("the order request failed: {e:?}"))
     }
 
     pub async fn register(&self, username: &str, role: &str) -> Response {
@@ -342,7 +346,9 @@ impl Api {
         if let Some(k) = key {
             req = req.header("Idempotency-Key", k);
         }
-        req.send().await.unwrap_or_else(|e| panic!("the order request failed: {e:?}"))
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("the order request failed: {e:?}"))
     }
 
     pub async fn stock_left(&self, room: Uuid, listing: Uuid) -> u64 {

@@ -46,14 +46,19 @@ fn storage(database: &TestDatabase) -> Storage {
 /// The snapshot store the server writes to, opened by the test to read and rewind it.
 fn store(database: &TestDatabase, redis: &Option<String>) -> Arc<dyn SnapshotStore> {
     match redis {
-        Some(url) => Arc::new(RedisSnapshots::new(livecart::infrastructure::redis_pool::build(url).expect("pool"))),
+        Some(url) => Arc::new(RedisSnapshots::new(
+            livecart::infrastructure::redis_pool::build(url).expect("pool"),
+        )),
         None => Arc::new(SqlSnapshots::new(storage(database))),
     }
 }
 
 /// What the orders table holds for the listing, as a rebuild reads it, in the snapshot's order.
 async fn rebuilt(database: &TestDatabase, listing: Uuid) -> StoredHoldings {
-    let mut holdings = storage(database).holdings_of_listings(vec![listing]).await.expect("orders readable");
+    let mut holdings = storage(database)
+        .holdings_of_listings(vec![listing])
+        .await
+        .expect("orders readable");
     let mut held = holdings.remove(&listing).unwrap_or_default();
     held.settled.sort();
     held.reserved.sort_by_key(|order| order.order_id);
@@ -61,7 +66,11 @@ async fn rebuilt(database: &TestDatabase, listing: Uuid) -> StoredHoldings {
 }
 
 async fn kept(store: &dyn SnapshotStore, listing: Uuid) -> Option<ListingSnapshot> {
-    store.load_listings(vec![listing]).await.expect("snapshots readable").remove(&listing)
+    store
+        .load_listings(vec![listing])
+        .await
+        .expect("snapshots readable")
+        .remove(&listing)
 }
 
 /// The value of one series of `/metrics` (0 when absent).
@@ -83,11 +92,15 @@ async fn sell(api: &Api, buyers: &[User], room: Uuid, listing: Uuid) -> Vec<Vec<
             mine.push(id_of(expect_status(res, StatusCode::CREATED).await));
         }
         if i % 3 == 0 {
-            let res = api.post(&format!("/v1/orders/{}/cancel", mine[0]), Some(&buyer.token), json!({})).await;
+            let res = api
+                .post(&format!("/v1/orders/{}/cancel", mine[0]), Some(&buyer.token), json!({}))
+                .await;
             expect_status(res, StatusCode::OK).await;
         }
         if i % 4 == 1 {
-            let res = api.post(&format!("/v1/orders/{}/pay", mine[1]), Some(&buyer.token), json!({})).await;
+            let res = api
+                .post(&format!("/v1/orders/{}/pay", mine[1]), Some(&buyer.token), json!({}))
+                .await;
             expect_status(res, StatusCode::OK).await;
         }
         orders.push(mine);
@@ -100,7 +113,12 @@ async fn sell(api: &Api, buyers: &[User], room: Uuid, listing: Uuid) -> Vec<Vec<
 
 async fn wait_until_paid(api: &Api, buyer: &User, order: Uuid) {
     for _ in 0..200 {
-        let body: Value = api.get(&format!("/v1/orders/{order}"), Some(&buyer.token)).await.json().await.expect("json");
+        let body: Value = api
+            .get(&format!("/v1/orders/{order}"), Some(&buyer.token))
+            .await
+            .json()
+            .await
+            .expect("json");
         if body["status"] == "paid" {
             return;
         }
@@ -113,10 +131,24 @@ async fn wait_until_paid(api: &Api, buyer: &User, order: Uuid) {
 /// gets a unit, and the stock left is what it was less that unit.
 async fn behaves_as_before(api: &Api, buyers: &[User], room: Uuid, listing: Uuid, left: u64) {
     let at_limit = &buyers[1];
-    expect_error(api.order(at_limit, room, listing, json!(1), None).await, StatusCode::CONFLICT, "limit_exceeded").await;
+    expect_error(
+        api.order(at_limit, room, listing, json!(1), None).await,
+        StatusCode::CONFLICT,
+        "limit_exceeded",
+    )
+    .await;
     let below_limit = &buyers[0]; // cancelled one of three
-    expect_status(api.order(below_limit, room, listing, json!(1), None).await, StatusCode::CREATED).await;
-    expect_error(api.order(below_limit, room, listing, json!(1), None).await, StatusCode::CONFLICT, "limit_exceeded").await;
+    expect_status(
+        api.order(below_limit, room, listing, json!(1), None).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_error(
+        api.order(below_limit, room, listing, json!(1), None).await,
+        StatusCode::CONFLICT,
+        "limit_exceeded",
+    )
+    .await;
     assert_eq!(api.stock_left(room, listing).await, left - 1);
 }
 
@@ -193,7 +225,11 @@ on_both_backends! {
 async fn appears(redis: &mut deadpool_redis::redis::aio::MultiplexedConnection, key: &str, within: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + within;
     while tokio::time::Instant::now() < deadline {
-        let found: i64 = deadpool_redis::redis::cmd("EXISTS").arg(key).query_async(redis).await.expect("EXISTS");
+        let found: i64 = deadpool_redis::redis::cmd("EXISTS")
+            .arg(key)
+            .query_async(redis)
+            .await
+            .expect("EXISTS");
         if found == 1 {
             return true;
         }

@@ -5,6 +5,9 @@
 //! decision to the journal and answers only when the journal's batch has committed; meanwhile it
 //! goes on deciding the next messages, so many orders share one commit.
 
+mod amend;
+pub use amend::{Amend, AmendFailed, CloseSale, ListingWrite, Withdraw, WriteRefused};
+
 use super::state::{
     CancelError, InventoryState, PayError, PayPlan, ReserveError, ReserveRequest, Reserved, StoredPayment,
 };

@@ -18,6 +18,7 @@ use std::collections::{BinaryHeap, HashMap};
 /// a client sends (idempotency keys) keep the standard hasher.
 pub(crate) type IdMap<K, V> = foldhash::HashMap<K, V>;
 
+mod amend;
 mod lifecycle;
 pub use lifecycle::{Expiring, PayError, PayPlan, StoredPayment};
 
@@ -659,7 +660,12 @@ mod tests {
         for (order_id, &(user_id, quantity, status, expires_at)) in stored {
             match status {
                 OrderStatus::Paid => *paid.entry(user_id).or_insert(0) += u64::from(quantity),
-                OrderStatus::Reserved => reserved.push(StoredOrder { order_id: *order_id, user_id, quantity, expires_at }),
+                OrderStatus::Reserved => reserved.push(StoredOrder {
+                    order_id: *order_id,
+                    user_id,
+                    quantity,
+                    expires_at,
+                }),
                 _ => {}
             }
         }

@@ -4,7 +4,7 @@ use super::StoreFuture;
 use chrono::{DateTime, Utc};
 use livecart_actors::{ListingId, RoomId};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListingRecord {
     pub id: ListingId,
     pub room_id: RoomId,
@@ -23,4 +23,9 @@ pub trait ListingRepo: Send + Sync + 'static {
     fn find_listing(&self, id: ListingId) -> StoreFuture<Option<ListingRecord>>;
     /// The room's listings in the order they were placed.
     fn listings_of_room(&self, room_id: RoomId) -> StoreFuture<Vec<ListingRecord>>;
+    /// Writes the listing's terms, title and total stock (its ids and creation time stay).
+    fn update_listing(&self, listing: ListingRecord) -> StoreFuture<()>;
+    /// Ends the listing's sale at `at`, unless its window ended earlier.
+    fn close_listing(&self, id: ListingId, at: DateTime<Utc>) -> StoreFuture<()>;
+    fn delete_listing(&self, id: ListingId) -> StoreFuture<()>;
 }

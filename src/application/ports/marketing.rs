@@ -1,8 +1,9 @@
 //! The marketing port: buyer-coupon campaigns, the coupons they issue (and revoke when the order
 //! is cancelled), and the events already handled.
 
-use super::{StoreFuture, Window};
+use super::{StoreError, StoreFuture, Window};
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 use livecart_actors::{OrderId, RoomId, UserId};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -28,6 +29,25 @@ pub struct CouponRecord {
     pub created_at: DateTime<Utc>,
     /// When the order that earned it was cancelled; a revoked coupon cannot be spent.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When it was spent; a coupon is spent once.
+    pub redeemed_at: Option<DateTime<Utc>>,
+    /// The order whose payment it was spent on; `None` when the merchant redeemed it.
+    pub redeemed_order_id: Option<OrderId>,
+}
+
+/// Why a coupon could not be spent.
+#[derive(Debug, thiserror::Error)]
+pub enum RedeemError {
+    #[error("no such coupon")]
+    NotFound,
+    #[error("the coupon was already redeemed")]
+    AlreadyRedeemed,
+    #[error("the coupon has expired")]
+    Expired,
+    #[error("the coupon was revoked: the order that earned it was cancelled")]
+    Revoked,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// What one event does to the coupons, decided by the consumer and applied by
@@ -65,4 +85,22 @@ pub trait MarketingRepo: Send + Sync + 'static {
     fn handle_events_once(&self, batch: Vec<(Uuid, CouponEffect)>) -> StoreFuture<CouponChanges>;
     /// The buyer's coupons in the window, newest first.
     fn coupons_of_user(&self, user_id: UserId, window: Window) -> StoreFuture<Vec<CouponRecord>>;
+    /// The room's coupons in the window, newest first, optionally only (un)redeemed ones.
+    fn coupons_of_room(
+        &self,
+        room_id: RoomId,
+        redeemed: Option<bool>,
+        window: Window,
+    ) -> StoreFuture<Vec<CouponRecord>>;
+    fn find_coupon(&self, id: Uuid) -> StoreFuture<Option<CouponRecord>>;
+    /// Spends the coupon once (`order_id`: on that order's payment); of concurrent redemptions
+    /// exactly one succeeds.
+    fn redeem_coupon(
+        &self,
+        id: Uuid,
+        order_id: Option<OrderId>,
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'static, Result<(), RedeemError>>;
+    /// Gives back the coupon spent on the order's payment (the payment failed).
+    fn release_coupon_of_order(&self, order_id: OrderId) -> StoreFuture<()>;
 }

@@ -21,6 +21,8 @@ pub trait OrderRepo: Send + Sync + 'static {
         status: Option<OrderStatus>,
         window: Window,
     ) -> StoreFuture<Vec<Order>>;
+    /// Whether any order of the listing was ever stored, whatever became of it.
+    fn listing_has_orders(&self, listing_id: ListingId) -> StoreFuture<bool>;
     /// The buyer's order made with this idempotency key, if any.
     fn order_by_key(&self, user_id: UserId, key: String) -> StoreFuture<Option<Order>>;
 }

@@ -1,7 +1,9 @@
 //! The payments port: each payment of an order, from creation to its final state.
 
+use super::marketing::RedeemError;
 use super::StoreFuture;
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 use livecart_actors::{OrderId, UserId};
 use uuid::Uuid;
 
@@ -48,6 +50,13 @@ pub struct PaymentRecord {
 
 pub trait PaymentRepo: Send + Sync + 'static {
     fn insert_payment(&self, payment: PaymentRecord) -> StoreFuture<()>;
+    /// Creates the payment and spends the coupon on its order in one transaction: both or
+    /// neither.
+    fn insert_payment_redeeming(
+        &self,
+        payment: PaymentRecord,
+        coupon_id: Uuid,
+    ) -> BoxFuture<'static, Result<(), RedeemError>>;
     fn find_payment(&self, id: Uuid) -> StoreFuture<Option<PaymentRecord>>;
     /// The order's payment still waiting for the provider, if any: paying twice returns it.
     fn pending_payment_of_order(&self, order_id: OrderId) -> StoreFuture<Option<PaymentRecord>>;

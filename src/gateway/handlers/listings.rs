@@ -1,6 +1,9 @@
 //! `/v1/rooms/{id}/listings`: place, list, restock, pin; and unpin.
 
 use super::Svc;
+use crate::application::close_listing::close_listing;
+use crate::application::delete_listing::delete_listing;
+use crate::application::edit_listing::{edit_listing, ListingChanges};
 use crate::application::list_listings::list_listings;
 use crate::application::pin_listing::{pin_listing, unpin_listing};
 use crate::application::place_listing::{place_listing, NewListing};
@@ -8,7 +11,7 @@ use crate::application::restock_listing::restock_listing;
 use crate::application::views::ListingView;
 use crate::gateway::auth::Authenticated;
 use crate::gateway::error::{ApiError, ErrorBody};
-use actix_web::{delete, get, post, web, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -24,6 +27,32 @@ pub struct PlaceListingBody {
     /// Absent: open as soon as the room is live.
     starts_at: Option<DateTime<Utc>>,
     ends_at: Option<DateTime<Utc>>,
+}
+
+/// What to change; an absent field stays as it is, `null` clears a window end.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditListingBody {
+    title: Option<String>,
+    price_cents: Option<i64>,
+    /// The listing's whole stock (no orders exist, so all of it is left).
+    stock: Option<i64>,
+    per_user_limit: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    starts_at: Option<Option<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    ends_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// A field that is present, even as `null` (`Some(None)`), as opposed to absent (`None`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -100,4 +129,48 @@ pub async fn pin(svc: Svc, auth: Authenticated, path: web::Path<(Uuid, Uuid)>) -
         room_id,
         pinned_listing_id: listing_id,
     }))
+}
+
+#[utoipa::path(patch, path = "/v1/rooms/{room_id}/listings/{listing_id}", tag = "listings", request_body = EditListingBody, security(("bearer" = [])),
+    responses((status = 200, body = ListingView, description = "changed; viewers get the listing again in a `listing` frame"),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "`listing_has_orders`, or `live_ended`"),
+        (status = 422, body = ErrorBody)))]
+#[patch("/v1/rooms/{room_id}/listings/{listing_id}")]
+pub async fn edit(
+    svc: Svc,
+    auth: Authenticated,
+    path: web::Path<(Uuid, Uuid)>,
+    body: web::Json<EditListingBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (room_id, listing_id) = path.into_inner();
+    let b = body.into_inner();
+    let changes = ListingChanges {
+        title: b.title,
+        price_cents: b.price_cents,
+        stock: b.stock,
+        per_user_limit: b.per_user_limit,
+        starts_at: b.starts_at,
+        ends_at: b.ends_at,
+    };
+    let listing = edit_listing(&svc, &auth.0, room_id, listing_id, changes).await?;
+    Ok(HttpResponse::Ok().json(listing))
+}
+
+#[utoipa::path(post, path = "/v1/rooms/{room_id}/listings/{listing_id}/close", tag = "listings", security(("bearer" = [])),
+    responses((status = 200, body = ListingView, description = "the sale ends now: later buys get `sale_ended`; orders placed stand"),
+        (status = 403, body = ErrorBody)))]
+#[post("/v1/rooms/{room_id}/listings/{listing_id}/close")]
+pub async fn close(svc: Svc, auth: Authenticated, path: web::Path<(Uuid, Uuid)>) -> Result<HttpResponse, ApiError> {
+    let (room_id, listing_id) = path.into_inner();
+    Ok(HttpResponse::Ok().json(close_listing(&svc, &auth.0, room_id, listing_id).await?))
+}
+
+#[utoipa::path(delete, path = "/v1/rooms/{room_id}/listings/{listing_id}", tag = "listings", security(("bearer" = [])),
+    responses((status = 204, description = "deleted; later buys get 404; a pinned listing is unpinned"),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "`listing_has_orders`: close it instead")))]
+#[delete("/v1/rooms/{room_id}/listings/{listing_id}")]
+pub async fn remove(svc: Svc, auth: Authenticated, path: web::Path<(Uuid, Uuid)>) -> Result<HttpResponse, ApiError> {
+    let (room_id, listing_id) = path.into_inner();
+    delete_listing(&svc, &auth.0, room_id, listing_id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

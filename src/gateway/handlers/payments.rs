@@ -8,16 +8,41 @@ use crate::external::webhook_signature;
 use crate::gateway::auth::Authenticated;
 use crate::gateway::error::{ApiError, ErrorBody};
 use actix_web::{post, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// Optional: a coupon of the buyer's, from the order's room, to spend on this payment.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayBody {
+    coupon_id: Option<Uuid>,
+}
+
 #[utoipa::path(post, path = "/v1/orders/{order_id}/pay", tag = "payments", security(("bearer" = [])),
+    request_body(content = Option<PayBody>, description = "optional; with `coupon_id`, the amount drops by the coupon's `amount_off_cents` and the coupon is spent"),
     responses((status = 200, body = PaymentView, description = "the payment is pending until the provider's webhook"),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "`not_payable`: cancelled, expired, paid or refunded"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "no such order or coupon of the caller's"),
+        (status = 409, body = ErrorBody, description = "`not_payable`: cancelled, expired, paid or refunded; `coupon_already_redeemed`, `coupon_expired`, `coupon_revoked`"),
+        (status = 422, body = ErrorBody, description = "`invalid_field`: the coupon is for another room, or the order is below its minimum spend"),
         (status = 503, body = ErrorBody)))]
 #[post("/v1/orders/{order_id}/pay")]
-pub async fn pay(svc: Svc, auth: Authenticated, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
-    let payment = pay_order(&svc, &auth.0, path.into_inner()).await?;
+pub async fn pay(
+    svc: Svc,
+    auth: Authenticated,
+    path: web::Path<Uuid>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    // The body is optional: none at all pays the whole amount.
+    let coupon_id = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<PayBody>(&body)
+            .map_err(|e| ApiError::BadRequest(format!("the body is not a payment request: {e}")))?
+            .coupon_id
+    };
+    let payment = pay_order(&svc, &auth.0, path.into_inner(), coupon_id).await?;
     Ok(HttpResponse::Ok().json(payment))
 }
 

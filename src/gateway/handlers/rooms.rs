@@ -86,11 +86,14 @@ pub async fn list_mine(svc: Svc, auth: Authenticated, query: web::Query<PageQuer
 
 /// A room's orders: optionally one `status` and one `listing_id`, paged.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RoomOrdersQuery {
     /// `reserved`, `paid`, `cancelled`, `expired` or `refunded`.
     status: Option<String>,
     listing_id: Option<Uuid>,
+    /// 1 to 200; 50 by default.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     cursor: Option<String>,
 }

@@ -79,6 +79,8 @@ diesel::table! {
         expires_at -> BigInt,
         created_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
+        redeemed_at -> Nullable<BigInt>,
+        redeemed_order_id -> Nullable<Text>,
     }
 }
 

@@ -4,6 +4,7 @@ use super::Storage;
 use crate::application::ports::catalog::ListingRecord;
 use crate::infrastructure::db::schema::catalog_listings::dsl as listings;
 use crate::infrastructure::db::{parse_id, time, with_conn, StorageError, StorageResult};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use livecart_actors::{ListingId, RoomId};
 use std::collections::HashMap;
@@ -104,6 +105,50 @@ impl Storage {
                 .select(listing_columns!())
                 .load(conn)?;
             rows.into_iter().map(from_row).collect()
+        })
+        .await
+    }
+
+    /// Writes the listing's terms, title and total stock. Its InventoryActor calls this (through
+    /// the application) while it decides nothing else, so no restock commits in between.
+    pub async fn update_listing(&self, listing: ListingRecord) -> StorageResult<()> {
+        with_conn(&self.pool, move |conn| {
+            diesel::update(listings::catalog_listings.find(listing.id.to_string()))
+                .set((
+                    listings::title.eq(listing.title),
+                    listings::price_cents.eq(listing.price_cents),
+                    // Bounded by the use case's validation, far below i64::MAX.
+                    listings::stock_total.eq(listing.stock_total as i64),
+                    listings::per_user_limit.eq(listing.per_user_limit as i32),
+                    listings::starts_at.eq(listing.starts_at.map(time::to_millis)),
+                    listings::ends_at.eq(listing.ends_at.map(time::to_millis)),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Ends the sale at `at`, unless the window ended earlier.
+    pub async fn close_listing(&self, id: ListingId, at: DateTime<Utc>) -> StorageResult<()> {
+        let at = time::to_millis(at);
+        with_conn(&self.pool, move |conn| {
+            diesel::update(
+                listings::catalog_listings
+                    .find(id.to_string())
+                    .filter(listings::ends_at.is_null().or(listings::ends_at.gt(at))),
+            )
+            .set(listings::ends_at.eq(at))
+            .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn delete_listing(&self, id: ListingId) -> StorageResult<()> {
+        with_conn(&self.pool, move |conn| {
+            diesel::delete(listings::catalog_listings.find(id.to_string())).execute(conn)?;
+            Ok(())
         })
         .await
     }

@@ -2,16 +2,16 @@
 //! cancelled), and the events already handled.
 
 use super::Storage;
-use crate::application::ports::marketing::{CampaignRecord, CouponChanges, CouponEffect, CouponRecord};
+use crate::application::ports::marketing::{CampaignRecord, CouponChanges, CouponEffect, CouponRecord, RedeemError};
 use crate::application::ports::Window;
 use crate::infrastructure::db::schema::marketing_campaigns::dsl as campaigns;
 use crate::infrastructure::db::schema::marketing_coupons::dsl as coupons;
 use crate::infrastructure::db::schema::marketing_processed_events::dsl as processed;
-use crate::infrastructure::db::{parse_id, time, with_conn, StorageResult};
+use crate::infrastructure::db::{parse_id, time, with_conn, DbConnection, StorageResult};
 use crate::per_backend;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use livecart_actors::{RoomId, UserId};
+use livecart_actors::{OrderId, RoomId, UserId};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
@@ -179,7 +179,9 @@ impl Storage {
                         changes.revoked += diesel::update(
                             coupons::marketing_coupons
                                 .filter(coupons::order_id.eq(order_id.to_string()))
-                                .filter(coupons::revoked_at.is_null()),
+                                .filter(coupons::revoked_at.is_null())
+                                // A coupon already spent stays spent.
+                                .filter(coupons::redeemed_at.is_null()),
                         )
                         .set(coupons::revoked_at.eq(time::to_millis(*at)))
                         .execute(conn)?;
@@ -194,40 +196,177 @@ impl Storage {
     /// The buyer's coupons in the window, newest first.
     pub async fn coupons_of_user(&self, user_id: UserId, window: Window) -> StorageResult<Vec<CouponRecord>> {
         with_conn(&self.pool, move |conn| {
-            type Row = (String, String, String, i64, i64, i64, i64, Option<i64>);
             let query = coupons::marketing_coupons
                 .filter(coupons::user_id.eq(user_id.to_string()))
                 .into_boxed();
-            let rows: Vec<Row> = newest_first!(query, coupons::created_at, coupons::id, window)
-                .select((
-                    coupons::id,
-                    coupons::order_id,
-                    coupons::room_id,
-                    coupons::amount_off_cents,
-                    coupons::min_spend_cents,
-                    coupons::expires_at,
-                    coupons::created_at,
-                    coupons::revoked_at,
-                ))
+            let rows: Vec<CouponRow> = newest_first!(query, coupons::created_at, coupons::id, window)
+                .select(coupon_columns!())
                 .load(conn)?;
-            rows.into_iter()
-                .map(
-                    |(id, order_id, room_id, amount_off_cents, min_spend_cents, expires_at, created_at, revoked_at)| {
-                        Ok(CouponRecord {
-                            id: parse_id(&id)?,
-                            order_id: parse_id(&order_id)?,
-                            user_id,
-                            room_id: parse_id(&room_id)?,
-                            amount_off_cents,
-                            min_spend_cents,
-                            expires_at: time::from_millis(expires_at),
-                            created_at: time::from_millis(created_at),
-                            revoked_at: revoked_at.map(time::from_millis),
-                        })
-                    },
-                )
-                .collect()
+            rows.into_iter().map(coupon_from_row).collect()
         })
         .await
     }
+
+    /// The room's coupons in the window, newest first; only redeemed (or unredeemed) ones when
+    /// `redeemed` says so.
+    pub async fn coupons_of_room(
+        &self,
+        room_id: RoomId,
+        redeemed: Option<bool>,
+        window: Window,
+    ) -> StorageResult<Vec<CouponRecord>> {
+        with_conn(&self.pool, move |conn| {
+            let mut query = coupons::marketing_coupons
+                .filter(coupons::room_id.eq(room_id.to_string()))
+                .into_boxed();
+            query = match redeemed {
+                Some(true) => query.filter(coupons::redeemed_at.is_not_null()),
+                Some(false) => query.filter(coupons::redeemed_at.is_null()),
+                None => query,
+            };
+            let rows: Vec<CouponRow> = newest_first!(query, coupons::created_at, coupons::id, window)
+                .select(coupon_columns!())
+                .load(conn)?;
+            rows.into_iter().map(coupon_from_row).collect()
+        })
+        .await
+    }
+
+    pub async fn find_coupon(&self, id: Uuid) -> StorageResult<Option<CouponRecord>> {
+        with_conn(&self.pool, move |conn| {
+            let row: Option<CouponRow> = coupons::marketing_coupons
+                .find(id.to_string())
+                .select(coupon_columns!())
+                .first(conn)
+                .optional()?;
+            row.map(coupon_from_row).transpose()
+        })
+        .await
+    }
+
+    /// Spends the coupon, once: for the room's merchant, or (`order_id`) on that order's payment.
+    pub async fn redeem_coupon(
+        &self,
+        id: Uuid,
+        order_id: Option<OrderId>,
+        at: DateTime<Utc>,
+    ) -> Result<(), RedeemError> {
+        with_conn(&self.pool, move |conn| Ok(redeem(conn, id, order_id, at)))
+            .await
+            .map_err(|e| RedeemError::Store(e.into()))?
+    }
+
+    /// Gives back the coupon spent on the order's payment, when that payment failed.
+    pub async fn release_coupon_of_order(&self, order_id: OrderId) -> StorageResult<()> {
+        with_conn(&self.pool, move |conn| {
+            diesel::update(coupons::marketing_coupons.filter(coupons::redeemed_order_id.eq(order_id.to_string())))
+                .set((
+                    coupons::redeemed_at.eq(None::<i64>),
+                    coupons::redeemed_order_id.eq(None::<String>),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+type CouponRow = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
+macro_rules! coupon_columns {
+    () => {
+        (
+            coupons::id,
+            coupons::order_id,
+            coupons::user_id,
+            coupons::room_id,
+            coupons::amount_off_cents,
+            coupons::min_spend_cents,
+            coupons::expires_at,
+            coupons::created_at,
+            coupons::revoked_at,
+            coupons::redeemed_at,
+            coupons::redeemed_order_id,
+        )
+    };
+}
+use coupon_columns;
+
+fn coupon_from_row(row: CouponRow) -> StorageResult<CouponRecord> {
+    let (
+        id,
+        order_id,
+        user_id,
+        room_id,
+        amount_off_cents,
+        min_spend_cents,
+        expires_at,
+        created_at,
+        revoked_at,
+        redeemed_at,
+        redeemed_order_id,
+    ) = row;
+    Ok(CouponRecord {
+        id: parse_id(&id)?,
+        order_id: parse_id(&order_id)?,
+        user_id: parse_id(&user_id)?,
+        room_id: parse_id(&room_id)?,
+        amount_off_cents,
+        min_spend_cents,
+        expires_at: time::from_millis(expires_at),
+        created_at: time::from_millis(created_at),
+        revoked_at: revoked_at.map(time::from_millis),
+        redeemed_at: redeemed_at.map(time::from_millis),
+        redeemed_order_id: redeemed_order_id.as_deref().map(parse_id).transpose()?,
+    })
+}
+
+/// Spends the coupon inside the caller's transaction (a payment's creation, or alone): one
+/// conditional update, so of any number of concurrent redemptions exactly one changes the row;
+/// the others read why they could not.
+pub fn redeem(
+    conn: &mut DbConnection,
+    id: Uuid,
+    order_id: Option<OrderId>,
+    at: DateTime<Utc>,
+) -> Result<(), RedeemError> {
+    let now = time::to_millis(at);
+    let spent = diesel::update(
+        coupons::marketing_coupons
+            .find(id.to_string())
+            .filter(coupons::redeemed_at.is_null())
+            .filter(coupons::revoked_at.is_null())
+            .filter(coupons::expires_at.gt(now)),
+    )
+    .set((
+        coupons::redeemed_at.eq(now),
+        coupons::redeemed_order_id.eq(order_id.map(|o| o.to_string())),
+    ))
+    .execute(conn)?;
+    if spent == 1 {
+        return Ok(());
+    }
+    let state: Option<(Option<i64>, Option<i64>, i64)> = coupons::marketing_coupons
+        .find(id.to_string())
+        .select((coupons::redeemed_at, coupons::revoked_at, coupons::expires_at))
+        .first(conn)
+        .optional()?;
+    Err(match state {
+        None => RedeemError::NotFound,
+        Some((Some(_), _, _)) => RedeemError::AlreadyRedeemed,
+        Some((None, Some(_), _)) => RedeemError::Revoked,
+        Some((None, None, _)) => RedeemError::Expired,
+    })
 }

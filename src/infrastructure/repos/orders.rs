@@ -273,6 +273,19 @@ impl Storage {
         .await
     }
 
+    /// Whether any order of the listing was ever stored (through the listing index).
+    pub async fn listing_has_orders(&self, listing_id: ListingId) -> StorageResult<bool> {
+        with_conn(&self.pool, move |conn| {
+            let found: Option<String> = orders::orders_orders
+                .filter(orders::listing_id.eq(listing_id.to_string()))
+                .select(orders::id)
+                .first(conn)
+                .optional()?;
+            Ok(found.is_some())
+        })
+        .await
+    }
+
     /// The buyer's order made with this idempotency key, if any.
     pub async fn order_by_key(&self, user_id: UserId, key: String) -> StorageResult<Option<Order>> {
         with_conn(&self.pool, move |conn| {

@@ -1,6 +1,7 @@
 //! `payments_payments`: each payment of an order, from creation to its final state.
 
 use super::Storage;
+use crate::application::ports::marketing::RedeemError;
 use crate::application::ports::payments::PaymentRecord;
 // The journal settles payments by state inside its transaction.
 pub use crate::application::ports::payments::PaymentState;
@@ -59,19 +60,7 @@ pub fn settle(conn: &mut DbConnection, id: Uuid, state: PaymentState, at: DateTi
 impl Storage {
     pub async fn insert_payment(&self, payment: PaymentRecord) -> StorageResult<()> {
         with_conn(&self.pool, move |conn| {
-            let at = time::to_millis(payment.created_at);
-            diesel::insert_into(payments::payments_payments)
-                .values((
-                    payments::id.eq(payment.id.to_string()),
-                    payments::order_id.eq(payment.order_id.to_string()),
-                    payments::user_id.eq(payment.user_id.to_string()),
-                    payments::amount_cents.eq(payment.amount_cents),
-                    payments::provider.eq(payment.provider),
-                    payments::state.eq(payment.state.as_str()),
-                    payments::created_at.eq(at),
-                    payments::updated_at.eq(at),
-                ))
-                .execute(conn)?;
+            insert(conn, &payment)?;
             Ok(())
         })
         .await
@@ -111,4 +100,33 @@ impl Storage {
     pub async fn settle_payment(&self, id: Uuid, state: PaymentState, at: DateTime<Utc>) -> StorageResult<bool> {
         with_conn(&self.pool, move |conn| Ok(settle(conn, id, state, at)? == 1)).await
     }
+
+    /// The payment, with the coupon spent on its order, in one transaction.
+    pub async fn insert_payment_redeeming(&self, payment: PaymentRecord, coupon_id: Uuid) -> Result<(), RedeemError> {
+        with_conn(&self.pool, move |conn| {
+            Ok(conn.transaction(|conn| {
+                super::marketing::redeem(conn, coupon_id, Some(payment.order_id), payment.created_at)?;
+                insert(conn, &payment)?;
+                Ok::<_, RedeemError>(())
+            }))
+        })
+        .await
+        .map_err(|e| RedeemError::Store(e.into()))?
+    }
+}
+
+fn insert(conn: &mut DbConnection, payment: &PaymentRecord) -> QueryResult<usize> {
+    let at = time::to_millis(payment.created_at);
+    diesel::insert_into(payments::payments_payments)
+        .values((
+            payments::id.eq(payment.id.to_string()),
+            payments::order_id.eq(payment.order_id.to_string()),
+            payments::user_id.eq(payment.user_id.to_string()),
+            payments::amount_cents.eq(payment.amount_cents),
+            payments::provider.eq(payment.provider.clone()),
+            payments::state.eq(payment.state.as_str()),
+            payments::created_at.eq(at),
+            payments::updated_at.eq(at),
+        ))
+        .execute(conn)
 }

@@ -6,7 +6,9 @@ use crate::application::ports::catalog::{ListingRecord, ListingRepo};
 use crate::application::ports::health::Ping;
 use crate::application::ports::identity::{InsertUserError, UserRecord, UserRepo};
 use crate::application::ports::live::{RoomRecord, RoomRepo};
-use crate::application::ports::marketing::{CampaignRecord, CouponChanges, CouponEffect, CouponRecord, MarketingRepo};
+use crate::application::ports::marketing::{
+    CampaignRecord, CouponChanges, CouponEffect, CouponRecord, MarketingRepo, RedeemError,
+};
 use crate::application::ports::orders::OrderRepo;
 use crate::application::ports::payments::{PaymentRecord, PaymentRepo, PaymentState};
 use crate::application::ports::{StoreError, StoreFuture, Window};
@@ -31,6 +33,12 @@ impl From<StorageError> for StoreError {
     }
 }
 
+impl From<diesel::result::Error> for RedeemError {
+    fn from(err: diesel::result::Error) -> Self {
+        RedeemError::Store(StorageError::from(err).into())
+    }
+}
+
 /// Port methods that call the repository method of the same name on a clone of the store (a
 /// pool handle), so the future owns everything it touches.
 macro_rules! forward {
@@ -48,6 +56,9 @@ impl ListingRepo for Storage {
         insert_listing(listing: ListingRecord) -> ();
         find_listing(id: ListingId) -> Option<ListingRecord>;
         listings_of_room(room_id: RoomId) -> Vec<ListingRecord>;
+        update_listing(listing: ListingRecord) -> ();
+        close_listing(id: ListingId, at: DateTime<Utc>) -> ();
+        delete_listing(id: ListingId) -> ();
     }
 }
 
@@ -82,6 +93,7 @@ impl OrderRepo for Storage {
         rooms_with_reservations() -> Vec<RoomId>;
         orders_of_listings(listing_ids: Vec<ListingId>, status: Option<OrderStatus>, window: Window) -> Vec<Order>;
         order_by_key(user_id: UserId, key: String) -> Option<Order>;
+        listing_has_orders(listing_id: ListingId) -> bool;
     }
 }
 
@@ -93,6 +105,19 @@ impl MarketingRepo for Storage {
         campaigns_of_rooms(room_ids: Vec<RoomId>) -> HashMap<RoomId, CampaignRecord>;
         handle_events_once(batch: Vec<(Uuid, CouponEffect)>) -> CouponChanges;
         coupons_of_user(user_id: UserId, window: Window) -> Vec<CouponRecord>;
+        coupons_of_room(room_id: RoomId, redeemed: Option<bool>, window: Window) -> Vec<CouponRecord>;
+        find_coupon(id: Uuid) -> Option<CouponRecord>;
+        release_coupon_of_order(order_id: OrderId) -> ();
+    }
+
+    fn redeem_coupon(
+        &self,
+        id: Uuid,
+        order_id: Option<OrderId>,
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'static, Result<(), RedeemError>> {
+        let storage = self.clone();
+        Box::pin(async move { Storage::redeem_coupon(&storage, id, order_id, at).await })
     }
 }
 
@@ -102,6 +127,15 @@ impl PaymentRepo for Storage {
         find_payment(id: Uuid) -> Option<PaymentRecord>;
         pending_payment_of_order(order_id: OrderId) -> Option<PaymentRecord>;
         settle_payment(id: Uuid, state: PaymentState, at: DateTime<Utc>) -> bool;
+    }
+
+    fn insert_payment_redeeming(
+        &self,
+        payment: PaymentRecord,
+        coupon_id: Uuid,
+    ) -> BoxFuture<'static, Result<(), RedeemError>> {
+        let storage = self.clone();
+        Box::pin(async move { Storage::insert_payment_redeeming(&storage, payment, coupon_id).await })
     }
 }
 

@@ -35,7 +35,13 @@ impl Sink for RedisSink {
             let mut pipeline = pipe();
             pipeline.cmd("SET").arg(SENTINEL).arg(1).arg("NX");
             for (of, body) in &batch {
-                pipeline.cmd("SET").arg(key(*of)).arg(body).arg("EX").arg(KEEP_FOR_S).ignore();
+                pipeline
+                    .cmd("SET")
+                    .arg(key(*of))
+                    .arg(body)
+                    .arg("EX")
+                    .arg(KEEP_FOR_S)
+                    .ignore();
             }
             let (created,): (Option<String>,) = pipeline.query_async(&mut conn).await.map_err(fail)?;
             Ok(created.is_some())

@@ -22,7 +22,11 @@ struct SqlSink {
 fn upsert(conn: &mut DbConnection, of: SnapshotKey, body: &str, at: i64) -> QueryResult<usize> {
     match of {
         SnapshotKey::Room(id) => {
-            let row = (rooms::room_id.eq(id.to_string()), rooms::body.eq(body), rooms::updated_at.eq(at));
+            let row = (
+                rooms::room_id.eq(id.to_string()),
+                rooms::body.eq(body),
+                rooms::updated_at.eq(at),
+            );
             per_backend!(conn, c => diesel::insert_into(rooms::live_room_snapshots)
                 .values(row)
                 .on_conflict(rooms::room_id)
