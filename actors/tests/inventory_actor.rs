@@ -202,3 +202,39 @@ async fn while_commits_hang_buyers_get_unavailable_not_sold_out() {
         "{later:?}"
     );
 }
+
+#[actix_rt::test]
+async fn a_refusal_that_stands_whatever_hanging_commits_do_is_answered_as_it_is() {
+    let journal = Arc::new(FakeJournal::default());
+    let clock = Arc::new(ManualClock::new(start()));
+    let (inventory, room_id) = actor(journal.clone(), clock, Duration::zero());
+    // Two units sold and committed; then storage hangs with the last unit in a commit.
+    for _ in 0..2 {
+        assert!(matches!(reserve(&inventory, room_id).await, Ok(Placed::New(_))));
+    }
+    journal.hanging.store(true, Ordering::SeqCst);
+    let hanging = inventory.send(Reserve {
+        room_id,
+        request: request(),
+    });
+    actix_rt::spawn(async move {
+        let _ = hanging.await;
+    });
+    actix_rt::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Two units could not be had even if the hanging commit gave its one back: sold out, for
+    // sure, while storage is slow (a sell-out on slow storage must not read as an outage).
+    let two = inventory
+        .send(Reserve {
+            room_id,
+            request: ReserveRequest {
+                quantity: 2,
+                ..request()
+            },
+        })
+        .await
+        .expect("mailbox");
+    assert_eq!(two, Err(ReserveFailed::Refused(ReserveError::SoldOut)));
+    // One unit might come back: that buyer is told to retry.
+    let one = reserve(&inventory, room_id).await;
+    assert!(matches!(one, Err(ReserveFailed::Storage(JournalError::Unavailable(_)))), "{one:?}");
+}

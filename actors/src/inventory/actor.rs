@@ -13,7 +13,7 @@ use super::state::{
 };
 use crate::clock::Clock;
 use crate::events::{DomainEvent, EventPayload};
-use crate::ids::{OrderId, RoomId};
+use crate::ids::{OrderId, RoomId, UserId};
 use crate::journal::{Journal, JournalEntry, JournalError};
 use crate::lease::Fence;
 use crate::order::Order;
@@ -209,6 +209,9 @@ pub struct InventoryActor {
 /// waiting for its outcome (none, almost always: no allocation per order for them).
 struct InFlight {
     sent: Instant,
+    /// The buyer and the units the order holds: what would come back if its commit failed.
+    user_id: UserId,
+    quantity: u32,
     replays: Vec<tokio::sync::oneshot::Sender<Result<(), JournalError>>>,
 }
 
@@ -387,11 +390,31 @@ impl InventoryActor {
     }
 
     /// Whether some commit has been in flight for too long: the units it holds may yet return.
-    fn commits_stuck(&self) -> bool {
+    /// Whether a sold-out or over-the-limit refusal might not stand: it would not, if commits
+    /// in flight for too long failed and gave their units back. Only those units count, so a
+    /// refusal that stands whatever they do (the stock was gone before them) is answered as it
+    /// is, even while storage is slow.
+    fn refusal_may_not_stand(&self, refusal: ReserveError, user_id: UserId, quantity: u32) -> bool {
         let now = Instant::now();
-        self.pending
+        let stuck = self
+            .pending
             .values()
-            .any(|commit| now.duration_since(commit.sent) > COMMIT_STUCK_AFTER)
+            .filter(|commit| now.duration_since(commit.sent) > COMMIT_STUCK_AFTER);
+        match refusal {
+            ReserveError::SoldOut => {
+                let units: u64 = stuck.map(|commit| u64::from(commit.quantity)).sum();
+                units > 0 && self.state.stock_left().saturating_add(units) >= u64::from(quantity)
+            }
+            ReserveError::LimitExceeded => {
+                let units: u32 = stuck
+                    .filter(|commit| commit.user_id == user_id)
+                    .map(|commit| commit.quantity)
+                    .sum();
+                let held = self.state.held_by(&user_id).saturating_sub(units);
+                units > 0 && held.saturating_add(quantity) <= self.state.terms().per_user_limit
+            }
+            _ => false,
+        }
     }
 
     /// Expires every reservation past its deadline by the clock: each expiry is journaled and
@@ -478,8 +501,11 @@ impl Handler<Reserve> for InventoryActor {
             return Box::pin(fut::ready(Err(ReserveFailed::NotInRoom)));
         }
         let now = self.clock.now();
+        let (user_id, quantity) = (msg.request.user_id, msg.request.quantity);
         match self.state.reserve(msg.request, now) {
-            Err(ReserveError::SoldOut | ReserveError::LimitExceeded) if self.commits_stuck() => {
+            Err(refusal @ (ReserveError::SoldOut | ReserveError::LimitExceeded))
+                if self.refusal_may_not_stand(refusal, user_id, quantity) =>
+            {
                 let stuck = JournalError::Unavailable("earlier commits have not completed".into());
                 Box::pin(fut::ready(Err(ReserveFailed::Storage(stuck))))
             }
@@ -520,6 +546,8 @@ impl Handler<Reserve> for InventoryActor {
                 );
                 let in_flight = InFlight {
                     sent: Instant::now(),
+                    user_id: order.user_id,
+                    quantity: order.quantity,
                     replays: Vec::new(),
                 };
                 self.pending.insert(order.id, in_flight);
