@@ -31,6 +31,7 @@ mod streams;
 mod tenancy;
 mod wire_format;
 mod ws_client;
+mod ws_frames;
 mod ws_fuzz;
 mod ws_load;
 mod ws_room;
