@@ -93,7 +93,11 @@ fn main() {
 async fn run(plan: Plan) {
     let database = Database::sqlite();
     let server = ServerProcess::start(&database.url(), &[]).await;
-    let address: SocketAddr = server.address.trim_start_matches("http://").parse().expect("an address");
+    let address: SocketAddr = server
+        .address
+        .trim_start_matches("http://")
+        .parse()
+        .expect("an address");
     let client = reqwest::Client::new();
     let api = shop::Api::new(&client, server.address.clone());
     let merchant = api.merchant().await;
@@ -195,7 +199,11 @@ async fn buys(sale: &Sale, plan: load::Plan) {
     let ratio = socket_buys.per_second() / http.per_second().max(1.0);
     println!(
         "WebSocket buys ÷ HTTP orders: {ratio:.2} ({})",
-        if ratio >= 1.0 { "meets the target" } else { "misses the target" }
+        if ratio >= 1.0 {
+            "meets the target"
+        } else {
+            "misses the target"
+        }
     );
     for (name, first) in [
         ("HTTP orders", &http.first_failure),

@@ -267,7 +267,10 @@ mod tests {
     #[test]
     fn any_number_is_a_quantity_and_only_a_whole_u32_has_units() {
         let quantity = |n: &str| {
-            let frame = format!(r#"{{"type":"buy","request_id":"r","listing_id":"{}","quantity":{n}}}"#, ListingId::nil());
+            let frame = format!(
+                r#"{{"type":"buy","request_id":"r","listing_id":"{}","quantity":{n}}}"#,
+                ListingId::nil()
+            );
             match serde_json::from_str::<ClientFrame>(&frame) {
                 Ok(ClientFrame::Buy { quantity, .. }) => Ok(quantity.whole()),
                 Ok(other) => panic!("{other:?}"),
@@ -277,11 +280,22 @@ mod tests {
         assert_eq!(quantity("1"), Ok(Some(1)));
         assert_eq!(quantity("0"), Ok(Some(0)), "the desk's range check refuses it");
         assert_eq!(quantity("4294967295"), Ok(Some(u32::MAX)));
-        for absurd in ["4294967296", "-1", "1.5", "1.0", "1e308", "18446744073709551616", "-9223372036854775809"] {
+        for absurd in [
+            "4294967296",
+            "-1",
+            "1.5",
+            "1.0",
+            "1e308",
+            "18446744073709551616",
+            "-9223372036854775809",
+        ] {
             assert_eq!(quantity(absurd), Ok(None), "{absurd}");
         }
         let refused = quantity(r#""1""#).expect_err("a string is not a number");
-        assert!(refused.starts_with(r#"invalid type: string "1", expected a JSON number"#), "{refused}");
+        assert!(
+            refused.starts_with(r#"invalid type: string "1", expected a JSON number"#),
+            "{refused}"
+        );
     }
 
     #[test]

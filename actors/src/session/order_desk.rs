@@ -2,9 +2,9 @@
 //! application layer, so a `buy` frame and `POST /orders` can never disagree.
 
 use super::frames::{FrameError, Quantity};
-use crate::order::Order;
 use crate::identity::Role;
 use crate::ids::{ListingId, RoomId, UserId};
+use crate::order::Order;
 use futures_util::future::BoxFuture;
 
 #[derive(Debug, Clone)]

@@ -479,12 +479,24 @@ mod tests {
         let mut expected = vec![Outgoing::Text(text("stock 8"))];
         expected.extend((0..100).map(|i| Outgoing::Text(text(&format!("chat {i}")))));
         expected.push(Outgoing::Text(text("order")));
-        assert_eq!(batch, expected, "everything queued, coalesced and in order, in one batch");
+        assert_eq!(
+            batch, expected,
+            "everything queued, coalesced and in order, in one batch"
+        );
 
         shared.push(text("late"), Policy::Droppable);
         shared.close(CloseCode::Normal, "bye");
         let last = shared.next_batch().await.expect("the close frame");
-        assert!(matches!(last.as_slice(), [Outgoing::Close { code: CloseCode::Normal, .. }]), "{last:?}");
+        assert!(
+            matches!(
+                last.as_slice(),
+                [Outgoing::Close {
+                    code: CloseCode::Normal,
+                    ..
+                }]
+            ),
+            "{last:?}"
+        );
         assert_eq!(shared.next_batch().await, None, "nothing after the close frame");
     }
 

@@ -39,10 +39,7 @@ impl OrderDesk for WsOrderDesk {
             };
             let placed = async {
                 if !valid_idempotency_key(&request.request_id) {
-                    return Err(AppError::invalid(
-                        "request_id",
-                        "1 to 255 visible ASCII characters",
-                    ));
+                    return Err(AppError::invalid("request_id", "1 to 255 visible ASCII characters"));
                 }
                 let order = OrderRequest {
                     room_id: request.room_id,
