@@ -121,7 +121,8 @@ async fn connection(
     start: Instant,
 ) -> SocketOutcome {
     let mut outcome = SocketOutcome::empty(plan.measure);
-    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+    // TCP_NODELAY, as `load` sets it for HTTP: one small frame per round trip either way.
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
         .await
         .expect("the server accepts the connection");
     let warm_end = start + plan.warm_up;
