@@ -337,6 +337,9 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
     // reconnect before the server stops accepting.
     .disable_signals()
     .shutdown_timeout(settings.server.shutdown_timeout_s)
+    // WebSocket frames are small writes that follow each other (a `stock` frame, then an
+    // `order`): with Nagle's algorithm the second waits for the client's delayed ACK, up to 40 ms.
+    .tcp_nodelay(true)
     .listen(listener)?
     .run();
     Ok(server)

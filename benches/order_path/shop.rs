@@ -51,10 +51,7 @@ impl Shop {
         let address = SocketAddr::from(([127, 0, 0, 1], port));
 
         let client = reqwest::Client::new();
-        let api = Api {
-            client: &client,
-            base: format!("http://{address}"),
-        };
+        let api = Api::new(&client, format!("http://{address}"));
         let merchant = api.merchant().await;
         let (room, listing) = api.live_sale(&merchant).await;
         let buyer_tokens = api.guests(buyers).await;
@@ -162,15 +159,20 @@ impl ServerFigures {
 }
 
 /// The few calls that set up a sale through the public API, each expected to answer with one
-/// status.
-struct Api<'a> {
+/// status. Public for the benches that run livecart as a process of its own (`viewers`).
+pub struct Api<'a> {
     client: &'a reqwest::Client,
     base: String,
 }
 
-impl Api<'_> {
+impl<'a> Api<'a> {
+    /// The API of the livecart at `base` (`http://127.0.0.1:PORT`).
+    pub fn new(client: &'a reqwest::Client, base: String) -> Self {
+        Self { client, base }
+    }
+
     /// A new merchant's token.
-    async fn merchant(&self) -> String {
+    pub async fn merchant(&self) -> String {
         let name = format!("bench{}", &Uuid::new_v4().simple().to_string()[..12]);
         let body = json!({"username": name, "password": "a-long-bench-password", "role": "merchant"});
         let registered = self.post("/v1/auth/register", None, body, StatusCode::CREATED).await;
@@ -178,7 +180,7 @@ impl Api<'_> {
     }
 
     /// A live room of `merchant` with one hot listing on sale: `(room, listing)`.
-    async fn live_sale(&self, merchant: &str) -> (Uuid, Uuid) {
+    pub async fn live_sale(&self, merchant: &str) -> (Uuid, Uuid) {
         let room = json!({"title": "Bench night"});
         let room = id_of(&self.post("/v1/rooms", Some(merchant), room, StatusCode::CREATED).await);
         let listing =
@@ -191,7 +193,7 @@ impl Api<'_> {
     }
 
     /// `n` guest viewers' tokens.
-    async fn guests(&self, n: usize) -> Vec<String> {
+    pub async fn guests(&self, n: usize) -> Vec<String> {
         let mut tokens = Vec::with_capacity(n);
         for i in 0..n {
             let body = json!({"nickname": format!("buyer{i}")});

@@ -39,6 +39,7 @@ mod web_client;
 mod web_shop;
 mod wire_format;
 mod ws_client;
+mod ws_frames;
 mod ws_fuzz;
 mod ws_load;
 mod ws_room;

@@ -60,6 +60,12 @@ impl ServerProcess {
         server
     }
 
+    /// The server's process id, to read its memory from `/proc/<pid>/status`.
+    #[allow(dead_code)] // benches/viewers.rs reads it; the tests do not
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -154,5 +154,8 @@ on_both_backends! {
         let bought = socket.until_type("order").await;
         assert_wire_time(&bought["order"]["created_at"], "order frame created_at");
         assert_wire_time(&bought["order"]["expires_at"], "order frame expires_at");
+        let order_id = bought["order"]["id"].as_str().expect("the order frame carries the order's id");
+        let read = expect_status(app.get(&format!("/v1/orders/{order_id}"), Some(&buyer.token)).await, StatusCode::OK).await;
+        assert_eq!(bought["order"], read, "the order frame carries the order as GET /v1/orders/{{id}} shows it");
     }
 }

@@ -203,7 +203,7 @@ impl SessionActor {
                     let frame = match result {
                         Ok(order) => ServerFrame::Order {
                             request_id,
-                            order: Some(order),
+                            order: Some(order.into()),
                             error: None,
                         },
                         Err(error) => ServerFrame::Order {

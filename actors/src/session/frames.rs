@@ -1,10 +1,12 @@
 //! The WebSocket protocol's frames (docs/protocol.md): text frames, one JSON object each,
 //! discriminated by `type`.
 
-use crate::ids::{ListingId, RoomId, UserId};
+use crate::ids::{ListingId, OrderId, RoomId, UserId};
+use crate::order::Order;
 use bytestring::ByteString;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
 
 /// What a client may send.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -19,9 +21,54 @@ pub enum ClientFrame {
     Buy {
         request_id: String,
         listing_id: ListingId,
-        quantity: serde_json::Number,
+        quantity: Quantity,
     },
     Ping,
+}
+
+/// The units a `buy` frame asks for, as the frame wrote them. Any JSON number makes a readable
+/// frame: one that is not a whole number of units that fits a `u32` (a fraction, a negative,
+/// `1e308`) is kept as `None` and refused by the order desk with `invalid_quantity`, exactly as
+/// `POST /v1/rooms/{id}/orders` refuses it; anything but a number (`"1"`) is an unreadable frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quantity(Option<u32>);
+
+impl Quantity {
+    pub fn units(units: u32) -> Self {
+        Self(Some(units))
+    }
+
+    /// The whole number of units asked for, if the frame gave one that fits.
+    pub fn whole(self) -> Option<u32> {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Number;
+        impl serde::de::Visitor<'_> for Number {
+            type Value = Quantity;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                // The words serde_json used when this field was a `serde_json::Number`.
+                f.write_str("a JSON number")
+            }
+
+            fn visit_u64<E>(self, v: u64) -> Result<Quantity, E> {
+                Ok(Quantity(u32::try_from(v).ok()))
+            }
+
+            fn visit_i64<E>(self, v: i64) -> Result<Quantity, E> {
+                Ok(Quantity(u32::try_from(v).ok()))
+            }
+
+            fn visit_f64<E>(self, _: f64) -> Result<Quantity, E> {
+                Ok(Quantity(None))
+            }
+        }
+        deserializer.deserialize_any(Number)
+    }
 }
 
 /// The contract's error object, inside `error` and `order` frames.
@@ -54,6 +101,41 @@ pub struct ListingInfo {
     pub starts_at: Option<DateTime<Utc>>,
     #[serde(serialize_with = "crate::timestamp::optional_millis")]
     pub ends_at: Option<DateTime<Utc>>,
+}
+
+/// An order as the `order` frame carries it: the fields, in the order, of `GET /v1/orders/{id}`
+/// (tests/api/wire_format.rs holds the two to the same JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderInfo {
+    pub id: OrderId,
+    pub room_id: RoomId,
+    pub listing_id: ListingId,
+    pub user_id: UserId,
+    pub quantity: u32,
+    pub unit_price_cents: i64,
+    pub total_cents: i64,
+    pub status: &'static str,
+    #[serde(serialize_with = "crate::timestamp::millis")]
+    pub expires_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::millis")]
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Order> for OrderInfo {
+    fn from(o: Order) -> Self {
+        Self {
+            id: o.id,
+            room_id: o.room_id,
+            listing_id: o.listing_id,
+            user_id: o.user_id,
+            quantity: o.quantity,
+            unit_price_cents: o.unit_price_cents,
+            total_cents: o.total_cents,
+            status: o.status.as_str(),
+            expires_at: o.expires_at,
+            created_at: o.created_at,
+        }
+    }
 }
 
 /// Where viewers watch the room's stream.
@@ -130,7 +212,7 @@ pub enum ServerFrame {
     Order {
         request_id: String,
         #[serde(skip_serializing_if = "Option::is_none")]
-        order: Option<serde_json::Value>,
+        order: Option<OrderInfo>,
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<FrameError>,
     },
@@ -180,6 +262,40 @@ mod tests {
         assert_eq!(chat, ClientFrame::Chat { text: "hi".into() });
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"dance"}"#).is_err());
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"like","count":"many"}"#).is_err());
+    }
+
+    #[test]
+    fn any_number_is_a_quantity_and_only_a_whole_u32_has_units() {
+        let quantity = |n: &str| {
+            let frame = format!(
+                r#"{{"type":"buy","request_id":"r","listing_id":"{}","quantity":{n}}}"#,
+                ListingId::nil()
+            );
+            match serde_json::from_str::<ClientFrame>(&frame) {
+                Ok(ClientFrame::Buy { quantity, .. }) => Ok(quantity.whole()),
+                Ok(other) => panic!("{other:?}"),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        assert_eq!(quantity("1"), Ok(Some(1)));
+        assert_eq!(quantity("0"), Ok(Some(0)), "the desk's range check refuses it");
+        assert_eq!(quantity("4294967295"), Ok(Some(u32::MAX)));
+        for absurd in [
+            "4294967296",
+            "-1",
+            "1.5",
+            "1.0",
+            "1e308",
+            "18446744073709551616",
+            "-9223372036854775809",
+        ] {
+            assert_eq!(quantity(absurd), Ok(None), "{absurd}");
+        }
+        let refused = quantity(r#""1""#).expect_err("a string is not a number");
+        assert!(
+            refused.starts_with(r#"invalid type: string "1", expected a JSON number"#),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub mod order_desk;
 pub mod outbox;
 
 pub use actor::{Inbound, SessionActor, SessionId, Viewer};
-pub use frames::{ClientFrame, FrameError, ListingInfo, ServerFrame};
+pub use frames::{ClientFrame, FrameError, ListingInfo, OrderInfo, Quantity, ServerFrame};
 pub use intake::SessionConfig;
 pub use order_desk::{BuyRequest, OrderDesk};
 pub use outbox::{CloseCode, LatestKey, Outbox, OutboxLimits, Outgoing, Policy, SharedOutbox};

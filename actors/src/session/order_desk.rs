@@ -1,9 +1,10 @@
 //! The port through which a session buys: the same use case as HTTP orders, owned by the
 //! application layer, so a `buy` frame and `POST /orders` can never disagree.
 
-use super::frames::FrameError;
+use super::frames::{FrameError, Quantity};
 use crate::identity::Role;
 use crate::ids::{ListingId, RoomId, UserId};
+use crate::order::Order;
 use futures_util::future::BoxFuture;
 
 #[derive(Debug, Clone)]
@@ -15,10 +16,10 @@ pub struct BuyRequest {
     pub role: Role,
     pub room_id: RoomId,
     pub listing_id: ListingId,
-    pub quantity: serde_json::Number,
+    pub quantity: Quantity,
 }
 
 pub trait OrderDesk: Send + Sync + 'static {
-    /// The order as the HTTP API shows it, or the contract's error.
-    fn buy(&self, request: BuyRequest) -> BoxFuture<'static, Result<serde_json::Value, FrameError>>;
+    /// The order placed (or the one the same `request_id` placed before), or the contract's error.
+    fn buy(&self, request: BuyRequest) -> BoxFuture<'static, Result<Order, FrameError>>;
 }

@@ -8,16 +8,20 @@
 //! - must-deliver frames (welcome, order results, live status, errors) beyond `max_must`
 //!   cannot be honoured: the session is closed with [`CloseCode::ResyncRequired`].
 //!
+//! The writer takes everything waiting at each wake-up in one go ([`SharedOutbox::poll_batch`]),
+//! so a burst becomes one write to the socket, not one per frame.
+//!
 //! A client that stops reading while only chat flows would never trip the must-deliver rule, so
 //! a session whose frames have waited with no progress at all for `stall_after` is closed the
 //! same way. Time, not a count of drops, tells a stopped reader from a slow one: a slow reader
 //! still takes a frame now and then.
 
 use bytestring::ByteString;
+use futures_util::task::AtomicWaker;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
 use crate::ids::ListingId;
 
@@ -231,6 +235,15 @@ impl Outbox {
         self.slots.is_empty()
     }
 
+    /// Gives the queue's memory back once everything has been taken: most connections are idle
+    /// most of the time, and a queue that once held a burst would otherwise keep its size.
+    fn release_if_empty(&mut self) {
+        if self.slots.is_empty() {
+            self.slots = VecDeque::new();
+            self.latest = HashMap::new();
+        }
+    }
+
     /// The next frame for the writer; `None` when empty. After the close frame, always `None`.
     pub fn pop(&mut self) -> Option<Outgoing> {
         self.pop_at(Instant::now())
@@ -267,14 +280,16 @@ impl Outbox {
 #[derive(Debug)]
 pub struct SharedOutbox {
     queue: Mutex<Outbox>,
-    ready: Notify,
+    /// The writer, parked until something is queued. An `AtomicWaker` rather than a `Notify`:
+    /// the writer is a poll-based response body, and this is two words per connection.
+    writer: AtomicWaker,
 }
 
 impl SharedOutbox {
     pub fn new(limits: OutboxLimits) -> Self {
         Self {
             queue: Mutex::new(Outbox::new(limits)),
-            ready: Notify::new(),
+            writer: AtomicWaker::new(),
         }
     }
 
@@ -286,20 +301,20 @@ impl SharedOutbox {
     pub fn push(&self, frame: ByteString, policy: Policy) -> Pushed {
         let pushed = self.lock().push(frame, policy, Instant::now());
         if pushed != Pushed::Dropped {
-            self.ready.notify_one();
+            self.writer.wake();
         }
         pushed
     }
 
     pub fn push_control(&self, item: Outgoing) -> Pushed {
         let pushed = self.lock().push_control(item, Instant::now());
-        self.ready.notify_one();
+        self.writer.wake();
         pushed
     }
 
     pub fn close(&self, code: CloseCode, reason: &str) {
         self.lock().close(code, reason);
-        self.ready.notify_one();
+        self.writer.wake();
     }
 
     /// Closes the session if its reader has stalled (checked on the heartbeat, for a reader that
@@ -312,28 +327,41 @@ impl SharedOutbox {
                 "too far behind: reconnect with epoch and offset",
             );
             drop(queue);
-            self.ready.notify_one();
+            self.writer.wake();
             true
         } else {
             false
         }
     }
 
-    /// Waits for the next frame; `None` once the close frame has been handed out.
-    pub async fn next(&self) -> Option<Outgoing> {
-        loop {
-            let notified = self.ready.notified();
-            {
-                let mut queue = self.lock();
-                if let Some(item) = queue.pop() {
-                    return Some(item);
-                }
-                if queue.finished {
-                    return None;
-                }
-            }
-            notified.await;
+    /// Hands every frame waiting now to `take`, in order, under one lock: `Ready(Some(n))` with
+    /// how many (at least one), `Pending` (the writer is woken by the next push) when none is
+    /// waiting, `Ready(None)` once the close frame has been handed out.
+    pub fn poll_batch(&self, cx: &mut Context<'_>, mut take: impl FnMut(Outgoing)) -> Poll<Option<usize>> {
+        // Registered before looking, so a push between the look and the return still wakes us.
+        self.writer.register(cx.waker());
+        let mut queue = self.lock();
+        let mut taken = 0;
+        while let Some(item) = queue.pop() {
+            take(item);
+            taken += 1;
         }
+        queue.release_if_empty();
+        if taken > 0 {
+            Poll::Ready(Some(taken))
+        } else if queue.finished {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Waits for the next batch and returns it; `None` once the close frame has been handed out.
+    pub async fn next_batch(&self) -> Option<Vec<Outgoing>> {
+        let mut batch = Vec::new();
+        std::future::poll_fn(|cx| self.poll_batch(cx, |item| batch.push(item)))
+            .await
+            .map(|_| std::mem::take(&mut batch))
     }
 }
 
@@ -435,6 +463,52 @@ mod tests {
             o.pop_at(now);
         }
         assert!(!o.is_closing());
+    }
+
+    #[actix_rt::test]
+    async fn the_writer_takes_a_whole_burst_in_order_at_one_wake_up() {
+        let shared = SharedOutbox::new(OutboxLimits::default());
+        let key = LatestKey::Stock(ListingId::nil());
+        shared.push(text("stock 9"), Policy::Latest(key));
+        for i in 0..100 {
+            shared.push(text(&format!("chat {i}")), Policy::Droppable);
+        }
+        shared.push(text("order"), Policy::MustDeliver);
+        shared.push(text("stock 8"), Policy::Latest(key));
+        let batch = shared.next_batch().await.expect("a batch");
+        let mut expected = vec![Outgoing::Text(text("stock 8"))];
+        expected.extend((0..100).map(|i| Outgoing::Text(text(&format!("chat {i}")))));
+        expected.push(Outgoing::Text(text("order")));
+        assert_eq!(
+            batch, expected,
+            "everything queued, coalesced and in order, in one batch"
+        );
+
+        shared.push(text("late"), Policy::Droppable);
+        shared.close(CloseCode::Normal, "bye");
+        let last = shared.next_batch().await.expect("the close frame");
+        assert!(
+            matches!(
+                last.as_slice(),
+                [Outgoing::Close {
+                    code: CloseCode::Normal,
+                    ..
+                }]
+            ),
+            "{last:?}"
+        );
+        assert_eq!(shared.next_batch().await, None, "nothing after the close frame");
+    }
+
+    #[actix_rt::test]
+    async fn a_waiting_writer_wakes_when_a_frame_is_pushed() {
+        let shared = std::sync::Arc::new(SharedOutbox::new(OutboxLimits::default()));
+        let pusher = shared.clone();
+        let waiting = actix_rt::spawn(async move { shared.next_batch().await });
+        actix_rt::task::yield_now().await;
+        pusher.push(text("hello"), Policy::MustDeliver);
+        let batch = waiting.await.expect("the writer's task ends");
+        assert_eq!(batch, Some(vec![Outgoing::Text(text("hello"))]));
     }
 
     #[test]

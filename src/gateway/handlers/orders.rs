@@ -29,8 +29,13 @@ pub struct PlaceOrderBody {
 
 /// The quantity the buyer asked for, if it is a sane whole number.
 pub fn parse_quantity(n: &serde_json::Number) -> Result<u32, AppError> {
-    n.as_u64()
-        .and_then(|q| u32::try_from(q).ok())
+    sane_quantity(n.as_u64().and_then(|q| u32::try_from(q).ok()))
+}
+
+/// A whole number of units (`None`: not one) within the contract's range; a `buy` frame's
+/// quantity goes through the same rule.
+pub fn sane_quantity(units: Option<u32>) -> Result<u32, AppError> {
+    units
         .filter(|q| (1..=MAX_ORDER_QUANTITY).contains(q))
         .ok_or(AppError::Refused(ReserveError::InvalidQuantity))
 }

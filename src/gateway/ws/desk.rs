@@ -4,12 +4,12 @@
 //! resends the frame and gets the order it already has, never a second one.
 
 use crate::application::place_order::{place_order, valid_idempotency_key, OrderOutcome, OrderRequest};
-use crate::application::views::OrderView;
-use crate::application::{Caller, Services};
+use crate::application::{AppError, Caller, Services};
 use crate::gateway::error::ApiError;
-use crate::gateway::handlers::orders::parse_quantity;
+use crate::gateway::handlers::orders::sane_quantity;
 use crate::gateway::limits::Limits;
 use futures_util::future::BoxFuture;
+use livecart_actors::order::Order;
 use livecart_actors::session::{BuyRequest, FrameError, OrderDesk};
 use std::sync::Arc;
 
@@ -25,7 +25,7 @@ impl WsOrderDesk {
 }
 
 impl OrderDesk for WsOrderDesk {
-    fn buy(&self, request: BuyRequest) -> BoxFuture<'static, Result<serde_json::Value, FrameError>> {
+    fn buy(&self, request: BuyRequest) -> BoxFuture<'static, Result<Order, FrameError>> {
         let services = self.services.clone();
         let allowed = self.limits.check_order(request.user_id);
         Box::pin(async move {
@@ -39,26 +39,20 @@ impl OrderDesk for WsOrderDesk {
             };
             let placed = async {
                 if !valid_idempotency_key(&request.request_id) {
-                    return Err(crate::application::AppError::invalid(
-                        "request_id",
-                        "1 to 255 visible ASCII characters",
-                    ));
+                    return Err(AppError::invalid("request_id", "1 to 255 visible ASCII characters"));
                 }
                 let order = OrderRequest {
                     room_id: request.room_id,
                     listing_id: request.listing_id,
-                    quantity: parse_quantity(&request.quantity)?,
+                    quantity: sane_quantity(request.quantity.whole())?,
                     idempotency_key: Some(request.request_id),
                 };
                 place_order(&services, &caller, order).await
             };
             match placed.await {
-                Ok(OrderOutcome::Created(order) | OrderOutcome::Replayed(order)) => {
-                    // unwrap: OrderView is plain data and always serializes.
-                    Ok(serde_json::to_value(OrderView::from(order)).unwrap())
-                }
+                Ok(OrderOutcome::Created(order) | OrderOutcome::Replayed(order)) => Ok(order),
                 Err(err) => {
-                    if let crate::application::AppError::Internal(cause) = &err {
+                    if let AppError::Internal(cause) = &err {
                         tracing::error!(error = ?cause, "buy over WebSocket failed");
                     }
                     let body = ApiError::from(err).body();

@@ -1,7 +1,7 @@
 //! `GET /v1/rooms/{id}/ws?token=JWT[&epoch=E&offset=N]`: every check happens before the
 //! upgrade, so a refused client gets a plain HTTP error in the contract's shape.
 
-use super::{desk::WsOrderDesk, inbound, writer, MAX_FRAME_BYTES};
+use super::{desk::WsOrderDesk, inbound, writer};
 use crate::application::join_room::join_room;
 use crate::application::AppError;
 use crate::gateway::auth::TokenKeys;
@@ -9,9 +9,9 @@ use crate::gateway::error::{ApiError, ErrorBody};
 use crate::gateway::handlers::Svc;
 use crate::gateway::limits::Limits;
 use actix::{Actor, AsyncContext};
+use actix_web::body::BoxBody;
 use actix_web::http::header::ORIGIN;
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use futures_util::StreamExt;
 use livecart_actors::session::{OutboxLimits, SessionActor, SessionConfig, SharedOutbox};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -80,12 +80,9 @@ pub async fn connect(
     let joined = join_room(&svc, &caller, room_id).await?;
     let slot = limits.clone().into_inner().open_websocket(&req)?;
 
-    let (response, socket, stream) =
-        actix_ws::handle(&req, body).map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
-    let stream = stream
-        .max_frame_size(MAX_FRAME_BYTES)
-        .aggregate_continuations()
-        .max_continuation_size(MAX_FRAME_BYTES);
+    let mut response = actix_http::ws::handshake(req.head())
+        .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
+    let frames = inbound::Frames::new(body.into_inner());
     let outbox = Arc::new(SharedOutbox::new(OutboxLimits::default()));
     let (viewer, room) = (joined.viewer, joined.room);
     let resume = query.epoch.zip(query.offset);
@@ -93,16 +90,13 @@ pub async fn connect(
     let session_outbox = outbox.clone();
     let session_config = **session_config;
     let session = SessionActor::create(move |ctx| {
-        ctx.add_stream(stream.map(inbound::parse));
+        ctx.add_stream(frames);
         SessionActor::new(viewer, room_id, room, session_outbox, desk, resume, session_config)
     });
-    metrics::gauge!("livecart_ws_open").increment(1.0);
-    actix_web::rt::spawn(async move {
-        writer::drain(socket, outbox, session).await;
-        // The IP's slot frees when the connection's writer ends.
-        drop(slot);
-        metrics::gauge!("livecart_ws_open").decrement(1.0);
-    });
+    let writer = writer::Writer::new(outbox, session, slot);
     metrics::counter!("livecart_ws_connections_total").increment(1);
-    Ok(response)
+    let response = response
+        .message_body(BoxBody::new(writer))
+        .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
+    Ok(response.into())
 }
