@@ -14,6 +14,7 @@ mod idempotency;
 mod identity;
 mod lifecycle;
 mod limits;
+mod load_tool;
 mod live_status;
 mod logs;
 mod merchant_views;
