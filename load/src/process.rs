@@ -47,9 +47,9 @@ impl Server {
         })
     }
 
-    /// This executable as `peer <args>`: the peer prints `listening on ADDR` once it serves.
-    pub fn peer(args: &[String], log: &Path) -> anyhow::Result<Server> {
-        let exe = std::env::current_exe().context("finding this executable")?;
+    /// `exe` (this tool's executable) as `peer <args>`: the peer prints `listening on ADDR` once
+    /// it serves.
+    pub fn peer(exe: &Path, args: &[String], log: &Path) -> anyhow::Result<Server> {
         let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let mut child = Command::new(exe)
             .arg("peer")

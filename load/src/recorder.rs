@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 /// Latencies are kept in microseconds, up to a minute.
 pub const MAX_LATENCY_US: u64 = 60_000_000;
 
+/// The timeline's resolution: four points a second, so a pass of a few seconds makes a line.
+pub const TICK: Duration = Duration::from_millis(250);
+
 /// How one answer ended, as the client saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -40,7 +43,7 @@ pub struct Recorder {
 
 struct Inner {
     latency_us: Histogram<u64>,
-    seconds: Vec<Second>,
+    ticks: Vec<Slice>,
     acked_total: u64,
     acked: u64,
     refused: BTreeMap<String, u64>,
@@ -48,8 +51,8 @@ struct Inner {
     first_failure: Option<String>,
 }
 
-/// One second of a pass, for the plots: two significant digits are plenty for a line.
-struct Second {
+/// One tick of a pass, for the plots: two significant digits are plenty for a line.
+struct Slice {
     acked: u64,
     latency_us: Histogram<u64>,
 }
@@ -61,15 +64,15 @@ fn histogram(digits: u8) -> Histogram<u64> {
 
 impl Recorder {
     pub fn new(start: Instant, measure: Duration) -> Recorder {
-        let seconds = measure.as_secs_f64().ceil() as usize;
+        let ticks = (measure.as_secs_f64() / TICK.as_secs_f64()).ceil() as usize;
         Recorder {
             start,
             end: start + measure,
             acked_live: AtomicU64::new(0),
             inner: Mutex::new(Inner {
                 latency_us: histogram(3),
-                seconds: (0..seconds.max(1))
-                    .map(|_| Second {
+                ticks: (0..ticks.max(1))
+                    .map(|_| Slice {
                         acked: 0,
                         latency_us: histogram(2),
                     })
@@ -105,8 +108,8 @@ impl Recorder {
                 if measured {
                     inner.acked += 1;
                     inner.latency_us.saturating_record(us);
-                    let second = (done - self.start).as_secs() as usize;
-                    if let Some(s) = inner.seconds.get_mut(second) {
+                    let tick = ((done - self.start).as_secs_f64() / TICK.as_secs_f64()) as usize;
+                    if let Some(s) = inner.ticks.get_mut(tick) {
                         s.acked += 1;
                         s.latency_us.saturating_record(us);
                     }
@@ -147,9 +150,10 @@ impl Recorder {
             errors: inner.failed.clone(),
             first_error: inner.first_failure.clone(),
             timeline: inner
-                .seconds
+                .ticks
                 .iter()
-                .map(|s| {
+                .enumerate()
+                .map(|(i, s)| {
                     let q = |q: f64| {
                         if s.latency_us.is_empty() {
                             0.0
@@ -158,7 +162,8 @@ impl Recorder {
                         }
                     };
                     Tick {
-                        per_s: s.acked as f64,
+                        at_s: (i + 1) as f64 * TICK.as_secs_f64(),
+                        per_s: s.acked as f64 / TICK.as_secs_f64(),
                         p50_ms: q(0.50),
                         p99_ms: q(0.99),
                         p999_ms: q(0.999),
@@ -190,7 +195,7 @@ pub struct Figures {
     /// Errors by code (`409 sold_out`, `timeout`, `io`, …).
     pub errors: BTreeMap<String, u64>,
     pub first_error: Option<String>,
-    /// One entry per second of the measured window.
+    /// One entry per `TICK` of the measured window.
     pub timeline: Vec<Tick>,
 }
 
@@ -200,9 +205,11 @@ impl Figures {
     }
 }
 
-/// One second of a pass.
+/// One `TICK` of a pass, ending `at_s` seconds into the measured window.
 #[derive(Debug, Clone, Serialize)]
 pub struct Tick {
+    pub at_s: f64,
+    /// Acknowledged in the tick, per second.
     pub per_s: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -231,9 +238,11 @@ mod tests {
         assert_eq!(f.acked_total, 4);
         assert_eq!(f.acked, 2);
         assert_eq!(f.per_s, 1.0);
-        assert_eq!(f.timeline.len(), 2);
-        assert_eq!(f.timeline[0].per_s, 1.0);
-        assert_eq!(f.timeline[1].per_s, 1.0);
+        assert_eq!(f.timeline.len(), 8, "four ticks a second");
+        assert_eq!(f.timeline[0].per_s, 4.0, "one in the first quarter second");
+        assert_eq!(f.timeline[6].per_s, 4.0, "one at 1.51 s");
+        assert_eq!(f.timeline[7].at_s, 2.0);
+        assert_eq!(f.timeline.iter().map(|t| t.per_s).sum::<f64>(), 8.0);
         assert!((2.9..=3.1).contains(&f.p50_ms), "p50 {}", f.p50_ms);
         assert!((9.9..=10.1).contains(&f.max_ms), "max {}", f.max_ms);
         assert_eq!(f.refused.get("409 sold_out"), Some(&1));

@@ -125,7 +125,11 @@ impl Spec {
                 };
                 Target::livecart(&bin, database, &args.out).await
             }
-            Spec::Peer(design) => Target::peer(*design, args.postgres.as_deref(), args.redis.as_deref(), &args.out).await,
+            Spec::Peer(design) => {
+                // The peers are this executable (the tool's binary, or the bench's) run as `peer`.
+                let exe = std::env::current_exe().context("finding this executable")?;
+                Target::peer(&exe, *design, args.postgres.as_deref(), args.redis.as_deref(), &args.out).await
+            }
         }
     }
 }

@@ -16,6 +16,9 @@ pub const HOT_LIMIT: u64 = 10_000;
 /// Guests are created this many at a time.
 const CREATING: usize = 32;
 
+/// Buyers' orders are read back this many at a time.
+const READING: usize = 16;
+
 /// A listing on sale and the people around it.
 #[derive(Debug, Clone)]
 pub struct Sale {
@@ -121,30 +124,32 @@ impl Api {
             .context("the listing is listed with its stock_left")
     }
 
-    /// Every order of the listing, read back page by page as its merchant (following `next`):
-    /// `(rows, units per buyer)` of the orders that hold stock (reserved or paid).
-    pub async fn orders(&self, sale: &Sale) -> anyhow::Result<Rows> {
-        let merchant = sale.merchant.as_deref().context("reading orders back needs the merchant's token")?;
+    /// Every order of the listing that holds stock (reserved or paid), read back through the
+    /// public API as each buyer (`GET /v1/orders`, the caller's orders), `READING` buyers at a
+    /// time. The merchant's view (`GET /v1/rooms/{id}/orders?listing_id=…`, following `next`)
+    /// would do too, but it sorts every order of the listing for each page of 200, so reading
+    /// back a hot listing's hundreds of thousands of orders that way takes many minutes.
+    pub async fn orders(&self, sale: &Sale, buyers: &[String]) -> anyhow::Result<Rows> {
+        let reads = buyers.iter().map(|token| async move {
+            let v = self.expect(reqwest::Method::GET, "/v1/orders", Some(token), None, StatusCode::OK).await?;
+            let orders = v.as_array().or_else(|| v["items"].as_array()).context("a list of orders")?.clone();
+            anyhow::Ok(orders)
+        });
+        let pages: Vec<_> = futures_util::stream::iter(reads).buffer_unordered(READING).collect().await;
         let mut rows = Rows::default();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut path = format!("/v1/rooms/{}/orders?listing_id={}&limit=200", sale.room, sale.listing);
-            if let Some(c) = &cursor {
-                path.push_str(&format!("&cursor={}", url_encode(c)));
-            }
-            let page = self.expect(reqwest::Method::GET, &path, Some(merchant), None, StatusCode::OK).await?;
-            for order in page["items"].as_array().context("a page of orders")? {
+        for orders in pages {
+            for order in orders? {
+                if order["listing_id"].as_str() != Some(sale.listing.as_str()) {
+                    continue;
+                }
                 if matches!(order["status"].as_str(), Some("reserved" | "paid")) {
                     let user = order["user_id"].as_str().context("an order names its buyer")?;
                     let quantity = order["quantity"].as_u64().context("an order has a quantity")?;
                     rows.add(user, quantity);
                 }
             }
-            match page["next"].as_str() {
-                Some(next) => cursor = Some(next.to_owned()),
-                None => return Ok(rows),
-            }
         }
+        Ok(rows)
     }
 }
 
@@ -166,15 +171,6 @@ impl Rows {
     pub fn max_per_user(&self) -> u64 {
         self.per_user.values().copied().max().unwrap_or(0)
     }
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn token_of(v: &Value) -> anyhow::Result<String> {

@@ -76,8 +76,9 @@ impl Target {
         })
     }
 
-    /// A peer design as its own process, with a fresh PostgreSQL database when it stores orders.
-    pub async fn peer(design: Design, postgres: Option<&str>, redis: Option<&str>, out: &Path) -> anyhow::Result<Target> {
+    /// A peer design as its own process (`exe peer …`, `exe` being this tool's executable), with
+    /// a fresh PostgreSQL database when it stores orders.
+    pub async fn peer(exe: &Path, design: Design, postgres: Option<&str>, redis: Option<&str>, out: &Path) -> anyhow::Result<Target> {
         let mut args = vec![design_arg(design).to_owned()];
         let database = match design {
             Design::Echo => None,
@@ -92,7 +93,7 @@ impl Target {
             args.extend(["--redis-url".into(), redis.context("this peer needs --redis")?.to_owned()]);
         }
         let log = out.join(format!("peer-{}.log", design_arg(design)));
-        let mut server = Server::peer(&args, &log)?;
+        let mut server = Server::peer(exe, &args, &log)?;
         server.ready("/healthz").await?;
         Ok(Target {
             name: design.label().into(),
@@ -170,12 +171,13 @@ impl Target {
         self.prepare(HOT_STOCK, HOT_LIMIT, buyers).await
     }
 
-    /// The server's side of a sale, read back from its storage (livecart: its public API).
-    pub async fn counts(&self, sale: &Sale, acked: u64) -> anyhow::Result<Counts> {
+    /// The server's side of a sale, read back from its storage (livecart: its public API, as
+    /// the sale's `buyers`).
+    pub async fn counts(&self, sale: &Sale, buyers: &[String], acked: u64) -> anyhow::Result<Counts> {
         match self.kind {
             Kind::Livecart { .. } => {
                 let stock_left = self.api.stock_left(sale).await?;
-                let rows = self.api.orders(sale).await?;
+                let rows = self.api.orders(sale, buyers).await?;
                 Ok(Counts {
                     acked,
                     stock: sale.stock,

@@ -50,7 +50,7 @@ on_both_backends! {
         assert!(gates.iter().all(|g| g["passed"] == true), "{gates:?}");
         assert!(report["fanout"]["latency"]["acked_total"].as_u64() > Some(0), "fan-out frames were timed");
         assert_eq!(report["idle"]["connected"], 5);
-        for plot in ["throughput.svg", "latency.svg", "fanout.svg"] {
+        for plot in ["throughput-4.svg", "latency-4.svg", "fanout.svg"] {
             let svg = std::fs::read_to_string(out.join(plot)).expect("the plot is written");
             assert!(svg.starts_with("<svg"), "{plot} is an SVG");
         }

@@ -173,9 +173,10 @@ pub fn serve(args: PeerArgs) -> anyhow::Result<()> {
             keys: auth::Keys::random()?,
             store,
         });
+        let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
-                .app_data(state.clone())
+                .app_data(app_state.clone())
                 .route("/healthz", web::get().to(HttpResponse::Ok))
                 .route("/bench/setup", web::post().to(setup))
                 .route("/bench/gate", web::get().to(gate))
@@ -184,7 +185,12 @@ pub fn serve(args: PeerArgs) -> anyhow::Result<()> {
         .listen(listener)?
         .run();
         println!("listening on {address}");
-        Ok(server.await?)
+        // Until SIGTERM (actix-web stops gracefully on it), then leave Redis as it was found.
+        server.await?;
+        if let Store::RedisLua(store) = &state.store {
+            store.clean_up().await?;
+        }
+        Ok(())
     })
 }
 

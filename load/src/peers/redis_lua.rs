@@ -123,6 +123,16 @@ impl RedisLua {
         }
     }
 
+    /// Removes this process's keys (stock, holders, limits of its listings) when it stops.
+    pub async fn clean_up(&self) -> anyhow::Result<()> {
+        let mut conn = self.redis.get().await?;
+        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:*", self.prefix)).query_async(&mut conn).await?;
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await?;
+        }
+        Ok(())
+    }
+
     pub async fn gate(&self, listing: String) -> anyhow::Result<GateCounts> {
         let (stock_key, _, _) = self.keys(&listing);
         let mut conn = self.redis.get().await?;
