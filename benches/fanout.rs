@@ -25,9 +25,9 @@
 #[path = "fanout/shop.rs"]
 mod shop;
 
-use livecart_load::database::Database;
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
+use livecart_load::database::Database;
 use shop::Shop;
 use std::future::Future;
 use std::net::SocketAddr;

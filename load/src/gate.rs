@@ -36,7 +36,10 @@ pub fn check(c: &Counts) -> Vec<Gate> {
         Gate {
             name: "acknowledged == units sold",
             passed: c.acked == sold,
-            detail: format!("{} acknowledged, {} sold ({} - {} left)", c.acked, sold, c.stock, c.stock_left),
+            detail: format!(
+                "{} acknowledged, {} sold ({} - {} left)",
+                c.acked, sold, c.stock, c.stock_left
+            ),
         },
         Gate {
             name: "units sold == stored rows",
@@ -46,12 +49,18 @@ pub fn check(c: &Counts) -> Vec<Gate> {
         Gate {
             name: "nobody over the limit",
             passed: c.max_per_user <= c.per_user_limit,
-            detail: format!("the most one buyer holds: {} (limit {})", c.max_per_user, c.per_user_limit),
+            detail: format!(
+                "the most one buyer holds: {} (limit {})",
+                c.max_per_user, c.per_user_limit
+            ),
         },
         Gate {
             name: "nothing oversold",
             passed: c.stock_left <= c.stock && c.row_units <= c.stock,
-            detail: format!("{} stored units of {} in stock, {} left", c.row_units, c.stock, c.stock_left),
+            detail: format!(
+                "{} stored units of {} in stock, {} left",
+                c.row_units, c.stock, c.stock_left
+            ),
         },
     ]
 }
@@ -90,7 +99,13 @@ mod tests {
     fn a_consistent_sale_passes_every_gate() {
         assert!(failed(&counts()).is_empty());
         assert!(!sold_out(&counts()).passed, "30 units are left");
-        let all_gone = Counts { acked: 100, stock_left: 0, rows: 100, row_units: 100, ..counts() };
+        let all_gone = Counts {
+            acked: 100,
+            stock_left: 0,
+            rows: 100,
+            row_units: 100,
+            ..counts()
+        };
         assert!(failed(&all_gone).is_empty());
         assert!(sold_out(&all_gone).passed);
     }
@@ -103,19 +118,35 @@ mod tests {
 
     #[test]
     fn stock_taken_without_a_row_fails() {
-        let missing = Counts { acked: 71, stock_left: 29, ..counts() };
+        let missing = Counts {
+            acked: 71,
+            stock_left: 29,
+            ..counts()
+        };
         assert_eq!(failed(&missing), ["units sold == stored rows"]);
     }
 
     #[test]
     fn a_buyer_over_the_limit_fails() {
-        assert_eq!(failed(&Counts { max_per_user: 3, ..counts() }), ["nobody over the limit"]);
+        assert_eq!(
+            failed(&Counts {
+                max_per_user: 3,
+                ..counts()
+            }),
+            ["nobody over the limit"]
+        );
     }
 
     #[test]
     fn overselling_fails() {
         // Stock went negative in a store that lets it (a counter below zero reads as huge).
-        let oversold = Counts { acked: 101, stock_left: 0, rows: 101, row_units: 101, ..counts() };
+        let oversold = Counts {
+            acked: 101,
+            stock_left: 0,
+            rows: 101,
+            row_units: 101,
+            ..counts()
+        };
         let names = failed(&oversold);
         assert!(names.contains(&"nothing oversold"), "{names:?}");
     }

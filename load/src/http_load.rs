@@ -71,7 +71,9 @@ async fn connection(orders: Arc<Orders>, pacing: Pacing, conn: usize, recorder: 
             return;
         }
     };
-    let schedule = pacing.rate.map(|r| Schedule::new(pacing.start, r, pacing.connections, conn));
+    let schedule = pacing
+        .rate
+        .map(|r| Schedule::new(pacing.start, r, pacing.connections, conn));
     let mut buyer = conn * orders.bearers.len() / pacing.connections.max(1);
     sleep_until(pacing.start.into()).await;
     for k in 0.. {
@@ -95,7 +97,10 @@ async fn connection(orders: Arc<Orders>, pacing: Pacing, conn: usize, recorder: 
             Ok(Ok((status, body))) => (classify(status, &body, orders.refusals), false),
             // The connection is unusable after a protocol or I/O error, or a lost answer.
             Ok(Err(e)) => (Answer::Failed(format!("io: {e}")), true),
-            Err(_) => (Answer::Failed(format!("timeout: no answer within {REQUEST_TIMEOUT:?}")), true),
+            Err(_) => (
+                Answer::Failed(format!("timeout: no answer within {REQUEST_TIMEOUT:?}")),
+                true,
+            ),
         };
         recorder.record(begun, done, answer);
         if broken {

@@ -64,7 +64,8 @@ mod tests {
 
     #[test]
     fn counters_are_read_by_exact_name_and_differenced() {
-        let before = ServerFigures::parse("livecart_journal_batch_size_count 10\nlivecart_journal_batch_size_sum 100\n");
+        let before =
+            ServerFigures::parse("livecart_journal_batch_size_count 10\nlivecart_journal_batch_size_sum 100\n");
         let text = "# HELP x\nlivecart_journal_batch_size_count 30\nlivecart_journal_batch_size_sum 700\n\
                     livecart_journal_batch_size_sum_other 9\nlivecart_place_order_seconds_count 600\n\
                     livecart_place_order_seconds_sum 1.2\n";

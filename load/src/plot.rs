@@ -43,9 +43,17 @@ pub fn write(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     connections.sort_unstable();
     connections.dedup();
     for c in connections {
-        let of = |pacing: &'static str| report.passes().filter(move |p| p.connections == c && p.pacing == pacing);
+        let of = |pacing: &'static str| {
+            report
+                .passes()
+                .filter(move |p| p.connections == c && p.pacing == pacing)
+        };
         let throughput: Vec<Line> = of("closed")
-            .map(|p| line(format!("{} {}", p.target, p.transport), &p.figures.timeline, |t| t.per_s))
+            .map(|p| {
+                line(format!("{} {}", p.target, p.transport), &p.figures.timeline, |t| {
+                    t.per_s
+                })
+            })
             .collect();
         if !throughput.is_empty() {
             let path = dir.join(format!("throughput-{c}.svg"));
@@ -56,7 +64,11 @@ pub fn write(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         let latency: Vec<Line> = of("open")
             .map(|p| {
                 let offered = p.figures.offered_per_s.unwrap_or(0.0);
-                line(format!("{} {} at {offered:.0}/s", p.target, p.transport), &p.figures.timeline, |t| t.p99_ms)
+                line(
+                    format!("{} {} at {offered:.0}/s", p.target, p.transport),
+                    &p.figures.timeline,
+                    |t| t.p99_ms,
+                )
             })
             .collect();
         if !latency.is_empty() {
@@ -74,7 +86,10 @@ pub fn write(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
             line("p50".into(), t, |t| t.p50_ms),
         ];
         let path = dir.join("fanout.svg");
-        let title = format!("Fan-out delivery latency per ¼ s: {} viewers × {:.0} chat/s", f.viewers, f.chat_per_s);
+        let title = format!(
+            "Fan-out delivery latency per ¼ s: {} viewers × {:.0} chat/s",
+            f.viewers, f.chat_per_s
+        );
         chart(&path, &title, "ms", &lines, false)?;
         written.push(path);
     }
@@ -96,23 +111,42 @@ fn chart(path: &Path, title: &str, y_desc: &str, lines: &[Line], log: bool) -> a
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(72);
-    let styles: Vec<ShapeStyle> = (0..lines.len()).map(|i| COLOURS[i % COLOURS.len()].stroke_width(2)).collect();
+    let styles: Vec<ShapeStyle> = (0..lines.len())
+        .map(|i| COLOURS[i % COLOURS.len()].stroke_width(2))
+        .collect();
     let x_desc = "seconds into the measured window";
     if log {
-        let y_min = values().map(|p| p.1).filter(|v| *v > 0.0).fold(y_max, f64::min).max(0.01) / 1.5;
+        let y_min = values()
+            .map(|p| p.1)
+            .filter(|v| *v > 0.0)
+            .fold(y_max, f64::min)
+            .max(0.01)
+            / 1.5;
         let mut chart = builder
             .build_cartesian_2d(0.0..x_max, (y_min..y_max).log_scale())
             .map_err(|e| plotting(&e))?;
-        chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).draw().map_err(|e| plotting(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .draw()
+            .map_err(|e| plotting(&e))?;
         for (line, style) in lines.iter().zip(&styles) {
             let points = line.points.iter().copied().filter(|p| p.1 > 0.0);
-            chart.draw_series(LineSeries::new(points, *style)).map_err(|e| plotting(&e))?;
+            chart
+                .draw_series(LineSeries::new(points, *style))
+                .map_err(|e| plotting(&e))?;
         }
     } else {
         let mut chart = builder
             .build_cartesian_2d(0.0..x_max, 0.0..y_max)
             .map_err(|e| plotting(&e))?;
-        chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).draw().map_err(|e| plotting(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .draw()
+            .map_err(|e| plotting(&e))?;
         for (line, style) in lines.iter().zip(&styles) {
             chart
                 .draw_series(LineSeries::new(line.points.iter().copied(), *style))

@@ -73,7 +73,11 @@ impl Server {
         let line = rx.recv_timeout(READY_WITHIN).unwrap_or_default();
         match line.trim().strip_prefix("listening on ") {
             Some(address) => server.base = format!("http://{address}"),
-            None => bail!("the peer {} did not start (see {}): {line:?}", args.join(" "), log.display()),
+            None => bail!(
+                "the peer {} did not start (see {}): {line:?}",
+                args.join(" "),
+                log.display()
+            ),
         }
         Ok(server)
     }
@@ -107,7 +111,9 @@ impl Server {
         if matches!(self.child.try_wait(), Ok(Some(_))) {
             return;
         }
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + STOP_WITHIN;
         while Instant::now() < deadline {
             if matches!(self.child.try_wait(), Ok(Some(_))) {

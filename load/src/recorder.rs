@@ -134,7 +134,13 @@ impl Recorder {
         let inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let measure_s = (self.end - self.start).as_secs_f64();
         let h = &inner.latency_us;
-        let ms = |q: f64| if h.is_empty() { 0.0 } else { h.value_at_quantile(q) as f64 / 1000.0 };
+        let ms = |q: f64| {
+            if h.is_empty() {
+                0.0
+            } else {
+                h.value_at_quantile(q) as f64 / 1000.0
+            }
+        };
         Figures {
             measure_s,
             offered_per_s,
@@ -225,11 +231,23 @@ mod tests {
         let start = Instant::now();
         let recorder = Recorder::new(start, Duration::from_secs(2));
         // Warm-up: before the window.
-        recorder.record(start - Duration::from_millis(5), start - Duration::from_millis(1), Answer::Acked);
+        recorder.record(
+            start - Duration::from_millis(5),
+            start - Duration::from_millis(1),
+            Answer::Acked,
+        );
         recorder.record(start, start + Duration::from_millis(3), Answer::Acked);
-        recorder.record(start + Duration::from_millis(1500), start + Duration::from_millis(1510), Answer::Acked);
+        recorder.record(
+            start + Duration::from_millis(1500),
+            start + Duration::from_millis(1510),
+            Answer::Acked,
+        );
         // A straggler answered after the end.
-        recorder.record(start + Duration::from_millis(1999), start + Duration::from_secs(3), Answer::Acked);
+        recorder.record(
+            start + Duration::from_millis(1999),
+            start + Duration::from_secs(3),
+            Answer::Acked,
+        );
         recorder.record(start, start, Answer::Refused("409 sold_out".into()));
         recorder.record(start, start, Answer::Failed("503 unavailable: storage down".into()));
         recorder.record(start, start, Answer::Failed("503 unavailable: again".into()));

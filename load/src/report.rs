@@ -73,7 +73,11 @@ impl Report {
                 })
                 .collect();
             for (name, http, ws) in livecarts {
-                for design in [crate::peers::Design::Echo, crate::peers::Design::RedisLua, crate::peers::Design::PgRowLock] {
+                for design in [
+                    crate::peers::Design::Echo,
+                    crate::peers::Design::RedisLua,
+                    crate::peers::Design::PgRowLock,
+                ] {
                     if let Some((peer, per_s)) = self.closed_http(|k| *k == Kind::Peer { design }, c) {
                         ratios.push(Ratio {
                             what: format!("{name} HTTP ÷ {peer}, {c} connections, closed loop"),
@@ -97,21 +101,47 @@ impl Report {
         println!();
         println!(
             "{:<28} {:<4} {:>5} {:<6} {:>9} {:>9} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6}  errors",
-            "target", "via", "conns", "pacing", "offered/s", "acked/s", "×echo", "p50 ms", "p90 ms", "p99 ms", "p99.9", "max ms",
-            "/commit", "actr ms", "cores"
+            "target",
+            "via",
+            "conns",
+            "pacing",
+            "offered/s",
+            "acked/s",
+            "×echo",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "p99.9",
+            "max ms",
+            "/commit",
+            "actr ms",
+            "cores"
         );
         for p in self.passes() {
             let f = &p.figures;
             let echo = self
-                .closed_http(|k| *k == Kind::Peer { design: crate::peers::Design::Echo }, p.connections)
-                .map_or("-".to_owned(), |(_, e)| format!("{:.2}", f.per_s / e.max(f64::MIN_POSITIVE)));
-            let (per_commit, actor_ms) = p
-                .server
-                .map_or(("-".to_owned(), "-".to_owned()), |s| (format!("{:.1}", s.per_commit()), format!("{:.2}", s.actor_ms())));
+                .closed_http(
+                    |k| {
+                        *k == Kind::Peer {
+                            design: crate::peers::Design::Echo,
+                        }
+                    },
+                    p.connections,
+                )
+                .map_or("-".to_owned(), |(_, e)| {
+                    format!("{:.2}", f.per_s / e.max(f64::MIN_POSITIVE))
+                });
+            let (per_commit, actor_ms) = p.server.map_or(("-".to_owned(), "-".to_owned()), |s| {
+                (format!("{:.1}", s.per_commit()), format!("{:.2}", s.actor_ms()))
+            });
             let errors = if f.errors.is_empty() {
                 "0".to_owned()
             } else {
-                f.errors.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
+                f.errors
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
             println!(
                 "{:<28} {:<4} {:>5} {:<6} {:>9} {:>9} {:>6} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>6} {:>6} {:>6}  {errors}",
@@ -135,7 +165,13 @@ impl Report {
         println!();
         for t in &self.targets {
             for g in &t.flash.gates {
-                println!("{} {:<28} {:<40} {}", if g.passed { "PASS" } else { "FAIL" }, t.name, g.name, g.detail);
+                println!(
+                    "{} {:<28} {:<40} {}",
+                    if g.passed { "PASS" } else { "FAIL" },
+                    t.name,
+                    g.name,
+                    g.detail
+                );
             }
         }
         if let Some(f) = &self.fanout {

@@ -80,13 +80,18 @@ pub async fn run(args: RunArgs, livecart_bin: Option<PathBuf>) -> anyhow::Result
     report.compute_ratios(&args.connections);
     report.print();
     let json = args.out.join("report.json");
-    std::fs::write(&json, serde_json::to_vec_pretty(&report)?).with_context(|| format!("writing {}", json.display()))?;
+    std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
+        .with_context(|| format!("writing {}", json.display()))?;
     let plots = crate::plot::write(&report, &args.out)?;
     println!("report: {}", json.display());
     for p in plots {
         println!("plot: {}", p.display());
     }
-    Ok(if gates_passed { Verdict::Passed } else { Verdict::GateFailed })
+    Ok(if gates_passed {
+        Verdict::Passed
+    } else {
+        Verdict::GateFailed
+    })
 }
 
 /// A target to start.
@@ -128,7 +133,14 @@ impl Spec {
             Spec::Peer(design) => {
                 // The peers are this executable (the tool's binary, or the bench's) run as `peer`.
                 let exe = std::env::current_exe().context("finding this executable")?;
-                Target::peer(&exe, *design, args.postgres.as_deref(), args.redis.as_deref(), &args.out).await
+                Target::peer(
+                    &exe,
+                    *design,
+                    args.postgres.as_deref(),
+                    args.redis.as_deref(),
+                    &args.out,
+                )
+                .await
             }
         }
     }
@@ -146,7 +158,9 @@ fn specs(args: &RunArgs) -> Vec<Spec> {
         None => {
             specs.push(Spec::Livecart { postgres: None });
             if let Some(pg) = &args.postgres {
-                specs.push(Spec::Livecart { postgres: Some(pg.clone()) });
+                specs.push(Spec::Livecart {
+                    postgres: Some(pg.clone()),
+                });
             }
         }
     }
@@ -165,7 +179,10 @@ fn specs(args: &RunArgs) -> Vec<Spec> {
 
 /// The commit the run measured, when run inside a git work tree.
 fn commit() -> Option<String> {
-    let out = std::process::Command::new("git").args(["rev-parse", "--short", "HEAD"]).output().ok()?;
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()?;
     let hash = String::from_utf8(out.stdout).ok()?.trim().to_owned();
     let dirty = std::process::Command::new("git")
         .args(["status", "--porcelain", "--untracked-files=no"])

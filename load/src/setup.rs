@@ -45,7 +45,13 @@ impl Api {
         }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> anyhow::Result<(StatusCode, Value)> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> anyhow::Result<(StatusCode, Value)> {
         let mut req = self.client.request(method.clone(), format!("{}{path}", self.base));
         if let Some(token) = token {
             req = req.bearer_auth(token);
@@ -60,7 +66,14 @@ impl Api {
         Ok((status, value))
     }
 
-    async fn expect(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>, expected: StatusCode) -> anyhow::Result<Value> {
+    async fn expect(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        expected: StatusCode,
+    ) -> anyhow::Result<Value> {
         let (status, value) = self.call(method.clone(), path, token, body).await?;
         if status != expected {
             bail!("{method} {path} answered {status}: {value}");
@@ -72,25 +85,56 @@ impl Api {
     pub async fn merchant(&self) -> anyhow::Result<String> {
         let name = format!("load{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
         let body = json!({"username": name, "password": "a-long-load-tool-password", "role": "merchant"});
-        let v = self.expect(reqwest::Method::POST, "/v1/auth/register", None, Some(body), StatusCode::CREATED).await?;
+        let v = self
+            .expect(
+                reqwest::Method::POST,
+                "/v1/auth/register",
+                None,
+                Some(body),
+                StatusCode::CREATED,
+            )
+            .await?;
         token_of(&v)
     }
 
     /// A live room of `merchant`: its id.
     pub async fn live_room(&self, merchant: &str) -> anyhow::Result<String> {
         let body = json!({"title": "livecart-load flash sale"});
-        let room = self.expect(reqwest::Method::POST, "/v1/rooms", Some(merchant), Some(body), StatusCode::CREATED).await?;
-        let room = id_of(&room)?;
-        self.expect(reqwest::Method::POST, &format!("/v1/rooms/{room}/start"), Some(merchant), Some(json!({})), StatusCode::OK)
+        let room = self
+            .expect(
+                reqwest::Method::POST,
+                "/v1/rooms",
+                Some(merchant),
+                Some(body),
+                StatusCode::CREATED,
+            )
             .await?;
+        let room = id_of(&room)?;
+        self.expect(
+            reqwest::Method::POST,
+            &format!("/v1/rooms/{room}/start"),
+            Some(merchant),
+            Some(json!({})),
+            StatusCode::OK,
+        )
+        .await?;
         Ok(room)
     }
 
     /// A listing of `stock` units, open at once, in a live room.
     pub async fn listing(&self, merchant: &str, room: &str, stock: u64, per_user_limit: u64) -> anyhow::Result<Sale> {
-        let body = json!({"title": "Jasmine 250g", "price_cents": 3900, "stock": stock, "per_user_limit": per_user_limit});
+        let body =
+            json!({"title": "Jasmine 250g", "price_cents": 3900, "stock": stock, "per_user_limit": per_user_limit});
         let path = format!("/v1/rooms/{room}/listings");
-        let listing = self.expect(reqwest::Method::POST, &path, Some(merchant), Some(body), StatusCode::CREATED).await?;
+        let listing = self
+            .expect(
+                reqwest::Method::POST,
+                &path,
+                Some(merchant),
+                Some(body),
+                StatusCode::CREATED,
+            )
+            .await?;
         Ok(Sale {
             room: room.to_owned(),
             listing: id_of(&listing)?,
@@ -105,18 +149,36 @@ impl Api {
         let calls = (0..n).map(|i| {
             let body = json!({"nickname": format!("buyer{i}")});
             async move {
-                let v = self.expect(reqwest::Method::POST, "/v1/auth/guest", None, Some(body), StatusCode::CREATED).await?;
+                let v = self
+                    .expect(
+                        reqwest::Method::POST,
+                        "/v1/auth/guest",
+                        None,
+                        Some(body),
+                        StatusCode::CREATED,
+                    )
+                    .await?;
                 token_of(&v)
             }
         });
-        futures_util::stream::iter(calls).buffered(CREATING).collect::<Vec<_>>().await.into_iter().collect()
+        futures_util::stream::iter(calls)
+            .buffered(CREATING)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect()
     }
 
     /// The listing's units still for sale.
     pub async fn stock_left(&self, sale: &Sale) -> anyhow::Result<u64> {
         let path = format!("/v1/rooms/{}/listings", sale.room);
-        let v = self.expect(reqwest::Method::GET, &path, None, None, StatusCode::OK).await?;
-        let listings = v.as_array().or_else(|| v["items"].as_array()).context("a list of listings")?;
+        let v = self
+            .expect(reqwest::Method::GET, &path, None, None, StatusCode::OK)
+            .await?;
+        let listings = v
+            .as_array()
+            .or_else(|| v["items"].as_array())
+            .context("a list of listings")?;
         listings
             .iter()
             .find(|l| l["id"].as_str() == Some(sale.listing.as_str()))
@@ -131,11 +193,20 @@ impl Api {
     /// back a hot listing's hundreds of thousands of orders that way takes many minutes.
     pub async fn orders(&self, sale: &Sale, buyers: &[String]) -> anyhow::Result<Rows> {
         let reads = buyers.iter().map(|token| async move {
-            let v = self.expect(reqwest::Method::GET, "/v1/orders", Some(token), None, StatusCode::OK).await?;
-            let orders = v.as_array().or_else(|| v["items"].as_array()).context("a list of orders")?.clone();
+            let v = self
+                .expect(reqwest::Method::GET, "/v1/orders", Some(token), None, StatusCode::OK)
+                .await?;
+            let orders = v
+                .as_array()
+                .or_else(|| v["items"].as_array())
+                .context("a list of orders")?
+                .clone();
             anyhow::Ok(orders)
         });
-        let pages: Vec<_> = futures_util::stream::iter(reads).buffer_unordered(READING).collect().await;
+        let pages: Vec<_> = futures_util::stream::iter(reads)
+            .buffer_unordered(READING)
+            .collect()
+            .await;
         let mut rows = Rows::default();
         for orders in pages {
             for order in orders? {
@@ -174,9 +245,15 @@ impl Rows {
 }
 
 fn token_of(v: &Value) -> anyhow::Result<String> {
-    v["token"].as_str().map(str::to_owned).context("the answer carries a token")
+    v["token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("the answer carries a token")
 }
 
 fn id_of(v: &Value) -> anyhow::Result<String> {
-    v["id"].as_str().map(str::to_owned).context("the created resource has an id")
+    v["id"]
+        .as_str()
+        .map(str::to_owned)
+        .context("the created resource has an id")
 }

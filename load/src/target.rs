@@ -16,8 +16,12 @@ use std::path::Path;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Kind {
     /// livecart on `backend` (`SQLite`, `PostgreSQL`, or `remote` for --url).
-    Livecart { backend: String },
-    Peer { design: Design },
+    Livecart {
+        backend: String,
+    },
+    Peer {
+        design: Design,
+    },
 }
 
 /// A server under load, its process (when this tool started it) and its database.
@@ -44,7 +48,9 @@ impl Target {
     pub fn remote(url: &str, merchant: Option<String>, pid: Option<u32>) -> Target {
         Target {
             name: "livecart".into(),
-            kind: Kind::Livecart { backend: "remote".into() },
+            kind: Kind::Livecart {
+                backend: "remote".into(),
+            },
             base: url.trim_end_matches('/').to_owned(),
             pid,
             server: None,
@@ -62,7 +68,10 @@ impl Target {
         let data_dir = std::env::temp_dir();
         let log = out.join(format!("livecart-{}.log", label.to_lowercase()));
         let mut server = Server::livecart(bin, &database.url(), &data_dir, &log)?;
-        server.ready("/readyz").await.with_context(|| format!("livecart on {label} (log: {})", log.display()))?;
+        server
+            .ready("/readyz")
+            .await
+            .with_context(|| format!("livecart on {label} (log: {})", log.display()))?;
         Ok(Target {
             name: format!("livecart {label}"),
             kind: Kind::Livecart { backend: label.into() },
@@ -78,7 +87,13 @@ impl Target {
 
     /// A peer design as its own process (`exe peer …`, `exe` being this tool's executable), with
     /// a fresh PostgreSQL database when it stores orders.
-    pub async fn peer(exe: &Path, design: Design, postgres: Option<&str>, redis: Option<&str>, out: &Path) -> anyhow::Result<Target> {
+    pub async fn peer(
+        exe: &Path,
+        design: Design,
+        postgres: Option<&str>,
+        redis: Option<&str>,
+        out: &Path,
+    ) -> anyhow::Result<Target> {
         let mut args = vec![design_arg(design).to_owned()];
         let database = match design {
             Design::Echo => None,
@@ -90,7 +105,10 @@ impl Target {
             }
         };
         if design == Design::RedisLua {
-            args.extend(["--redis-url".into(), redis.context("this peer needs --redis")?.to_owned()]);
+            args.extend([
+                "--redis-url".into(),
+                redis.context("this peer needs --redis")?.to_owned(),
+            ]);
         }
         let log = out.join(format!("peer-{}.log", design_arg(design)));
         let mut server = Server::peer(exe, &args, &log)?;
@@ -141,7 +159,12 @@ impl Target {
             }
             Kind::Peer { .. } => {
                 let body = json!({"stock": stock, "per_user_limit": per_user_limit, "buyers": buyers});
-                let res = self.client.post(format!("{}/bench/setup", self.base)).json(&body).send().await?;
+                let res = self
+                    .client
+                    .post(format!("{}/bench/setup", self.base))
+                    .json(&body)
+                    .send()
+                    .await?;
                 let status = res.status();
                 let v: serde_json::Value = res.json().await?;
                 anyhow::ensure!(status.is_success(), "setup answered {status}: {v}");
@@ -191,7 +214,11 @@ impl Target {
             Kind::Peer { .. } => {
                 let url = format!("{}/bench/gate?listing={}", self.base, sale.listing);
                 let res = self.client.get(url).send().await?;
-                anyhow::ensure!(res.status().is_success(), "the peer's gate read answered {}", res.status());
+                anyhow::ensure!(
+                    res.status().is_success(),
+                    "the peer's gate read answered {}",
+                    res.status()
+                );
                 let g: GateCounts = res.json().await?;
                 Ok(Counts {
                     acked,

@@ -31,7 +31,9 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 const STAMP: &str = "\"text\":\"fanout ";
 
 fn config() -> WebSocketConfig {
-    WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(4096)
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(4096)
 }
 
 /// `ws://host/v1/rooms/{room}/ws?token=…` for one viewer.
@@ -95,7 +97,15 @@ pub async fn buy(
         .map(|(c, socket)| {
             let schedule = rate.map(|r| Schedule::new(start, r, n, c));
             let id = format!("{}-{c}", &pass[..8]);
-            tokio::spawn(buyer(socket, Arc::clone(&buys), schedule, id, start, end, Arc::clone(&recorder)))
+            tokio::spawn(buyer(
+                socket,
+                Arc::clone(&buys),
+                schedule,
+                id,
+                start,
+                end,
+                Arc::clone(&recorder),
+            ))
         })
         .collect();
     let mut kept = Vec::with_capacity(n);
@@ -333,7 +343,8 @@ mod tests {
 
     #[test]
     fn a_chat_frame_yields_its_stamp_and_other_frames_none() {
-        let frame = r#"{"type":"chat","offset":3,"user_id":"u","nickname":"n","text":"fanout 123456 load tool","at":"x"}"#;
+        let frame =
+            r#"{"type":"chat","offset":3,"user_id":"u","nickname":"n","text":"fanout 123456 load tool","at":"x"}"#;
         assert_eq!(stamp_of(frame), Some(123_456));
         assert_eq!(stamp_of(r#"{"type":"likes","total":3}"#), None);
         assert_eq!(stamp_of(r#"{"type":"chat","text":"fanout "}"#), None);
@@ -343,8 +354,12 @@ mod tests {
     fn an_order_frame_acknowledges_and_an_error_frame_is_named_by_code() {
         let ok = serde_json::json!({"type": "order", "request_id": "1-0", "order": {"id": "o"}});
         assert_eq!(classify_order(&ok, &[]), Answer::Acked);
-        let refused = serde_json::json!({"type": "order", "request_id": "1-1", "error": {"error": "sold_out", "message": "m"}});
-        assert_eq!(classify_order(&refused, &["sold_out"]), Answer::Refused("ws sold_out".into()));
+        let refused =
+            serde_json::json!({"type": "order", "request_id": "1-1", "error": {"error": "sold_out", "message": "m"}});
+        assert_eq!(
+            classify_order(&refused, &["sold_out"]),
+            Answer::Refused("ws sold_out".into())
+        );
         assert!(matches!(classify_order(&refused, &[]), Answer::Failed(w) if w.starts_with("ws sold_out:")));
     }
 }

@@ -48,7 +48,10 @@ async fn a_short_flash_sale_passes_every_gate(design: Design) {
     }
     let sellout = &outcome.passes[2].figures;
     assert_eq!(sellout.acked_total, 12, "the sell-out sold its 12 units and no more");
-    assert!(sellout.refused.contains_key("409 sold_out"), "then refused: {sellout:?}");
+    assert!(
+        sellout.refused.contains_key("409 sold_out"),
+        "then refused: {sellout:?}"
+    );
     assert!(outcome.gates.len() >= 9, "{:?}", outcome.gates);
     let failed: Vec<_> = outcome.gates.iter().filter(|g| !g.passed).collect();
     assert!(failed.is_empty(), "{failed:?}");
@@ -69,19 +72,28 @@ async fn the_echo_answers_every_order_and_has_no_gates() {
     let out = std::env::temp_dir().join(format!("livecart_load_echo_{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&out).expect("a temp dir");
     let exe = Path::new(env!("CARGO_BIN_EXE_livecart-load"));
-    let mut target = Target::peer(exe, Design::Echo, None, None, &out).await.expect("the echo starts");
+    let mut target = Target::peer(exe, Design::Echo, None, None, &out)
+        .await
+        .expect("the echo starts");
     let hot = target.prepare_hot(4).await.expect("tokens");
     let plan = flash::Plan {
         connections: vec![2],
         open_fraction: 0.5,
         sellout_stock: 10,
-        timing: Timing { warm_up: Duration::ZERO, measure: Duration::from_millis(300), quiet: true },
+        timing: Timing {
+            warm_up: Duration::ZERO,
+            measure: Duration::from_millis(300),
+            quiet: true,
+        },
     };
     let outcome = flash::run(&mut target, &hot, &plan).await;
     target.close();
     let _ = std::fs::remove_dir_all(&out);
     let outcome = outcome.expect("the passes ran");
     assert_eq!(outcome.passes.len(), 2, "closed and open; no sell-out without storage");
-    assert!(outcome.passes.iter().all(|p| p.figures.acked > 0 && p.figures.error_count() == 0));
+    assert!(outcome
+        .passes
+        .iter()
+        .all(|p| p.figures.acked > 0 && p.figures.error_count() == 0));
     assert!(outcome.gates.is_empty());
 }

@@ -47,6 +47,8 @@ impl Keys {
     pub fn user_of(&self, request: &HttpRequest) -> Option<String> {
         let header = request.headers().get("authorization")?.to_str().ok()?;
         let token = header.strip_prefix("Bearer ")?;
-        decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|t| t.claims.sub)
+        decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()
+            .map(|t| t.claims.sub)
     }
 }

@@ -15,7 +15,8 @@ async fn echo(body: web::Json<serde_json::Value>) -> HttpResponse {
 async fn setup(body: web::Json<serde_json::Value>) -> HttpResponse {
     let buyers = body["buyers"].as_u64().unwrap_or(0);
     let tokens: Vec<String> = (0..buyers).map(|i| format!("echo-buyer-{i}")).collect();
-    HttpResponse::Created().json(json!({"room": uuid::Uuid::new_v4(), "listing": uuid::Uuid::new_v4(), "tokens": tokens}))
+    HttpResponse::Created()
+        .json(json!({"room": uuid::Uuid::new_v4(), "listing": uuid::Uuid::new_v4(), "tokens": tokens}))
 }
 
 pub fn app() -> App<

@@ -161,10 +161,16 @@ pub fn serve(args: PeerArgs) -> anyhow::Result<()> {
             println!("listening on {address}");
             return Ok(server.await?);
         }
-        let database_url = args.database_url.as_deref().ok_or_else(|| anyhow::anyhow!("--database-url is required"))?;
+        let database_url = args
+            .database_url
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("--database-url is required"))?;
         let store = match args.design {
             Design::RedisLua => {
-                let redis_url = args.redis_url.as_deref().ok_or_else(|| anyhow::anyhow!("--redis-url is required"))?;
+                let redis_url = args
+                    .redis_url
+                    .as_deref()
+                    .ok_or_else(|| anyhow::anyhow!("--redis-url is required"))?;
                 Store::RedisLua(redis_lua::RedisLua::connect(redis_url, database_url).await?)
             }
             _ => Store::PgRowLock(pg_row_lock::PgRowLock::connect(database_url).await?),
@@ -197,7 +203,9 @@ pub fn serve(args: PeerArgs) -> anyhow::Result<()> {
 async fn setup(state: web::Data<State>, body: web::Json<Setup>) -> HttpResponse {
     match state.store.listing(body.stock, body.per_user_limit).await {
         Ok(listing) => {
-            let tokens: Vec<String> = (0..body.buyers).map(|_| state.keys.sign(&uuid::Uuid::new_v4().to_string())).collect();
+            let tokens: Vec<String> = (0..body.buyers)
+                .map(|_| state.keys.sign(&uuid::Uuid::new_v4().to_string()))
+                .collect();
             HttpResponse::Created().json(json!({"room": uuid::Uuid::new_v4(), "listing": listing, "tokens": tokens}))
         }
         Err(e) => Refusal::Unavailable(format!("{e:#}")).response(),
@@ -212,13 +220,20 @@ async fn gate(state: web::Data<State>, query: web::Query<GateQuery>) -> HttpResp
 }
 
 /// The order endpoint: the buyer from the token, the body as livecart takes it, one order.
-async fn order(state: web::Data<State>, request: HttpRequest, room: web::Path<String>, body: web::Json<OrderBody>) -> HttpResponse {
+async fn order(
+    state: web::Data<State>,
+    request: HttpRequest,
+    room: web::Path<String>,
+    body: web::Json<OrderBody>,
+) -> HttpResponse {
     let Some(user) = state.keys.user_of(&request) else {
-        return HttpResponse::Unauthorized().json(json!({"error": "unauthorized", "message": "a valid Bearer token is required"}));
+        return HttpResponse::Unauthorized()
+            .json(json!({"error": "unauthorized", "message": "a valid Bearer token is required"}));
     };
     let OrderBody { listing_id, quantity } = body.into_inner();
     if !(1..=10_000).contains(&quantity) {
-        return HttpResponse::UnprocessableEntity().json(json!({"error": "invalid_quantity", "message": "1 to 10,000 units"}));
+        return HttpResponse::UnprocessableEntity()
+            .json(json!({"error": "invalid_quantity", "message": "1 to 10,000 units"}));
     }
     match state.store.order(listing_id.clone(), user.clone(), quantity).await {
         Ok(id) => HttpResponse::Created().json(json!({

@@ -45,8 +45,16 @@ impl RedisLua {
     pub async fn connect(redis_url: &str, database_url: &str) -> anyhow::Result<RedisLua> {
         let redis = Config::from_url(redis_url).create_pool(Some(Runtime::Tokio1))?;
         let mut conn = redis.get().await?;
-        let reserve: String = redis::cmd("SCRIPT").arg("LOAD").arg(RESERVE).query_async(&mut conn).await?;
-        let give_back: String = redis::cmd("SCRIPT").arg("LOAD").arg(GIVE_BACK).query_async(&mut conn).await?;
+        let reserve: String = redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(RESERVE)
+            .query_async(&mut conn)
+            .await?;
+        let give_back: String = redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(GIVE_BACK)
+            .query_async(&mut conn)
+            .await?;
         let url = database_url.to_owned();
         let pg = actix_web::web::block(move || sql::pool(&url)).await??;
         Ok(RedisLua {
@@ -60,7 +68,11 @@ impl RedisLua {
 
     fn keys(&self, listing: &str) -> (String, String, String) {
         let base = format!("{}:{listing}", self.prefix);
-        (format!("{base}:stock"), format!("{base}:holders"), format!("{base}:limit"))
+        (
+            format!("{base}:stock"),
+            format!("{base}:holders"),
+            format!("{base}:limit"),
+        )
     }
 
     pub async fn listing(&self, stock: u64, per_user_limit: u64) -> anyhow::Result<String> {
@@ -73,10 +85,12 @@ impl RedisLua {
         let listing = id.clone();
         sql::with(&self.pg, move |conn| {
             diesel::RunQueryDsl::execute(
-                diesel::sql_query("INSERT INTO listings (id, stock, stock_left, per_user_limit) VALUES ($1, $2, $2, $3)")
-                    .bind::<diesel::sql_types::Text, _>(&listing)
-                    .bind::<diesel::sql_types::BigInt, _>(stock as i64)
-                    .bind::<diesel::sql_types::BigInt, _>(per_user_limit as i64),
+                diesel::sql_query(
+                    "INSERT INTO listings (id, stock, stock_left, per_user_limit) VALUES ($1, $2, $2, $3)",
+                )
+                .bind::<diesel::sql_types::Text, _>(&listing)
+                .bind::<diesel::sql_types::BigInt, _>(stock as i64)
+                .bind::<diesel::sql_types::BigInt, _>(per_user_limit as i64),
                 conn,
             )
             .map_err(sql::unavailable)
@@ -126,7 +140,10 @@ impl RedisLua {
     /// Removes this process's keys (stock, holders, limits of its listings) when it stops.
     pub async fn clean_up(&self) -> anyhow::Result<()> {
         let mut conn = self.redis.get().await?;
-        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:*", self.prefix)).query_async(&mut conn).await?;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.prefix))
+            .query_async(&mut conn)
+            .await?;
         if !keys.is_empty() {
             let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await?;
         }

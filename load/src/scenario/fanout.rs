@@ -34,13 +34,23 @@ pub struct Outcome {
     pub latency: Figures,
 }
 
-pub async fn run(target: &Target, sale: &Prepared, viewers: usize, rate: f64, timing: Timing) -> anyhow::Result<Outcome> {
+pub async fn run(
+    target: &Target,
+    sale: &Prepared,
+    viewers: usize,
+    rate: f64,
+    timing: Timing,
+) -> anyhow::Result<Outcome> {
     let urls = (0..=viewers)
         .map(|v| ws_load::room_url(&target.ws_base(), &sale.sale.room, &sale.buyers[v % sale.buyers.len()]))
         .collect();
     let (mut sockets, error) = ws_load::join_all(urls).await;
     if let Some(e) = error {
-        anyhow::bail!("{} of {} fan-out viewers could not join: {e}", viewers + 1 - sockets.len(), viewers + 1);
+        anyhow::bail!(
+            "{} of {} fan-out viewers could not join: {e}",
+            viewers + 1 - sockets.len(),
+            viewers + 1
+        );
     }
     let sender = sockets.pop().ok_or_else(|| anyhow::anyhow!("no sender"))?;
     // Everyone has joined; a second for the welcome's aftermath (viewer counts) to pass.
@@ -48,7 +58,14 @@ pub async fn run(target: &Target, sale: &Prepared, viewers: usize, rate: f64, ti
     let send_end = start + timing.measure;
     let recorder = std::sync::Arc::new(crate::recorder::Recorder::new(start, timing.measure + DRAIN));
     let cpu = CpuMeter::start(target.pid);
-    let bar = Timing { warm_up: Duration::ZERO, ..timing }.progress(format!("{} fan-out ×{viewers} {rate:.0} chat/s", target.name), &recorder);
+    let bar = Timing {
+        warm_up: Duration::ZERO,
+        ..timing
+    }
+    .progress(
+        format!("{} fan-out ×{viewers} {rate:.0} chat/s", target.name),
+        &recorder,
+    );
     let counts = ws_load::fanout(
         sockets,
         sender,

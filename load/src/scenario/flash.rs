@@ -123,9 +123,15 @@ async fn sellout(target: &mut Target, buyers: usize, plan: &Plan) -> anyhow::Res
     let counts = read_back(target, &sale, acked).await?;
     let mut gates: Vec<Gate> = gate::check(&counts)
         .into_iter()
-        .map(|g| Gate { name: sellout_name(g.name), ..g })
+        .map(|g| Gate {
+            name: sellout_name(g.name),
+            ..g
+        })
         .collect();
-    gates.push(Gate { name: "sell-out: sold out exactly", ..gate::sold_out(&counts) });
+    gates.push(Gate {
+        name: "sell-out: sold out exactly",
+        ..gate::sold_out(&counts)
+    });
     // Errors (a 503 says nothing was acknowledged) are not a gate; the table shows them.
     let pass = PassReport {
         target: target.name.clone(),
@@ -168,7 +174,12 @@ fn sellout_name(name: &'static str) -> &'static str {
     }
 }
 
-async fn orders(target: &Target, sale: &Sale, buyers: &[String], refusals: &'static [&'static str]) -> anyhow::Result<Arc<Orders>> {
+async fn orders(
+    target: &Target,
+    sale: &Sale,
+    buyers: &[String],
+    refusals: &'static [&'static str],
+) -> anyhow::Result<Arc<Orders>> {
     let url: url::Url = target.base.parse().context("the target's URL")?;
     let host = url.host_str().context("the target's host")?;
     let port = url.port_or_known_default().context("the target's port")?;
@@ -214,13 +225,21 @@ async fn http(target: &Target, orders: &Arc<Orders>, connections: usize, rate: O
 }
 
 /// The WebSocket passes at one connection count: one buyer per socket, closed then open loop.
-async fn ws(target: &Target, hot: &Prepared, connections: usize, plan: &Plan) -> anyhow::Result<(Vec<PassReport>, u64)> {
+async fn ws(
+    target: &Target,
+    hot: &Prepared,
+    connections: usize,
+    plan: &Plan,
+) -> anyhow::Result<(Vec<PassReport>, u64)> {
     let urls = (0..connections)
         .map(|c| ws_load::room_url(&target.ws_base(), &hot.sale.room, &hot.buyers[c % hot.buyers.len()]))
         .collect();
     let (mut sockets, error) = ws_load::join_all(urls).await;
     if let Some(e) = error {
-        anyhow::bail!("{} of {connections} WebSocket buyers could not join: {e}", connections - sockets.len());
+        anyhow::bail!(
+            "{} of {connections} WebSocket buyers could not join: {e}",
+            connections - sockets.len()
+        );
     }
     let buys = Arc::new(Buys {
         listing: hot.sale.listing.clone(),
@@ -235,7 +254,15 @@ async fn ws(target: &Target, hot: &Prepared, connections: usize, plan: &Plan) ->
         let start = plan.timing.start(0);
         let recorder = plan.timing.recorder(start);
         let bar = plan.timing.progress(label(target, "ws", connections, rate), &recorder);
-        sockets = ws_load::buy(sockets, Arc::clone(&buys), rate, start, recorder.end(), Arc::clone(&recorder)).await;
+        sockets = ws_load::buy(
+            sockets,
+            Arc::clone(&buys),
+            rate,
+            start,
+            recorder.end(),
+            Arc::clone(&recorder),
+        )
+        .await;
         if let Some(bar) = bar {
             let _ = bar.await;
         }
