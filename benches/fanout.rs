@@ -21,17 +21,13 @@
 //! process's CPU time over each pass gives frames per CPU-second, client included. Every pass
 //! is bounded in time and count, and the bench stops by itself.
 
-// The shop and its database are the order bench's parts; this bench needs only part of them.
-#[allow(dead_code)]
-#[path = "order_path/database.rs"]
-mod database;
-#[allow(dead_code)]
-#[path = "order_path/shop.rs"]
+// The in-process shop lives beside this file; its database is the load tool's.
+#[path = "fanout/shop.rs"]
 mod shop;
 
-use database::Database;
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
+use livecart_load::database::Database;
 use shop::Shop;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -96,7 +92,7 @@ async fn run(plan: Plan) {
     );
     // One guest per viewer (the room counts distinct users) and one for the sender.
     let guests = plan.idle_viewers.max(plan.viewers) + 1;
-    let shop = Shop::open(Database::sqlite(), guests).await;
+    let shop = Shop::open(Database::sqlite().expect("a fresh SQLite file"), guests).await;
     let (sender_token, viewer_tokens) = shop.buyer_tokens.split_last().expect("at least one guest");
 
     let idle = idle_memory(&shop, &viewer_tokens[..plan.idle_viewers]).await;

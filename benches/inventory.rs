@@ -43,7 +43,7 @@ const STOCK: u64 = 1 << 40;
 const IN_FLIGHT: usize = 64;
 
 /// A journal that acknowledges every entry at once, so the actor benches measure the actor and
-/// not storage (the SQL journal is measured end to end by the `order_path` bench).
+/// not storage (the SQL journal is measured end to end by the `load` bench).
 struct InstantJournal;
 
 impl Journal for InstantJournal {

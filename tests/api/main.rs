@@ -21,6 +21,7 @@ mod limits;
 mod listing_changes;
 mod listing_snapshots;
 mod live_status;
+mod load_tool;
 mod logs;
 mod merchant_views;
 mod operations;

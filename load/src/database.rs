@@ -1,6 +1,8 @@
-//! Where a bench shop keeps its data: a fresh database per run, so every run starts empty and
-//! leaves nothing behind.
+//! Where a server under load keeps its data: a fresh database per run, so every run starts
+//! empty and leaves nothing behind. Used by the load tool's own servers (livecart started as a
+//! child process, the PostgreSQL peers) and by the in-process `fanout` bench.
 
+use anyhow::Context;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use std::path::PathBuf;
 use uuid::Uuid;
@@ -13,25 +15,25 @@ pub enum Database {
 
 impl Database {
     /// A SQLite file in a new directory under the system's temp dir, the embedded default.
-    pub fn sqlite() -> Database {
+    pub fn sqlite() -> anyhow::Result<Database> {
         let dir = std::env::temp_dir().join(format!("livecart_bench_{}", Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).expect("the temp dir is writable");
-        Database::Sqlite { dir }
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(Database::Sqlite { dir })
     }
 
     /// A new database on the PostgreSQL server that `admin_url` reaches as a role that may
     /// `CREATE DATABASE`.
-    pub fn postgres(admin_url: &str) -> Database {
+    pub fn postgres(admin_url: &str) -> anyhow::Result<Database> {
         let name = format!("livecart_bench_{}", Uuid::new_v4().simple());
         let mut conn = PgConnection::establish(admin_url)
-            .unwrap_or_else(|e| panic!("LIVECART_BENCH_POSTGRES={admin_url} is not reachable: {e}"));
+            .with_context(|| format!("PostgreSQL at {} is not reachable", mask(admin_url)))?;
         diesel::sql_query(format!("CREATE DATABASE {name}"))
             .execute(&mut conn)
-            .expect("the admin role may create a database");
-        Database::Postgres {
+            .context("the admin role may not create a database")?;
+        Ok(Database::Postgres {
             admin_url: admin_url.to_owned(),
             name,
-        }
+        })
     }
 
     pub fn label(&self) -> &'static str {
@@ -67,7 +69,18 @@ impl Database {
                 }),
         };
         if let Err(e) = removed {
-            eprintln!("note: the bench database {} was left behind: {e}", self.url());
+            eprintln!("note: the bench database {} was left behind: {e}", mask(&self.url()));
         }
+    }
+}
+
+/// A URL with its password masked, for messages.
+pub fn mask(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
     }
 }
