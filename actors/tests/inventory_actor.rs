@@ -236,5 +236,8 @@ async fn a_refusal_that_stands_whatever_hanging_commits_do_is_answered_as_it_is(
     assert_eq!(two, Err(ReserveFailed::Refused(ReserveError::SoldOut)));
     // One unit might come back: that buyer is told to retry.
     let one = reserve(&inventory, room_id).await;
-    assert!(matches!(one, Err(ReserveFailed::Storage(JournalError::Unavailable(_)))), "{one:?}");
+    assert!(
+        matches!(one, Err(ReserveFailed::Storage(JournalError::Unavailable(_)))),
+        "{one:?}"
+    );
 }

@@ -33,6 +33,16 @@ async fn start(database: &TestDatabase, redis: &Option<String>) -> ServerProcess
     ServerProcess::start(&database.url, &env).await
 }
 
+/// A server with a live room and one listing of plenty of stock, limited per buyer.
+async fn open_sale(database: &TestDatabase, redis: &Option<String>) -> (ServerProcess, Uuid, Uuid) {
+    let server = start(database, redis).await;
+    let api = Api::new(server.address.clone());
+    let merchant = api.merchant().await;
+    let room = api.live_room(&merchant).await;
+    let listing = api.simple_listing(&merchant, room, 10_000, LIMIT).await;
+    (server, room, listing)
+}
+
 async fn stop(mut server: ServerProcess) {
     server.terminate();
     let code = server.exit_code(Duration::from_secs(20)).await;
@@ -154,13 +164,9 @@ async fn behaves_as_before(api: &Api, buyers: &[User], room: Uuid, listing: Uuid
 
 on_both_backends! {
     async fn a_listing_restarts_from_its_snapshot_without_reading_its_orders(backend) {
-        let database = fresh_database(backend);
-        let redis = redis_for(backend);
-        let server = start(&database, &redis).await;
+        let (database, redis) = (fresh_database(backend), redis_for(backend));
+        let (server, room, listing) = open_sale(&database, &redis).await;
         let api = Api::new(server.address.clone());
-        let merchant = api.merchant().await;
-        let room = api.live_room(&merchant).await;
-        let listing = api.simple_listing(&merchant, room, 10_000, LIMIT).await;
         let buyers = api.guests(40).await;
         sell(&api, &buyers, room, listing).await;
         let left = api.stock_left(room, listing).await;
@@ -183,13 +189,9 @@ on_both_backends! {
     }
 
     async fn a_snapshot_behind_the_journal_is_ignored_and_the_rebuild_agrees(backend) {
-        let database = fresh_database(backend);
-        let redis = redis_for(backend);
-        let server = start(&database, &redis).await;
+        let (database, redis) = (fresh_database(backend), redis_for(backend));
+        let (server, room, listing) = open_sale(&database, &redis).await;
         let api = Api::new(server.address.clone());
-        let merchant = api.merchant().await;
-        let room = api.live_room(&merchant).await;
-        let listing = api.simple_listing(&merchant, room, 10_000, LIMIT).await;
         let early = api.guests(12).await;
         sell(&api, &early, room, listing).await;
         stop(server).await;

@@ -89,10 +89,7 @@ impl RedisSnapshots {
 
 impl SnapshotStore for RedisSnapshots {
     fn save_room(&self, room_id: RoomId, snapshot: RoomSnapshot) -> BoxFuture<'static, Result<(), SnapshotError>> {
-        match serde_json::to_string(&snapshot) {
-            Ok(body) => self.writes.save(SnapshotKey::Room(room_id), body),
-            Err(err) => Box::pin(async move { Err(fail(err)) }),
-        }
+        self.writes.save_json(SnapshotKey::Room(room_id), &snapshot)
     }
 
     fn load_room(&self, room_id: RoomId) -> BoxFuture<'static, Result<Option<RoomSnapshot>, SnapshotError>> {
@@ -105,10 +102,7 @@ impl SnapshotStore for RedisSnapshots {
         listing_id: ListingId,
         snapshot: ListingSnapshot,
     ) -> BoxFuture<'static, Result<(), SnapshotError>> {
-        match serde_json::to_string(&snapshot) {
-            Ok(body) => self.writes.save(SnapshotKey::Listing(listing_id), body),
-            Err(err) => Box::pin(async move { Err(fail(err)) }),
-        }
+        self.writes.save_json(SnapshotKey::Listing(listing_id), &snapshot)
     }
 
     fn load_listings(

@@ -91,10 +91,7 @@ impl SqlSnapshots {
 
 impl SnapshotStore for SqlSnapshots {
     fn save_room(&self, room_id: RoomId, snapshot: RoomSnapshot) -> BoxFuture<'static, Result<(), SnapshotError>> {
-        match serde_json::to_string(&snapshot) {
-            Ok(body) => self.writes.save(SnapshotKey::Room(room_id), body),
-            Err(err) => Box::pin(async move { Err(fail(err)) }),
-        }
+        self.writes.save_json(SnapshotKey::Room(room_id), &snapshot)
     }
 
     fn load_room(&self, room_id: RoomId) -> BoxFuture<'static, Result<Option<RoomSnapshot>, SnapshotError>> {
@@ -118,10 +115,7 @@ impl SnapshotStore for SqlSnapshots {
         listing_id: ListingId,
         snapshot: ListingSnapshot,
     ) -> BoxFuture<'static, Result<(), SnapshotError>> {
-        match serde_json::to_string(&snapshot) {
-            Ok(body) => self.writes.save(SnapshotKey::Listing(listing_id), body),
-            Err(err) => Box::pin(async move { Err(fail(err)) }),
-        }
+        self.writes.save_json(SnapshotKey::Listing(listing_id), &snapshot)
     }
 
     fn load_listings(

@@ -72,6 +72,18 @@ impl WriteBehind {
         })
     }
 
+    /// [`save`](Self::save) of the snapshot as JSON.
+    pub(super) fn save_json(
+        &self,
+        key: SnapshotKey,
+        snapshot: &impl serde::Serialize,
+    ) -> BoxFuture<'static, Result<(), SnapshotError>> {
+        match serde_json::to_string(snapshot) {
+            Ok(body) => self.save(key, body),
+            Err(err) => Box::pin(async move { Err(fail(err)) }),
+        }
+    }
+
     pub(super) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Relaxed)
     }
