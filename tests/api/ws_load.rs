@@ -35,16 +35,25 @@ on_both_backends! {
         // Each client reads until its own answer. A `stock: 0` frame can arrive before that answer
         // (a buy handled after the sale's last commit was announced); it is noted here, since
         // stock frames are latest-value-wins and no second one will come to wait for.
+        // A buy answered `unavailable` (commits slow enough that units in flight might come back:
+        // a heavily loaded machine) is sent again with the same request_id, as protocol.md tells
+        // clients to: it places at most one order, and ends in an order or a definite refusal.
         let results: Vec<(Value, bool, WsClient)> = join_all(clients.into_iter().enumerate().map(|(i, mut c)| async move {
-            c.send_json(json!({"type": "buy", "request_id": format!("b-{i}"), "listing_id": listing, "quantity": 1})).await;
             let mut saw_sold_out = false;
-            let answer = c
-                .until(|f| {
-                    saw_sold_out |= f["type"] == "stock" && f["stock_left"] == 0;
-                    f["type"] == "order" && f["request_id"] == format!("b-{i}")
-                })
-                .await;
-            (answer, saw_sold_out, c)
+            for attempt in 1.. {
+                c.send_json(json!({"type": "buy", "request_id": format!("b-{i}"), "listing_id": listing, "quantity": 1})).await;
+                let answer = c
+                    .until(|f| {
+                        saw_sold_out |= f["type"] == "stock" && f["stock_left"] == 0;
+                        f["type"] == "order" && f["request_id"] == format!("b-{i}")
+                    })
+                    .await;
+                if answer["error"]["error"] != "unavailable" || attempt == 100 {
+                    return (answer, saw_sold_out, c);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            unreachable!("the loop returns by its hundredth attempt")
         }))
         .await;
 
