@@ -256,6 +256,11 @@ impl Directory {
         for room in rooms {
             let _ = room.send(Persist).await;
         }
+        // Viewers' sessions, told to go by now, have queued their snapshots: the next process
+        // reads them.
+        if let Err(err) = self.snapshots.flush().await {
+            tracing::warn!(error = %err, "snapshots still queued at the stop were not all written");
+        }
         let held: Vec<Fence> = {
             let mut entries = self.entries();
             let rooms: Vec<RoomId> = entries.rooms.keys().copied().collect();
@@ -362,6 +367,11 @@ impl Directory {
     /// How many rooms were passivated since start.
     pub fn passivated_total(&self) -> usize {
         self.passivated.load(Ordering::Relaxed)
+    }
+
+    /// The store the actors snapshot into; a viewer's session keeps its own there too.
+    pub fn snapshots(&self) -> Arc<dyn SnapshotStore> {
+        self.snapshots.clone()
     }
 
     /// How many rooms run here.

@@ -5,7 +5,7 @@
 //! anything durable: orders, stock and statuses live in SQL, and a missing or failed snapshot
 //! only costs viewers a resync.
 
-use crate::ids::{ListingId, RoomId};
+use crate::ids::{ListingId, RoomId, UserId};
 use crate::inventory::StoredHoldings;
 use crate::room::chat::ChatSnapshot;
 use futures_util::future::BoxFuture;
@@ -28,6 +28,32 @@ pub struct ListingSnapshot {
     pub holdings: StoredHoldings,
 }
 
+/// What a viewer's SessionActor keeps for the viewer's next connection to the same room: where
+/// the chat was when the connection ended, and the buys it had not answered yet. A viewer who
+/// reconnects without an `epoch` and `offset` of its own (a reloaded page, a client that lost its
+/// state) resumes from here, and gets the answer to each buy still pending without resending it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSnapshot {
+    /// The room's chat epoch when the session joined; chat offsets only mean something in it.
+    pub epoch: u64,
+    /// The last chat offset handed to the viewer's socket (or the welcome's, if none was).
+    pub offset: u64,
+    pub buys: Vec<PendingBuy>,
+    /// When it was taken (Unix milliseconds): an old resume point is not used.
+    pub saved_at_ms: i64,
+}
+
+/// A `buy` frame the session had sent on and not yet answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingBuy {
+    /// Also the order's idempotency key: placing it again answers with the order it made, if any.
+    pub request_id: String,
+    pub listing_id: ListingId,
+    pub quantity: u32,
+    /// When the frame arrived (Unix milliseconds): a buy pending for long is not placed again.
+    pub sent_at_ms: i64,
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("the snapshot store failed: {0}")]
 pub struct SnapshotError(pub String);
@@ -46,6 +72,23 @@ pub trait SnapshotStore: Send + Sync + 'static {
         &self,
         listing_ids: Vec<ListingId>,
     ) -> BoxFuture<'static, Result<HashMap<ListingId, ListingSnapshot>, SnapshotError>>;
+
+    fn save_session(
+        &self,
+        room_id: RoomId,
+        user_id: UserId,
+        snapshot: SessionSnapshot,
+    ) -> BoxFuture<'static, Result<(), SnapshotError>>;
+    fn load_session(
+        &self,
+        room_id: RoomId,
+        user_id: UserId,
+    ) -> BoxFuture<'static, Result<Option<SessionSnapshot>, SnapshotError>>;
+
+    /// Resolves once every snapshot saved before the call is written (a graceful stop's last step).
+    fn flush(&self) -> BoxFuture<'static, Result<(), SnapshotError>> {
+        Box::pin(async { Ok(()) })
+    }
 
     /// Changes when the store has lost what was written to it (a Redis that restarted empty):
     /// actors that see it change write their snapshot again even if nothing changed for them.
@@ -80,5 +123,22 @@ impl SnapshotStore for NoSnapshots {
         _listing_ids: Vec<ListingId>,
     ) -> BoxFuture<'static, Result<HashMap<ListingId, ListingSnapshot>, SnapshotError>> {
         Box::pin(async { Ok(HashMap::new()) })
+    }
+
+    fn save_session(
+        &self,
+        _room_id: RoomId,
+        _user_id: UserId,
+        _snapshot: SessionSnapshot,
+    ) -> BoxFuture<'static, Result<(), SnapshotError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn load_session(
+        &self,
+        _room_id: RoomId,
+        _user_id: UserId,
+    ) -> BoxFuture<'static, Result<Option<SessionSnapshot>, SnapshotError>> {
+        Box::pin(async { Ok(None) })
     }
 }

@@ -33,6 +33,7 @@ mod redis_server;
 mod refusals;
 mod restart;
 mod room_snapshots;
+mod session_snapshots;
 mod shutdown;
 mod streams;
 mod tenancy;

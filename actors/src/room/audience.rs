@@ -13,7 +13,8 @@ use std::time::Instant;
 
 impl RoomActor {
     /// The snapshot a joining session gets first, and the chat it missed if it can be replayed.
-    fn welcome(&self, resume: Option<(u64, u64)>) -> (ServerFrame, Vec<ServerFrame>) {
+    /// The missed chat comes with each message's offset.
+    fn welcome(&self, resume: Option<(u64, u64)>) -> (ServerFrame, Vec<(u64, ServerFrame)>) {
         let missed = resume.and_then(|(epoch, offset)| self.chat.since(epoch, offset));
         let recovered = missed.is_some();
         let welcome = ServerFrame::Welcome {
@@ -38,12 +39,15 @@ impl RoomActor {
         let replay = missed
             .unwrap_or_default()
             .into_iter()
-            .map(|m| ServerFrame::Chat {
-                offset: m.offset,
-                user_id: m.user_id,
-                nickname: m.nickname,
-                text: m.text,
-                at: m.at,
+            .map(|m| {
+                let frame = ServerFrame::Chat {
+                    offset: m.offset,
+                    user_id: m.user_id,
+                    nickname: m.nickname,
+                    text: m.text,
+                    at: m.at,
+                };
+                (m.offset, frame)
             })
             .collect();
         (welcome, replay)
@@ -51,9 +55,9 @@ impl RoomActor {
 }
 
 impl Handler<Join> for RoomActor {
-    type Result = ();
+    type Result = ChatPosition;
 
-    fn handle(&mut self, msg: Join, _ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Join, _ctx: &mut Self::Context) -> ChatPosition {
         let count = self.connections.entry(msg.viewer.user_id).or_insert(0);
         *count += 1;
         if *count == 1 {
@@ -61,8 +65,8 @@ impl Handler<Join> for RoomActor {
         }
         let (welcome, replay) = self.welcome(msg.resume);
         msg.outbox.push(welcome.encode(), Policy::MustDeliver);
-        for chat in replay {
-            msg.outbox.push(chat.encode(), Policy::MustDeliver);
+        for (offset, chat) in replay {
+            msg.outbox.push(chat.encode(), Policy::Replayed(offset));
         }
         // Broadcasts sent after this reach the shard after AddSession: no gap, no duplicate.
         let shard = self.next_shard % self.shards.len().max(1);
@@ -81,6 +85,10 @@ impl Handler<Join> for RoomActor {
                 shard,
             },
         );
+        ChatPosition {
+            epoch: self.chat.epoch(),
+            offset: self.chat.last_offset(),
+        }
     }
 }
 
@@ -135,14 +143,15 @@ impl Handler<PostChat> for RoomActor {
         let nickname = member.viewer.nickname.clone();
         let message = self.chat.append(user_id, nickname, msg.text, self.clock.now());
         self.snapshot_dirty = true;
+        let offset = message.offset;
         let frame = ServerFrame::Chat {
-            offset: message.offset,
+            offset,
             user_id,
             nickname: message.nickname.clone(),
             text: message.text.clone(),
             at: message.at,
         };
-        self.broadcast(&frame, Policy::Droppable);
+        self.broadcast(&frame, Policy::Chat(offset));
     }
 }
 

@@ -78,14 +78,22 @@ pub struct RoomView {
     pub listings: Vec<(ListingId, Addr<InventoryActor>)>,
 }
 
-/// A session enters: it gets the welcome (and missed chat) before any broadcast.
+/// A session enters: it gets the welcome (and missed chat) before any broadcast, and learns
+/// where the chat stood, which is its resume point until a chat frame moves it.
 #[derive(Debug, Message)]
-#[rtype(result = "()")]
+#[rtype(result = "ChatPosition")]
 pub struct Join {
     pub session_id: SessionId,
     pub viewer: Viewer,
     pub outbox: Arc<SharedOutbox>,
     pub resume: Option<(u64, u64)>,
+}
+
+/// The room's chat epoch and newest offset, as the welcome gave them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, MessageResponse)]
+pub struct ChatPosition {
+    pub epoch: u64,
+    pub offset: u64,
 }
 
 #[derive(Debug, Message)]

@@ -3,16 +3,21 @@
 //! It knows the viewer, keeps the heartbeat, answers pings, bounds the buys in flight, paces what
 //! the connection sends the room (a rate over chat and likes, likes summed between flushes, see
 //! [`Intake`]), and turns client frames into room messages or order-desk calls. It never touches the socket: the
-//! gateway feeds it parsed frames ([`Inbound`]) and a writer task drains its outbox.
+//! gateway feeds it parsed frames ([`Inbound`]) and a writer task drains its outbox. Its snapshot
+//! (the viewer's chat position and unanswered buys, `resume.rs`) carries a viewer across a
+//! reconnect.
 
-use super::frames::{ClientFrame, ServerFrame};
+use super::frames::{ClientFrame, Quantity, ServerFrame};
 use super::intake::{Admission, Intake, SessionConfig};
 use super::order_desk::{BuyRequest, OrderDesk};
 use super::outbox::{CloseCode, Outgoing, Policy, SharedOutbox};
+use super::resume::{self, InFlight, Restored, Saved};
 use crate::identity::Role;
-use crate::ids::{RoomId, UserId};
-use crate::room::{AddLikes, Join, Leave, PostChat, RoomActor};
+use crate::ids::{ListingId, RoomId, UserId};
+use crate::room::{AddLikes, ChatPosition, Join, Leave, PostChat, RoomActor};
+use crate::snapshot::SnapshotStore;
 use actix::prelude::*;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,17 +64,30 @@ pub enum Inbound {
 #[rtype(result = "()")]
 pub struct Disconnect;
 
+/// What a session reaches beyond its room: the order path and the snapshot store.
+#[derive(Clone)]
+pub struct SessionPorts {
+    pub desk: Arc<dyn OrderDesk>,
+    pub snapshots: Arc<dyn SnapshotStore>,
+}
+
 pub struct SessionActor {
     id: SessionId,
-    viewer: Viewer,
-    room_id: RoomId,
+    pub(super) viewer: Viewer,
+    pub(super) room_id: RoomId,
     room: Addr<RoomActor>,
-    outbox: Arc<SharedOutbox>,
+    pub(super) outbox: Arc<SharedOutbox>,
     desk: Arc<dyn OrderDesk>,
-    /// `(epoch, offset)` from the upgrade URL, for chat replay.
+    pub(super) snapshots: Arc<dyn SnapshotStore>,
+    /// `(epoch, offset)` from the upgrade URL, for chat replay; else the snapshot's.
     resume: Option<(u64, u64)>,
+    /// Where the chat stood at the welcome; set once joined.
+    pub(super) chat_position: Option<ChatPosition>,
     last_heard: Instant,
-    buys_in_flight: usize,
+    /// Buys on the order path by `request_id`: bounded, answered once each, and snapshotted.
+    pub(super) in_flight: HashMap<String, InFlight>,
+    pub(super) save_scheduled: bool,
+    pub(super) saved: Saved,
     config: SessionConfig,
     intake: Intake,
 }
@@ -80,7 +98,7 @@ impl SessionActor {
         room_id: RoomId,
         room: Addr<RoomActor>,
         outbox: Arc<SharedOutbox>,
-        desk: Arc<dyn OrderDesk>,
+        ports: SessionPorts,
         resume: Option<(u64, u64)>,
         config: SessionConfig,
     ) -> Self {
@@ -90,13 +108,86 @@ impl SessionActor {
             room_id,
             room,
             outbox,
-            desk,
+            desk: ports.desk,
+            snapshots: ports.snapshots,
             resume,
+            chat_position: None,
             last_heard: Instant::now(),
-            buys_in_flight: 0,
+            in_flight: HashMap::new(),
+            save_scheduled: false,
+            saved: Saved::default(),
             config,
             intake: Intake::new(config.inbound_limit, Instant::now()),
         }
+    }
+
+    /// Joins the room, resuming the chat from the client's position or else the snapshot's, then
+    /// places again the buys the last connection left unanswered.
+    fn join(&mut self, restored: Restored, ctx: &mut Context<Self>) {
+        let join = Join {
+            session_id: self.id,
+            viewer: self.viewer.clone(),
+            outbox: self.outbox.clone(),
+            resume: self.resume.or(restored.resume),
+        };
+        // Nothing from the client is handled before the welcome is queued.
+        ctx.wait(self.room.send(join).into_actor(self).map(move |joined, act, ctx| match joined {
+            Ok(position) => {
+                act.chat_position = Some(position);
+                for buy in restored.buys {
+                    let quantity = Quantity::units(buy.quantity);
+                    act.place(buy.request_id, buy.listing_id, quantity, buy.sent_at_ms, ctx);
+                }
+            }
+            Err(_) => {
+                act.outbox.close(CloseCode::GoingAway, "the room is unavailable");
+                ctx.stop();
+            }
+        }));
+    }
+
+    /// Sends a buy to the order desk and its answer, when it comes, to the viewer.
+    fn place(
+        &mut self,
+        request_id: String,
+        listing_id: ListingId,
+        quantity: Quantity,
+        sent_at_ms: i64,
+        ctx: &mut Context<Self>,
+    ) {
+        let buy = InFlight {
+            listing_id,
+            quantity,
+            sent_at_ms,
+        };
+        self.in_flight.insert(request_id.clone(), buy);
+        self.buys_changed(ctx);
+        let request = BuyRequest {
+            request_id: request_id.clone(),
+            user_id: self.viewer.user_id,
+            role: self.viewer.role,
+            room_id: self.room_id,
+            listing_id,
+            quantity,
+        };
+        let bought = self.desk.buy(request);
+        ctx.spawn(bought.into_actor(self).map(move |result, act, ctx| {
+            act.in_flight.remove(&request_id);
+            act.buys_changed(ctx);
+            let frame = match result {
+                Ok(order) => ServerFrame::Order {
+                    request_id,
+                    order: Some(order.into()),
+                    error: None,
+                },
+                Err(error) => ServerFrame::Order {
+                    request_id,
+                    order: None,
+                    error: Some(error),
+                },
+            };
+            act.reply(frame);
+        }));
     }
 
     /// Whether a chat or like frame may go on to the room; tells the sender (now and then) when not.
@@ -179,7 +270,12 @@ impl SessionActor {
                 listing_id,
                 quantity,
             } => {
-                if self.buys_in_flight >= MAX_BUYS_IN_FLIGHT {
+                if self.in_flight.contains_key(&request_id) {
+                    // Resent while its first frame (or the last connection's) is still on the
+                    // order path: that one's answer is the answer, sent once.
+                    return;
+                }
+                if self.in_flight.len() >= MAX_BUYS_IN_FLIGHT {
                     let error = super::FrameError::new("rate_limited", "too many buys in flight on this connection");
                     self.reply(ServerFrame::Order {
                         request_id,
@@ -188,32 +284,7 @@ impl SessionActor {
                     });
                     return;
                 }
-                self.buys_in_flight += 1;
-                let request = BuyRequest {
-                    request_id: request_id.clone(),
-                    user_id: self.viewer.user_id,
-                    role: self.viewer.role,
-                    room_id: self.room_id,
-                    listing_id,
-                    quantity,
-                };
-                let bought = self.desk.buy(request);
-                ctx.spawn(bought.into_actor(self).map(move |result, act, _ctx| {
-                    act.buys_in_flight -= 1;
-                    let frame = match result {
-                        Ok(order) => ServerFrame::Order {
-                            request_id,
-                            order: Some(order.into()),
-                            error: None,
-                        },
-                        Err(error) => ServerFrame::Order {
-                            request_id,
-                            order: None,
-                            error: Some(error),
-                        },
-                    };
-                    act.reply(frame);
-                }));
+                self.place(request_id, listing_id, quantity, resume::now_ms(), ctx);
             }
         }
     }
@@ -223,18 +294,24 @@ impl Actor for SessionActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let join = Join {
-            session_id: self.id,
-            viewer: self.viewer.clone(),
-            outbox: self.outbox.clone(),
-            resume: self.resume,
-        };
-        // Nothing from the client is handled before the welcome is queued.
-        ctx.wait(self.room.send(join).into_actor(self).map(|joined, act, ctx| {
-            if joined.is_err() {
-                act.outbox.close(CloseCode::GoingAway, "the room is unavailable");
-                ctx.stop();
-            }
+        let load = self.snapshots.load_session(self.room_id, self.viewer.user_id);
+        let load = actix::clock::timeout(resume::LOAD_WITHIN, load);
+        ctx.wait(load.into_actor(self).map(|loaded, act, ctx| {
+            let restored = match loaded {
+                Ok(Ok(Some(snapshot))) => resume::restore(snapshot, resume::now_ms()),
+                Ok(Ok(None)) => Restored::default(),
+                Ok(Err(err)) => {
+                    metrics::counter!("livecart_snapshots_failed_total").increment(1);
+                    tracing::debug!(room.id = %act.room_id, error = %err, "session snapshot not read");
+                    Restored::default()
+                }
+                Err(_) => {
+                    metrics::counter!("livecart_snapshots_failed_total").increment(1);
+                    tracing::debug!(room.id = %act.room_id, "session snapshot not read in time");
+                    Restored::default()
+                }
+            };
+            act.join(restored, ctx);
         }));
         ctx.run_interval(HEARTBEAT_EVERY, |act, ctx| {
             if act.last_heard.elapsed() > CLIENT_TIMEOUT {
@@ -244,11 +321,14 @@ impl Actor for SessionActor {
                 ctx.stop();
             } else {
                 act.outbox.push_control(Outgoing::Ping);
+                act.save_if_moved();
             }
         });
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
+        // Before leaving: once the room no longer counts this viewer, the snapshot is queued.
+        self.save_snapshot();
         // Likes still being summed are the viewer's too.
         if let Some(count) = self.intake.take_likes() {
             let _ = self.room.try_send(AddLikes { count });

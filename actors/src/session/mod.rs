@@ -7,8 +7,9 @@ pub mod frames;
 pub mod intake;
 pub mod order_desk;
 pub mod outbox;
+mod resume;
 
-pub use actor::{Inbound, SessionActor, SessionId, Viewer};
+pub use actor::{Inbound, SessionActor, SessionId, SessionPorts, Viewer};
 pub use frames::{ClientFrame, FrameError, ListingInfo, OrderInfo, Quantity, ServerFrame};
 pub use intake::SessionConfig;
 pub use order_desk::{BuyRequest, OrderDesk};

@@ -2,7 +2,7 @@
 //!
 //! The room and the fan-out shards push here without ever waiting; only the session's writer
 //! waits, on the client's socket. Memory per connection stays bounded whatever the client does:
-//! - droppable frames (chat) beyond `max_droppable` are dropped;
+//! - chat frames beyond `max_droppable` are dropped;
 //! - latest-value frames (stock per listing, viewers, likes, pinned) replace the one of the same
 //!   key still waiting, so at most one per key is ever queued;
 //! - must-deliver frames (welcome, order results, live status, errors) beyond `max_must`
@@ -60,9 +60,14 @@ pub enum LatestKey {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
-    Droppable,
+    /// A chat message with its offset: dropped when too many wait. Once the writer takes it, its
+    /// offset is where the viewer's chat resumes (see [`SharedOutbox::chat_offset`]).
+    Chat(u64),
     Latest(LatestKey),
     MustDeliver,
+    /// A chat message the viewer missed, replayed when it joins: it must go out, and it moves
+    /// the resume point as [`Policy::Chat`] does.
+    Replayed(u64),
 }
 
 /// What the writer sends next.
@@ -108,9 +113,11 @@ pub enum Pushed {
 
 #[derive(Debug)]
 enum Slot {
-    Droppable(ByteString),
+    /// A chat frame and its offset.
+    Droppable(ByteString, u64),
     Latest(LatestKey),
-    Must(Outgoing),
+    /// With the chat offset it carries, for a replayed chat frame.
+    Must(Outgoing, Option<u64>),
 }
 
 /// The queue itself, without locking: pure and unit-tested.
@@ -126,6 +133,8 @@ pub struct Outbox {
     /// Set once the session is closing: nothing more is queued.
     closing: bool,
     finished: bool,
+    /// The newest chat offset the writer has taken.
+    chat_offset: Option<u64>,
 }
 
 impl Outbox {
@@ -139,6 +148,7 @@ impl Outbox {
             progress_at: Instant::now(),
             closing: false,
             finished: false,
+            chat_offset: None,
         }
     }
 
@@ -150,7 +160,7 @@ impl Outbox {
             self.progress_at = now;
         }
         match policy {
-            Policy::Droppable => {
+            Policy::Chat(offset) => {
                 if self.droppable >= self.limits.max_droppable {
                     if self.stalled(now) {
                         self.close(
@@ -162,7 +172,7 @@ impl Outbox {
                     return Pushed::Dropped;
                 }
                 self.droppable += 1;
-                self.slots.push_back(Slot::Droppable(frame));
+                self.slots.push_back(Slot::Droppable(frame, offset));
                 Pushed::Queued
             }
             Policy::Latest(key) => {
@@ -173,7 +183,8 @@ impl Outbox {
                     Pushed::Queued
                 }
             }
-            Policy::MustDeliver => self.push_must(Outgoing::Text(frame)),
+            Policy::MustDeliver => self.push_must(Outgoing::Text(frame), None),
+            Policy::Replayed(offset) => self.push_must(Outgoing::Text(frame), Some(offset)),
         }
     }
 
@@ -185,7 +196,7 @@ impl Outbox {
         if self.slots.is_empty() {
             self.progress_at = now;
         }
-        self.push_must(item)
+        self.push_must(item, None)
     }
 
     /// Frames have waited and the writer has taken none for `stall_after`: the reader is gone.
@@ -193,7 +204,7 @@ impl Outbox {
         !self.slots.is_empty() && now.saturating_duration_since(self.progress_at) > self.limits.stall_after
     }
 
-    fn push_must(&mut self, item: Outgoing) -> Pushed {
+    fn push_must(&mut self, item: Outgoing, chat_offset: Option<u64>) -> Pushed {
         if self.must >= self.limits.max_must {
             self.close(
                 CloseCode::ResyncRequired,
@@ -202,7 +213,7 @@ impl Outbox {
             return Pushed::Closed;
         }
         self.must += 1;
-        self.slots.push_back(Slot::Must(item));
+        self.slots.push_back(Slot::Must(item, chat_offset));
         Pushed::Queued
     }
 
@@ -216,10 +227,13 @@ impl Outbox {
         self.latest.clear();
         self.droppable = 0;
         self.must = 0;
-        self.slots.push_back(Slot::Must(Outgoing::Close {
-            code,
-            reason: reason.to_owned(),
-        }));
+        self.slots.push_back(Slot::Must(
+            Outgoing::Close {
+                code,
+                reason: reason.to_owned(),
+            },
+            None,
+        ));
     }
 
     pub fn is_closing(&self) -> bool {
@@ -244,6 +258,15 @@ impl Outbox {
         }
     }
 
+    fn took_chat(&mut self, offset: u64) {
+        self.chat_offset = Some(self.chat_offset.map_or(offset, |newest| newest.max(offset)));
+    }
+
+    /// The newest chat offset the writer has taken, if it took any: the viewer's resume point.
+    pub fn chat_offset(&self) -> Option<u64> {
+        self.chat_offset
+    }
+
     /// The next frame for the writer; `None` when empty. After the close frame, always `None`.
     pub fn pop(&mut self) -> Option<Outgoing> {
         self.pop_at(Instant::now())
@@ -256,16 +279,20 @@ impl Outbox {
         let slot = self.slots.pop_front()?;
         self.progress_at = now;
         let item = match slot {
-            Slot::Droppable(frame) => {
+            Slot::Droppable(frame, offset) => {
                 self.droppable -= 1;
+                self.took_chat(offset);
                 Outgoing::Text(frame)
             }
             Slot::Latest(key) => match self.latest.remove(&key) {
                 Some(frame) => Outgoing::Text(frame),
                 None => return self.pop_at(now),
             },
-            Slot::Must(item) => {
+            Slot::Must(item, chat_offset) => {
                 self.must = self.must.saturating_sub(1);
+                if let Some(offset) = chat_offset {
+                    self.took_chat(offset);
+                }
                 item
             }
         };
@@ -315,6 +342,11 @@ impl SharedOutbox {
     pub fn close(&self, code: CloseCode, reason: &str) {
         self.lock().close(code, reason);
         self.writer.wake();
+    }
+
+    /// The newest chat offset the writer has taken ([`Outbox::chat_offset`]).
+    pub fn chat_offset(&self) -> Option<u64> {
+        self.lock().chat_offset()
     }
 
     /// Closes the session if its reader has stalled (checked on the heartbeat, for a reader that
@@ -389,13 +421,36 @@ mod tests {
     fn droppable_frames_beyond_the_cap_are_dropped() {
         let mut o = Outbox::new(limits());
         let now = Instant::now();
-        assert_eq!(o.push(text("a"), Policy::Droppable, now), Pushed::Queued);
-        assert_eq!(o.push(text("b"), Policy::Droppable, now), Pushed::Queued);
-        assert_eq!(o.push(text("c"), Policy::Droppable, now), Pushed::Dropped);
+        assert_eq!(o.push(text("a"), Policy::Chat(1), now), Pushed::Queued);
+        assert_eq!(o.push(text("b"), Policy::Chat(2), now), Pushed::Queued);
+        assert_eq!(o.push(text("c"), Policy::Chat(3), now), Pushed::Dropped);
         assert_eq!(
             drain(&mut o),
             vec![Outgoing::Text(text("a")), Outgoing::Text(text("b"))]
         );
+    }
+
+    #[test]
+    fn the_resume_point_is_the_newest_chat_offset_the_writer_took() {
+        let mut o = Outbox::new(OutboxLimits {
+            max_must: 8,
+            ..limits()
+        });
+        let now = Instant::now();
+        assert_eq!(o.chat_offset(), None, "nothing taken yet");
+        o.push(text("missed 4"), Policy::Replayed(4), now);
+        o.push(text("missed 5"), Policy::Replayed(5), now);
+        o.push(text("order"), Policy::MustDeliver, now);
+        o.push(text("chat 6"), Policy::Chat(6), now);
+        assert_eq!(o.chat_offset(), None, "queued is not taken");
+        o.pop();
+        assert_eq!(o.chat_offset(), Some(4));
+        drain(&mut o);
+        assert_eq!(o.chat_offset(), Some(6));
+        o.push(text("chat 7"), Policy::Chat(7), now);
+        o.close(CloseCode::GoingAway, "bye");
+        drain(&mut o);
+        assert_eq!(o.chat_offset(), Some(6), "a frame dropped at the close never reached the viewer");
     }
 
     #[test]
@@ -404,7 +459,7 @@ mod tests {
         let now = Instant::now();
         let key = LatestKey::Stock(ListingId::nil());
         o.push(text("stock 9"), Policy::Latest(key), now);
-        o.push(text("chat"), Policy::Droppable, now);
+        o.push(text("chat"), Policy::Chat(1), now);
         assert_eq!(o.push(text("stock 7"), Policy::Latest(key), now), Pushed::Coalesced);
         assert_eq!(
             drain(&mut o),
@@ -439,7 +494,7 @@ mod tests {
         let t0 = Instant::now();
         for _ in 0..10 {
             assert_ne!(
-                o.push(text("chat"), Policy::Droppable, t0),
+                o.push(text("chat"), Policy::Chat(1), t0),
                 Pushed::Closed,
                 "a burst alone closes nothing"
             );
@@ -447,7 +502,7 @@ mod tests {
         assert!(!o.stalled(t0 + Duration::from_secs(2)));
         let later = t0 + Duration::from_secs(4);
         assert!(o.stalled(later));
-        assert_eq!(o.push(text("chat"), Policy::Droppable, later), Pushed::Closed);
+        assert_eq!(o.push(text("chat"), Policy::Chat(1), later), Pushed::Closed);
         assert!(o.len() <= 1, "memory is released on close");
     }
 
@@ -458,7 +513,7 @@ mod tests {
         for second in 0..10 {
             let now = t0 + Duration::from_secs(second);
             for _ in 0..50 {
-                assert_ne!(o.push(text("chat"), Policy::Droppable, now), Pushed::Closed);
+                assert_ne!(o.push(text("chat"), Policy::Chat(1), now), Pushed::Closed);
             }
             o.pop_at(now);
         }
@@ -471,7 +526,7 @@ mod tests {
         let key = LatestKey::Stock(ListingId::nil());
         shared.push(text("stock 9"), Policy::Latest(key));
         for i in 0..100 {
-            shared.push(text(&format!("chat {i}")), Policy::Droppable);
+            shared.push(text(&format!("chat {i}")), Policy::Chat(1));
         }
         shared.push(text("order"), Policy::MustDeliver);
         shared.push(text("stock 8"), Policy::Latest(key));
@@ -484,7 +539,7 @@ mod tests {
             "everything queued, coalesced and in order, in one batch"
         );
 
-        shared.push(text("late"), Policy::Droppable);
+        shared.push(text("late"), Policy::Chat(1));
         shared.close(CloseCode::Normal, "bye");
         let last = shared.next_batch().await.expect("the close frame");
         assert!(

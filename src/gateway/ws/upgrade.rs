@@ -12,7 +12,7 @@ use actix::{Actor, AsyncContext};
 use actix_web::body::BoxBody;
 use actix_web::http::header::ORIGIN;
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use livecart_actors::session::{OutboxLimits, SessionActor, SessionConfig, SharedOutbox};
+use livecart_actors::session::{OutboxLimits, SessionActor, SessionConfig, SessionPorts, SharedOutbox};
 use serde::Deserialize;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -86,12 +86,15 @@ pub async fn connect(
     let outbox = Arc::new(SharedOutbox::new(OutboxLimits::default()));
     let (viewer, room) = (joined.viewer, joined.room);
     let resume = query.epoch.zip(query.offset);
-    let desk = Arc::new(WsOrderDesk::new(svc.get_ref().clone(), limits.into_inner()));
+    let ports = SessionPorts {
+        desk: Arc::new(WsOrderDesk::new(svc.get_ref().clone(), limits.into_inner())),
+        snapshots: svc.directory.snapshots(),
+    };
     let session_outbox = outbox.clone();
     let session_config = **session_config;
     let session = SessionActor::create(move |ctx| {
         ctx.add_stream(frames);
-        SessionActor::new(viewer, room_id, room, session_outbox, desk, resume, session_config)
+        SessionActor::new(viewer, room_id, room, session_outbox, ports, resume, session_config)
     });
     let writer = writer::Writer::new(outbox, session, slot);
     metrics::counter!("livecart_ws_connections_total").increment(1);

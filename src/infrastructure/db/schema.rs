@@ -151,6 +151,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    live_session_snapshots (room_id, user_id) {
+        room_id -> Text,
+        user_id -> Text,
+        body -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
     inventory_listing_snapshots (listing_id) {
         listing_id -> Text,
         body -> Text,

@@ -1,13 +1,14 @@
 //! Snapshots in Redis: a key per room or listing, kept a week after its last write (a room
-//! that never comes back does not stay forever). A flush is one pipeline.
+//! that never comes back does not stay forever), and per viewer session, kept an hour. A flush
+//! is one pipeline.
 
 use super::write_behind::{Sink, WriteBehind};
-use super::{fail, SnapshotKey, TIMEOUT};
+use super::{fail, SnapshotKey, SESSION_KEEP_S, TIMEOUT};
 use deadpool_redis::redis::{self, pipe};
 use deadpool_redis::Pool;
 use futures_util::future::BoxFuture;
-use livecart_actors::snapshot::{ListingSnapshot, RoomSnapshot, SnapshotError, SnapshotStore};
-use livecart_actors::{ListingId, RoomId};
+use livecart_actors::snapshot::{ListingSnapshot, RoomSnapshot, SessionSnapshot, SnapshotError, SnapshotStore};
+use livecart_actors::{ListingId, RoomId, UserId};
 use std::collections::HashMap;
 
 const KEEP_FOR_S: u64 = 7 * 24 * 3600;
@@ -20,6 +21,14 @@ fn key(of: SnapshotKey) -> String {
     match of {
         SnapshotKey::Room(id) => format!("livecart:snapshot:room:{id}"),
         SnapshotKey::Listing(id) => format!("livecart:snapshot:listing:{id}"),
+        SnapshotKey::Session(room_id, user_id) => format!("livecart:snapshot:session:{room_id}:{user_id}"),
+    }
+}
+
+fn keep_for(of: SnapshotKey) -> u64 {
+    match of {
+        SnapshotKey::Session(..) => SESSION_KEEP_S,
+        SnapshotKey::Room(_) | SnapshotKey::Listing(_) => KEEP_FOR_S,
     }
 }
 
@@ -40,7 +49,7 @@ impl Sink for RedisSink {
                     .arg(key(*of))
                     .arg(body)
                     .arg("EX")
-                    .arg(KEEP_FOR_S)
+                    .arg(keep_for(*of))
                     .ignore();
             }
             let (created,): (Option<String>,) = pipeline.query_async(&mut conn).await.map_err(fail)?;
@@ -118,6 +127,32 @@ impl SnapshotStore for RedisSnapshots {
                 .filter_map(|(id, snapshot)| Some((id, snapshot?)))
                 .collect())
         })
+    }
+
+    fn flush(&self) -> BoxFuture<'static, Result<(), SnapshotError>> {
+        self.writes.flush()
+    }
+
+    fn save_session(
+        &self,
+        room_id: RoomId,
+        user_id: UserId,
+        snapshot: SessionSnapshot,
+    ) -> BoxFuture<'static, Result<(), SnapshotError>> {
+        self.writes.save_json(SnapshotKey::Session(room_id, user_id), &snapshot)
+    }
+
+    fn load_session(
+        &self,
+        room_id: RoomId,
+        user_id: UserId,
+    ) -> BoxFuture<'static, Result<Option<SessionSnapshot>, SnapshotError>> {
+        let key = SnapshotKey::Session(room_id, user_id);
+        if let Some(body) = self.writes.unwritten(key) {
+            return Box::pin(async move { serde_json::from_str(&body).map(Some).map_err(fail) });
+        }
+        let read = self.read::<SessionSnapshot>(vec![key]);
+        Box::pin(async move { Ok(read.await?.pop().flatten()) })
     }
 
     fn generation(&self) -> u64 {

@@ -1,22 +1,30 @@
 //! Snapshots in the SQL database when Redis is not configured: a row per room
-//! (`live_room_snapshots`) or listing (`inventory_listing_snapshots`); a flush is one
-//! transaction of upserts.
+//! (`live_room_snapshots`), listing (`inventory_listing_snapshots`) or viewer session in a room
+//! (`live_session_snapshots`, pruned an hour after its last write); a flush is one transaction of
+//! upserts.
 
 use super::write_behind::{Sink, WriteBehind};
-use super::{fail, SnapshotKey};
+use super::{fail, SnapshotKey, SESSION_KEEP_S};
 use crate::infrastructure::db::schema::inventory_listing_snapshots::dsl as listings;
 use crate::infrastructure::db::schema::live_room_snapshots::dsl as rooms;
+use crate::infrastructure::db::schema::live_session_snapshots::dsl as sessions;
 use crate::infrastructure::db::{time, with_conn, DbConnection, DbPool, StorageResult};
 use crate::infrastructure::repos::Storage;
 use crate::per_backend;
 use diesel::prelude::*;
 use futures_util::future::BoxFuture;
-use livecart_actors::snapshot::{ListingSnapshot, RoomSnapshot, SnapshotError, SnapshotStore};
-use livecart_actors::{ListingId, RoomId};
+use livecart_actors::snapshot::{ListingSnapshot, RoomSnapshot, SessionSnapshot, SnapshotError, SnapshotStore};
+use livecart_actors::{ListingId, RoomId, UserId};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// How often a flush also deletes the session snapshots past keeping.
+const PRUNE_EVERY_MS: i64 = 60_000;
 
 struct SqlSink {
     pool: DbPool,
+    /// When the session snapshots were last pruned (Unix milliseconds).
+    pruned_at: AtomicI64,
 }
 
 fn upsert(conn: &mut DbConnection, of: SnapshotKey, body: &str, at: i64) -> QueryResult<usize> {
@@ -47,21 +55,49 @@ fn upsert(conn: &mut DbConnection, of: SnapshotKey, body: &str, at: i64) -> Quer
                 .set((listings::body.eq(body), listings::updated_at.eq(at)))
                 .execute(c))
         }
+        SnapshotKey::Session(room_id, user_id) => {
+            let row = (
+                sessions::room_id.eq(room_id.to_string()),
+                sessions::user_id.eq(user_id.to_string()),
+                sessions::body.eq(body),
+                sessions::updated_at.eq(at),
+            );
+            per_backend!(conn, c => diesel::insert_into(sessions::live_session_snapshots)
+                .values(row)
+                .on_conflict((sessions::room_id, sessions::user_id))
+                .do_update()
+                .set((sessions::body.eq(body), sessions::updated_at.eq(at)))
+                .execute(c))
+        }
     }
+}
+
+/// Deletes the session snapshots no reconnect will use any more.
+fn prune_sessions(conn: &mut DbConnection, now: i64) -> QueryResult<usize> {
+    let before = now - (SESSION_KEEP_S as i64) * 1000;
+    per_backend!(conn, c => diesel::delete(sessions::live_session_snapshots.filter(sessions::updated_at.lt(before)))
+        .execute(c))
 }
 
 impl Sink for SqlSink {
     fn write(&self, batch: Vec<(SnapshotKey, String)>) -> BoxFuture<'static, Result<bool, SnapshotError>> {
         let pool = self.pool.clone();
+        let at = time::to_millis(chrono::Utc::now());
+        let prune = !batch.is_empty() && at - self.pruned_at.load(Ordering::Relaxed) >= PRUNE_EVERY_MS;
+        if prune {
+            self.pruned_at.store(at, Ordering::Relaxed);
+        }
         Box::pin(async move {
             if batch.is_empty() {
                 return Ok(false);
             }
-            let at = time::to_millis(chrono::Utc::now());
             with_conn(&pool, move |conn| -> StorageResult<()> {
                 conn.transaction(|conn| {
                     for (of, body) in &batch {
                         upsert(conn, *of, body, at)?;
+                    }
+                    if prune {
+                        prune_sessions(conn, at)?;
                     }
                     Ok::<_, diesel::result::Error>(())
                 })?;
@@ -84,6 +120,7 @@ impl SqlSnapshots {
     pub fn new(storage: Storage) -> Self {
         let writes = WriteBehind::start(SqlSink {
             pool: storage.pool.clone(),
+            pruned_at: AtomicI64::new(0),
         });
         Self { storage, writes }
     }
@@ -139,6 +176,42 @@ impl SnapshotStore for SqlSnapshots {
                     Ok((id, serde_json::from_str(&body).map_err(fail)?))
                 })
                 .collect()
+        })
+    }
+
+    fn flush(&self) -> BoxFuture<'static, Result<(), SnapshotError>> {
+        self.writes.flush()
+    }
+
+    fn save_session(
+        &self,
+        room_id: RoomId,
+        user_id: UserId,
+        snapshot: SessionSnapshot,
+    ) -> BoxFuture<'static, Result<(), SnapshotError>> {
+        self.writes.save_json(SnapshotKey::Session(room_id, user_id), &snapshot)
+    }
+
+    fn load_session(
+        &self,
+        room_id: RoomId,
+        user_id: UserId,
+    ) -> BoxFuture<'static, Result<Option<SessionSnapshot>, SnapshotError>> {
+        if let Some(body) = self.writes.unwritten(SnapshotKey::Session(room_id, user_id)) {
+            return Box::pin(async move { serde_json::from_str(&body).map(Some).map_err(fail) });
+        }
+        let pool = self.storage.pool.clone();
+        Box::pin(async move {
+            let body: Option<String> = with_conn(&pool, move |conn| {
+                Ok(sessions::live_session_snapshots
+                    .find((room_id.to_string(), user_id.to_string()))
+                    .select(sessions::body)
+                    .first(conn)
+                    .optional()?)
+            })
+            .await
+            .map_err(fail)?;
+            body.map(|b| serde_json::from_str(&b).map_err(fail)).transpose()
         })
     }
 }

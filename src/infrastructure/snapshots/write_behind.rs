@@ -32,7 +32,17 @@ struct Waiting {
 #[derive(Default)]
 struct Queue {
     waiting: Mutex<HashMap<SnapshotKey, Waiting>>,
+    /// The batch being written, until its write ends: with `waiting`, what a read must see
+    /// before the store has it.
+    writing: Mutex<HashMap<SnapshotKey, String>>,
+    /// Callers of [`WriteBehind::flush`], answered after the next write.
+    barriers: Mutex<Vec<Reply>>,
     wake: Notify,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The maps hold whole entries between statements; a panic elsewhere cannot break them.
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 pub(super) struct WriteBehind {
@@ -54,7 +64,7 @@ impl WriteBehind {
     pub(super) fn save(&self, key: SnapshotKey, body: String) -> BoxFuture<'static, Result<(), SnapshotError>> {
         let (reply, written) = oneshot::channel();
         {
-            let mut waiting = self.queue.waiting.lock().unwrap_or_else(|p| p.into_inner());
+            let mut waiting = lock(&self.queue.waiting);
             let entry = waiting.entry(key).or_insert_with(|| Waiting {
                 body: String::new(),
                 replies: Vec::new(),
@@ -84,6 +94,31 @@ impl WriteBehind {
         }
     }
 
+    /// Resolves once everything queued before the call is written (or its write failed): the
+    /// last step of a graceful stop, so the next process reads what this one saved.
+    pub(super) fn flush(&self) -> BoxFuture<'static, Result<(), SnapshotError>> {
+        let (reply, written) = oneshot::channel();
+        lock(&self.queue.barriers).push(reply);
+        self.queue.wake.notify_one();
+        Box::pin(async move {
+            match tokio::time::timeout(TIMEOUT * 2, written).await {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(_)) => Err(SnapshotError("the snapshot writer stopped".into())),
+                Err(_) => Err(SnapshotError("the snapshot flush timed out".into())),
+            }
+        })
+    }
+
+    /// The newest snapshot of `key` handed to this process's writer and not yet in the store: a
+    /// read that follows a save (a viewer reconnecting the moment its last session ended) must
+    /// see it, not what the store held before.
+    pub(super) fn unwritten(&self, key: SnapshotKey) -> Option<String> {
+        if let Some(waiting) = lock(&self.queue.waiting).get(&key) {
+            return Some(waiting.body.clone());
+        }
+        lock(&self.queue.writing).get(&key).cloned()
+    }
+
     pub(super) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Relaxed)
     }
@@ -95,20 +130,28 @@ async fn flush_forever(queue: std::sync::Weak<Queue>, sink: impl Sink, generatio
         // Wakes on a new snapshot, or now and then to look for lost data with an empty batch.
         let _ = tokio::time::timeout(CHECK_EVERY, wake.wake.notified()).await;
         tokio::time::sleep(GATHER).await;
-        let batch: Vec<(SnapshotKey, Waiting)> = {
-            let mut waiting = wake.waiting.lock().unwrap_or_else(|p| p.into_inner());
-            waiting.drain().collect()
+        let (bodies, replies) = {
+            let mut waiting = lock(&wake.waiting);
+            let mut writing = lock(&wake.writing);
+            // Barriers set before this drain wait for what it takes (earlier batches are done).
+            let barriers = std::mem::take(&mut *lock(&wake.barriers));
+            let (bodies, mut replies): (Vec<_>, Vec<_>) = waiting
+                .drain()
+                .map(|(key, waiting)| {
+                    writing.insert(key, waiting.body.clone());
+                    ((key, waiting.body), waiting.replies)
+                })
+                .unzip();
+            replies.push(barriers);
+            (bodies, replies)
         };
-        drop(wake);
-        let (bodies, replies): (Vec<_>, Vec<_>) = batch
-            .into_iter()
-            .map(|(key, waiting)| ((key, waiting.body), waiting.replies))
-            .unzip();
         let size = bodies.len();
         let outcome = match tokio::time::timeout(TIMEOUT, sink.write(bodies)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(fail("no answer in time")),
         };
+        lock(&wake.writing).clear();
+        drop(wake);
         match &outcome {
             Ok(true) => {
                 generation.fetch_add(1, Ordering::Relaxed);
