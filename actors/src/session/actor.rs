@@ -86,7 +86,6 @@ pub struct SessionActor {
     last_heard: Instant,
     /// Buys on the order path by `request_id`: bounded, answered once each, and snapshotted.
     pub(super) in_flight: HashMap<String, InFlight>,
-    pub(super) save_scheduled: bool,
     pub(super) saved: Saved,
     config: SessionConfig,
     intake: Intake,
@@ -114,7 +113,6 @@ impl SessionActor {
             chat_position: None,
             last_heard: Instant::now(),
             in_flight: HashMap::new(),
-            save_scheduled: false,
             saved: Saved::default(),
             config,
             intake: Intake::new(config.inbound_limit, Instant::now()),
@@ -161,7 +159,7 @@ impl SessionActor {
             sent_at_ms,
         };
         self.in_flight.insert(request_id.clone(), buy);
-        self.buys_changed(ctx);
+        self.saved.buys_changed = true;
         let request = BuyRequest {
             request_id: request_id.clone(),
             user_id: self.viewer.user_id,
@@ -171,9 +169,13 @@ impl SessionActor {
             quantity,
         };
         let bought = self.desk.buy(request);
-        ctx.spawn(bought.into_actor(self).map(move |result, act, ctx| {
+        ctx.spawn(bought.into_actor(self).map(move |result, act, _ctx| {
             act.in_flight.remove(&request_id);
-            act.buys_changed(ctx);
+            if act.in_flight.is_empty() {
+                // Most viewers buy now and then: an idle one keeps no table from its last burst.
+                act.in_flight = HashMap::new();
+            }
+            act.saved.buys_changed = true;
             let frame = match result {
                 Ok(order) => ServerFrame::Order {
                     request_id,

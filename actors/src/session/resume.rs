@@ -1,23 +1,22 @@
 //! The session's snapshot: where the viewer's chat stands and which buys are unanswered, kept
 //! through the snapshot port for the viewer's next connection to the room (a network drop, a
-//! reloaded page, a restarted server). Written behind, like the room's and the listings': at most
-//! once a second while buys come and go, on the heartbeat when only the chat moved, and when the
-//! session ends. Never on a buy's path, and never the record of an order: the order itself is in
-//! the journal, and a buy placed again with its `request_id` answers with it.
+//! reloaded page, a restarted server). Written behind, like the room's and the listings': when
+//! the session ends, which covers a drop and a graceful restart exactly, and on the heartbeat
+//! when the chat or the buys moved, which bounds what a crash loses. Not at each buy: a buyer in
+//! a flash sale would write once per order, and the journal already holds the order. Never on a
+//! buy's path, and never the record of an order: a buy placed again with its `request_id`
+//! answers with the order it made.
 
 use super::actor::SessionActor;
 use super::frames::Quantity;
 use crate::ids::ListingId;
 use crate::room::ChatPosition;
 use crate::snapshot::{PendingBuy, SessionSnapshot, SnapshotError};
-use actix::prelude::*;
 use std::time::Duration;
 
 /// How long a connecting session waits for its snapshot before it joins without one: a slow or
 /// unreachable store must not hold up the welcome.
 pub(super) const LOAD_WITHIN: Duration = Duration::from_millis(300);
-/// The most often a session writes its snapshot while its buys change.
-const SAVE_EVERY: Duration = Duration::from_secs(1);
 /// A resume point older than this is not used: the viewer has been away, not dropped.
 const RESUME_WITHIN_MS: i64 = 3_600_000;
 /// A buy left unanswered longer ago than this is not placed again on reconnect: the viewer
@@ -87,22 +86,10 @@ impl SessionActor {
         })
     }
 
-    /// The buys changed: the snapshot is written within [`SAVE_EVERY`], once for all changes.
-    pub(super) fn buys_changed(&mut self, ctx: &mut Context<Self>) {
-        if self.save_scheduled {
-            return;
-        }
-        self.save_scheduled = true;
-        ctx.run_later(SAVE_EVERY, |act, _ctx| {
-            act.save_scheduled = false;
-            act.save_snapshot();
-        });
-    }
-
-    /// On the heartbeat: writes the snapshot if the chat moved since the last one, or if the store
-    /// lost what it had.
+    /// On the heartbeat: writes the snapshot if the chat or the buys moved since the last one,
+    /// or if the store lost what it had.
     pub(super) fn save_if_moved(&mut self) {
-        let moved = self.outbox.chat_offset() != self.saved.offset;
+        let moved = self.outbox.chat_offset() != self.saved.offset || self.saved.buys_changed;
         let lost = self.snapshots.generation() != self.saved.generation;
         if moved || lost {
             self.save_snapshot();
@@ -115,8 +102,11 @@ impl SessionActor {
         let Some(snapshot) = self.session_snapshot() else {
             return;
         };
-        self.saved.offset = self.outbox.chat_offset();
-        self.saved.generation = self.snapshots.generation();
+        self.saved = Saved {
+            offset: self.outbox.chat_offset(),
+            generation: self.snapshots.generation(),
+            buys_changed: false,
+        };
         let saving = self.snapshots.save_session(self.room_id, self.viewer.user_id, snapshot);
         // Detached: the session may be stopping, and the write must outlive it.
         actix::spawn(async move {
@@ -136,6 +126,8 @@ impl SessionActor {
 pub(super) struct Saved {
     pub offset: Option<u64>,
     pub generation: u64,
+    /// A buy started or was answered since.
+    pub buys_changed: bool,
 }
 
 #[cfg(test)]
