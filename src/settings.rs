@@ -58,6 +58,14 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
     /// Where the embedded database lives; made absolute (from the working directory) at load.
     pub data_dir: PathBuf,
+    /// How long a SQLite statement waits for another process's write lock before failing. The
+    /// writers of this process take turns among themselves and never wait here.
+    #[serde(default = "default_busy_timeout_ms")]
+    pub sqlite_busy_timeout_ms: u64,
+}
+
+fn default_busy_timeout_ms() -> u64 {
+    10_000
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -64,7 +64,8 @@ impl Application {
     /// As `build`, with the clock every decision reads (sale windows, reservation deadlines,
     /// webhook timestamps): tests move a manual one instead of waiting.
     pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let connector = Connector::new(&settings.database.url);
+        let connector =
+            Connector::new(&settings.database.url).busy_timeout_ms(settings.database.sqlite_busy_timeout_ms);
         let backend = connector.backend();
         let file_lock = match backend {
             Backend::Sqlite => {
@@ -89,7 +90,7 @@ impl Application {
         })
         .await??;
         tracing::info!(database.backend = ?backend, migrations.applied = applied, "storage ready");
-        let storage = Storage::new(pool);
+        let storage = Storage::new(pool, connector.writers());
 
         let committed = Arc::new(Notify::new());
         let journal_settings = JournalSettings {
@@ -103,7 +104,7 @@ impl Application {
         // The relay and its consumers write derived data that is redone if lost: their own
         // connections, with commits that do not wait for the disk.
         let relay_pool = build_pool(connector.clone().relaxed(), 2).context("cannot open the relay's connections")?;
-        let relay_storage = Storage::new(relay_pool);
+        let relay_storage = Storage::new(relay_pool, connector.writers());
         let node = uuid::Uuid::new_v4().to_string();
         let redis = match settings.redis.url.as_str() {
             "" => None,

@@ -164,11 +164,15 @@ impl Writer {
         let (jobs, job_inbox) = mpsc::channel::<(i64, Batch)>();
         let (done_tx, done) = mpsc::channel();
         let writer_id = writer_id.to_owned();
+        let writers = connector.writers();
         thread::Builder::new()
             .name("livecart-journal-writer".into())
             .spawn(move || {
                 for (batch_no, batch) in job_inbox {
-                    let outcome = commit(&mut conn, &writer_id, batch_no, &batch);
+                    let outcome = {
+                        let _turn = writers.turn();
+                        commit(&mut conn, &writer_id, batch_no, &batch)
+                    };
                     let failed = outcome.is_err();
                     if done_tx.send(outcome).is_err() || failed {
                         // A failed connection is never reused: the next batch gets a fresh one.

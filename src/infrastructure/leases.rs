@@ -44,7 +44,12 @@ impl SqlLeases {
                 let Some(c) = slot.as_mut() else {
                     return Err(LeaseError("no lease connection".into()));
                 };
-                let outcome = work(c, &owner, ttl_ms);
+                // Every lease call writes (take, renew, give back).
+                let outcome = {
+                    let writers = connector.writers();
+                    let _turn = writers.turn();
+                    work(c, &owner, ttl_ms)
+                };
                 if outcome.is_err() {
                     // The next call starts on a fresh connection (and a fresh session).
                     *slot = None;

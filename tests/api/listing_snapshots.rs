@@ -50,7 +50,8 @@ async fn stop(mut server: ServerProcess) {
 }
 
 fn storage(database: &TestDatabase) -> Storage {
-    Storage::new(build_pool(Connector::new(&database.url), 2).expect("pool"))
+    let connector = Connector::new(&database.url);
+    Storage::new(build_pool(connector.clone(), 2).expect("pool"), connector.writers())
 }
 
 /// The snapshot store the server writes to, opened by the test to read and rewind it.

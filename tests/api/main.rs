@@ -40,6 +40,7 @@ mod tenancy;
 mod web_client;
 mod web_shop;
 mod wire_format;
+mod write_turns;
 mod ws_client;
 mod ws_frames;
 mod ws_fuzz;

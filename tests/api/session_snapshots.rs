@@ -52,7 +52,10 @@ async fn the_chat_resumes_where_the_last_connection_ended(backend: Backend, redi
     };
     let (mut back, welcome) = app.ws(room, &viewer.token).await;
     assert_eq!(welcome["epoch"].as_u64(), Some(epoch), "{welcome}");
-    assert_eq!(welcome["recovered"], true, "resumed from the server's snapshot: {welcome}");
+    assert_eq!(
+        welcome["recovered"], true,
+        "resumed from the server's snapshot: {welcome}"
+    );
     let two = back.next_json().await;
     let three = back.next_json().await;
     assert_eq!(
@@ -93,7 +96,9 @@ fn lock_orders(url: &str) -> PgConnection {
 }
 
 fn unlock_orders(mut lock: PgConnection) {
-    diesel::sql_query("COMMIT").execute(&mut lock).expect("the lock released");
+    diesel::sql_query("COMMIT")
+        .execute(&mut lock)
+        .expect("the lock released");
 }
 
 /// A buy is on its way to the database when the viewer's connection drops. Back on a new
@@ -129,11 +134,22 @@ async fn a_buy_cut_off_by_a_drop_is_answered_on_reconnect(redis: Option<String>)
 
     let answer = back.until_type("order").await;
     assert_eq!(answer["request_id"], "cut-off", "{answer}");
-    let order_id = answer["order"]["id"].as_str().expect("an order, not an error").to_owned();
-    assert_eq!(held_orders(&url, listing), vec![(order_id.clone(), 1)], "one order for the one buy");
+    let order_id = answer["order"]["id"]
+        .as_str()
+        .expect("an order, not an error")
+        .to_owned();
+    assert_eq!(
+        held_orders(&url, listing),
+        vec![(order_id.clone(), 1)],
+        "one order for the one buy"
+    );
     back.send_json(buy).await;
     let again = back.until_type("order").await;
-    assert_eq!(again["order"]["id"], order_id.as_str(), "resent later, it answers with the same order");
+    assert_eq!(
+        again["order"]["id"],
+        order_id.as_str(),
+        "resent later, it answers with the same order"
+    );
 
     let lock = lock_orders(&url);
     let twice = json!({"type": "buy", "request_id": "twice", "listing_id": listing, "quantity": 1});

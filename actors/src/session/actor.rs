@@ -129,19 +129,24 @@ impl SessionActor {
             resume: self.resume.or(restored.resume),
         };
         // Nothing from the client is handled before the welcome is queued.
-        ctx.wait(self.room.send(join).into_actor(self).map(move |joined, act, ctx| match joined {
-            Ok(position) => {
-                act.chat_position = Some(position);
-                for buy in restored.buys {
-                    let quantity = Quantity::units(buy.quantity);
-                    act.place(buy.request_id, buy.listing_id, quantity, buy.sent_at_ms, ctx);
-                }
-            }
-            Err(_) => {
-                act.outbox.close(CloseCode::GoingAway, "the room is unavailable");
-                ctx.stop();
-            }
-        }));
+        ctx.wait(
+            self.room
+                .send(join)
+                .into_actor(self)
+                .map(move |joined, act, ctx| match joined {
+                    Ok(position) => {
+                        act.chat_position = Some(position);
+                        for buy in restored.buys {
+                            let quantity = Quantity::units(buy.quantity);
+                            act.place(buy.request_id, buy.listing_id, quantity, buy.sent_at_ms, ctx);
+                        }
+                    }
+                    Err(_) => {
+                        act.outbox.close(CloseCode::GoingAway, "the room is unavailable");
+                        ctx.stop();
+                    }
+                }),
+        );
     }
 
     /// Sends a buy to the order desk and its answer, when it comes, to the viewer.

@@ -450,7 +450,11 @@ mod tests {
         o.push(text("chat 7"), Policy::Chat(7), now);
         o.close(CloseCode::GoingAway, "bye");
         drain(&mut o);
-        assert_eq!(o.chat_offset(), Some(6), "a frame dropped at the close never reached the viewer");
+        assert_eq!(
+            o.chat_offset(),
+            Some(6),
+            "a frame dropped at the close never reached the viewer"
+        );
     }
 
     #[test]

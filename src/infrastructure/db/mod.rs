@@ -6,7 +6,7 @@ pub mod migrate;
 pub mod schema;
 pub mod time;
 
-pub use connection::{build_pool, suspect_connections, Backend, Connector, DbConnection, DbPool};
+pub use connection::{build_pool, suspect_connections, Backend, Connector, DbConnection, DbPool, Writers};
 
 use diesel::r2d2::{self, PooledConnection};
 
@@ -56,6 +56,22 @@ where
     })
     .await
     .map_err(|_| StorageError::Interrupted)?
+}
+
+/// [`with_conn`] for work that writes: on SQLite it waits for the database's write turn first
+/// (see [`Writers`]), so it queues behind the journal's commit instead of sleeping in SQLite's
+/// busy handler, and the journal never sleeps behind it.
+pub async fn with_write_conn<T, F>(pool: &DbPool, writers: &Writers, work: F) -> StorageResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut PooledConnection<Connector>) -> StorageResult<T> + Send + 'static,
+{
+    let writers = writers.clone();
+    with_conn(pool, move |conn| {
+        let _turn = writers.turn();
+        work(conn)
+    })
+    .await
 }
 
 /// Every failure but the ones a healthy connection gives (no row, a constraint) may mean the

@@ -3,7 +3,7 @@
 use super::Storage;
 use crate::application::ports::catalog::ListingRecord;
 use crate::infrastructure::db::schema::catalog_listings::dsl as listings;
-use crate::infrastructure::db::{parse_id, time, with_conn, StorageError, StorageResult};
+use crate::infrastructure::db::{parse_id, time, with_conn, with_write_conn, StorageError, StorageResult};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use livecart_actors::{ListingId, RoomId};
@@ -64,7 +64,7 @@ macro_rules! listing_columns {
 
 impl Storage {
     pub async fn insert_listing(&self, listing: ListingRecord) -> StorageResult<()> {
-        with_conn(&self.pool, move |conn| {
+        with_write_conn(&self.pool, &self.writers, move |conn| {
             diesel::insert_into(listings::catalog_listings)
                 .values((
                     listings::id.eq(listing.id.to_string()),
@@ -112,7 +112,7 @@ impl Storage {
     /// Writes the listing's terms, title and total stock. Its InventoryActor calls this (through
     /// the application) while it decides nothing else, so no restock commits in between.
     pub async fn update_listing(&self, listing: ListingRecord) -> StorageResult<()> {
-        with_conn(&self.pool, move |conn| {
+        with_write_conn(&self.pool, &self.writers, move |conn| {
             diesel::update(listings::catalog_listings.find(listing.id.to_string()))
                 .set((
                     listings::title.eq(listing.title),
@@ -132,7 +132,7 @@ impl Storage {
     /// Ends the sale at `at`, unless the window ended earlier.
     pub async fn close_listing(&self, id: ListingId, at: DateTime<Utc>) -> StorageResult<()> {
         let at = time::to_millis(at);
-        with_conn(&self.pool, move |conn| {
+        with_write_conn(&self.pool, &self.writers, move |conn| {
             diesel::update(
                 listings::catalog_listings
                     .find(id.to_string())
@@ -146,7 +146,7 @@ impl Storage {
     }
 
     pub async fn delete_listing(&self, id: ListingId) -> StorageResult<()> {
-        with_conn(&self.pool, move |conn| {
+        with_write_conn(&self.pool, &self.writers, move |conn| {
             diesel::delete(listings::catalog_listings.find(id.to_string())).execute(conn)?;
             Ok(())
         })

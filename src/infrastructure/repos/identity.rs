@@ -3,7 +3,7 @@
 use super::Storage;
 use crate::application::ports::identity::{InsertUserError, UserRecord};
 use crate::infrastructure::db::schema::identity_users::dsl as users;
-use crate::infrastructure::db::{parse_id, time, with_conn, StorageError, StorageResult};
+use crate::infrastructure::db::{parse_id, time, with_conn, with_write_conn, StorageError, StorageResult};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use livecart_actors::{Role, UserId};
@@ -29,7 +29,7 @@ fn from_row((id, username, password_hash, role, nickname, created_at): Row) -> S
 
 impl Storage {
     pub async fn insert_user(&self, user: UserRecord) -> Result<(), InsertUserError> {
-        let inserted = with_conn(&self.pool, move |conn| {
+        let inserted = with_write_conn(&self.pool, &self.writers, move |conn| {
             Ok(diesel::insert_into(users::identity_users)
                 .values((
                     users::id.eq(user.id.to_string()),

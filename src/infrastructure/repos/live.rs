@@ -4,7 +4,7 @@ use super::{outbox, Storage};
 use crate::application::ports::live::RoomRecord;
 use crate::application::ports::Window;
 use crate::infrastructure::db::schema::live_rooms::dsl as rooms;
-use crate::infrastructure::db::{parse_id, time, with_conn, StorageError, StorageResult};
+use crate::infrastructure::db::{parse_id, time, with_conn, with_write_conn, StorageError, StorageResult};
 use chrono::Utc;
 use diesel::prelude::*;
 use livecart_actors::events::DomainEvent;
@@ -44,7 +44,7 @@ macro_rules! room_columns {
 
 impl Storage {
     pub async fn insert_room(&self, room: RoomRecord) -> StorageResult<()> {
-        with_conn(&self.pool, move |conn| {
+        with_write_conn(&self.pool, &self.writers, move |conn| {
             diesel::insert_into(rooms::live_rooms)
                 .values((
                     rooms::id.eq(room.id.to_string()),
@@ -98,7 +98,7 @@ impl Storage {
         event: DomainEvent,
     ) -> StorageResult<bool> {
         let at = time::to_millis(event.at);
-        with_conn(&self.pool, move |conn| {
+        with_write_conn(&self.pool, &self.writers, move |conn| {
             conn.transaction(|conn| {
                 let target =
                     rooms::live_rooms.filter(rooms::id.eq(id.to_string()).and(rooms::status.eq(from.as_str())));
@@ -121,7 +121,7 @@ impl Storage {
 
     /// Pins the listing, or unpins with `None`.
     pub async fn set_pinned_listing(&self, id: RoomId, listing_id: Option<ListingId>) -> StorageResult<()> {
-        with_conn(&self.pool, move |conn| {
+        with_write_conn(&self.pool, &self.writers, move |conn| {
             diesel::update(rooms::live_rooms.find(id.to_string()))
                 .set(rooms::pinned_listing_id.eq(listing_id.map(|l| l.to_string())))
                 .execute(conn)?;
@@ -136,7 +136,7 @@ impl Storage {
     pub async fn set_muted(&self, room_id: RoomId, user_id: UserId, muted: bool) -> StorageResult<()> {
         use crate::infrastructure::db::schema::live_mutes::dsl as mutes;
         let now = time::to_millis(Utc::now());
-        with_conn(&self.pool, move |conn| {
+        with_write_conn(&self.pool, &self.writers, move |conn| {
             let key = (room_id.to_string(), user_id.to_string());
             let existing = mutes::live_mutes.find(key.clone());
             conn.transaction(|conn| {

@@ -7,7 +7,7 @@ use crate::application::ports::Window;
 use crate::infrastructure::db::schema::marketing_campaigns::dsl as campaigns;
 use crate::infrastructure::db::schema::marketing_coupons::dsl as coupons;
 use crate::infrastructure::db::schema::marketing_processed_events::dsl as processed;
-use crate::infrastructure::db::{parse_id, time, with_conn, DbConnection, StorageResult};
+use crate::infrastructure::db::{parse_id, time, with_conn, with_write_conn, DbConnection, StorageResult};
 use crate::per_backend;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -55,7 +55,7 @@ impl From<&CouponRecord> for NewCoupon {
 impl Storage {
     /// Starts the room's campaign, replacing the one it had.
     pub async fn upsert_campaign(&self, c: CampaignRecord) -> StorageResult<()> {
-        with_conn(&self.pool, move |conn| {
+        with_write_conn(&self.pool, &self.writers, move |conn| {
             conn.transaction(|conn| {
                 diesel::delete(campaigns::marketing_campaigns.find(c.room_id.to_string())).execute(conn)?;
                 diesel::insert_into(campaigns::marketing_campaigns)
@@ -75,7 +75,7 @@ impl Storage {
 
     /// Stops the room's campaign; `false` when it had none. Coupons already issued stay.
     pub async fn delete_campaign(&self, room_id: RoomId) -> StorageResult<bool> {
-        with_conn(&self.pool, move |conn| {
+        with_write_conn(&self.pool, &self.writers, move |conn| {
             Ok(diesel::delete(campaigns::marketing_campaigns.find(room_id.to_string())).execute(conn)? == 1)
         })
         .await
@@ -145,7 +145,7 @@ impl Storage {
     /// coupons, and a coupon is revoked once (a later revocation keeps the first time).
     pub async fn handle_events_once(&self, batch: Vec<(Uuid, CouponEffect)>) -> StorageResult<CouponChanges> {
         let now = time::to_millis(Utc::now());
-        with_conn(&self.pool, move |conn| {
+        with_write_conn(&self.pool, &self.writers, move |conn| {
             conn.transaction(|conn| {
                 let rows: Vec<NewProcessed> =
                     batch.iter().map(|(id, _)| NewProcessed { event_id: id.to_string(), processed_at: now }).collect();
@@ -251,14 +251,16 @@ impl Storage {
         order_id: Option<OrderId>,
         at: DateTime<Utc>,
     ) -> Result<(), RedeemError> {
-        with_conn(&self.pool, move |conn| Ok(redeem(conn, id, order_id, at)))
-            .await
-            .map_err(|e| RedeemError::Store(e.into()))?
+        with_write_conn(&self.pool, &self.writers, move |conn| {
+            Ok(redeem(conn, id, order_id, at))
+        })
+        .await
+        .map_err(|e| RedeemError::Store(e.into()))?
     }
 
     /// Gives back the coupon spent on the order's payment, when that payment failed.
     pub async fn release_coupon_of_order(&self, order_id: OrderId) -> StorageResult<()> {
-        with_conn(&self.pool, move |conn| {
+        with_write_conn(&self.pool, &self.writers, move |conn| {
             diesel::update(coupons::marketing_coupons.filter(coupons::redeemed_order_id.eq(order_id.to_string())))
                 .set((
                     coupons::redeemed_at.eq(None::<i64>),

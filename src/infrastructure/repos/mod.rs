@@ -30,17 +30,20 @@ pub mod outbox;
 pub mod payments;
 mod ports;
 
-use super::db::DbPool;
+use super::db::{DbPool, Writers};
 
 /// The SQL store, shared by every use case; cheap to clone.
 #[derive(Clone)]
 pub struct Storage {
     pub pool: DbPool,
+    /// Taken by the writes that run during a sale (the relay's marks, the coupon consumer, the
+    /// snapshots), so on SQLite they queue with the journal instead of in the busy handler.
+    pub writers: Writers,
 }
 
 impl Storage {
-    pub fn new(pool: DbPool) -> Self {
-        Self { pool }
+    pub fn new(pool: DbPool, writers: Writers) -> Self {
+        Self { pool, writers }
     }
 
     /// Whether the database answers now (for `/readyz`).

@@ -2,7 +2,7 @@
 
 use super::Storage;
 use crate::infrastructure::db::schema::outbox_events::dsl as outbox;
-use crate::infrastructure::db::{time, with_conn, DbConnection, StorageError, StorageResult};
+use crate::infrastructure::db::{time, with_conn, with_write_conn, DbConnection, StorageError, StorageResult};
 use crate::per_backend;
 use diesel::prelude::*;
 use livecart_actors::events::DomainEvent;
@@ -67,7 +67,7 @@ impl Storage {
 
     pub async fn mark_published(&self, seqs: Vec<i64>) -> StorageResult<()> {
         let now = time::to_millis(chrono::Utc::now());
-        with_conn(&self.pool, move |conn| {
+        with_write_conn(&self.pool, &self.writers, move |conn| {
             diesel::update(outbox::outbox_events.filter(outbox::seq.eq_any(seqs)))
                 .set(outbox::published_at.eq(now))
                 .execute(conn)?;

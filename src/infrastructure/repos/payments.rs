@@ -6,7 +6,9 @@ use crate::application::ports::payments::PaymentRecord;
 // The journal settles payments by state inside its transaction.
 pub use crate::application::ports::payments::PaymentState;
 use crate::infrastructure::db::schema::payments_payments::dsl as payments;
-use crate::infrastructure::db::{parse_id, time, with_conn, DbConnection, StorageError, StorageResult};
+use crate::infrastructure::db::{
+    parse_id, time, with_conn, with_write_conn, DbConnection, StorageError, StorageResult,
+};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use livecart_actors::OrderId;
@@ -59,7 +61,7 @@ pub fn settle(conn: &mut DbConnection, id: Uuid, state: PaymentState, at: DateTi
 
 impl Storage {
     pub async fn insert_payment(&self, payment: PaymentRecord) -> StorageResult<()> {
-        with_conn(&self.pool, move |conn| {
+        with_write_conn(&self.pool, &self.writers, move |conn| {
             insert(conn, &payment)?;
             Ok(())
         })
@@ -98,12 +100,15 @@ impl Storage {
     /// A pending payment reaches `state` with no change to its order; `false` when it was no
     /// longer pending.
     pub async fn settle_payment(&self, id: Uuid, state: PaymentState, at: DateTime<Utc>) -> StorageResult<bool> {
-        with_conn(&self.pool, move |conn| Ok(settle(conn, id, state, at)? == 1)).await
+        with_write_conn(&self.pool, &self.writers, move |conn| {
+            Ok(settle(conn, id, state, at)? == 1)
+        })
+        .await
     }
 
     /// The payment, with the coupon spent on its order, in one transaction.
     pub async fn insert_payment_redeeming(&self, payment: PaymentRecord, coupon_id: Uuid) -> Result<(), RedeemError> {
-        with_conn(&self.pool, move |conn| {
+        with_write_conn(&self.pool, &self.writers, move |conn| {
             Ok(conn.transaction(|conn| {
                 super::marketing::redeem(conn, coupon_id, Some(payment.order_id), payment.created_at)?;
                 insert(conn, &payment)?;

@@ -8,7 +8,7 @@ use super::{fail, SnapshotKey, SESSION_KEEP_S};
 use crate::infrastructure::db::schema::inventory_listing_snapshots::dsl as listings;
 use crate::infrastructure::db::schema::live_room_snapshots::dsl as rooms;
 use crate::infrastructure::db::schema::live_session_snapshots::dsl as sessions;
-use crate::infrastructure::db::{time, with_conn, DbConnection, DbPool, StorageResult};
+use crate::infrastructure::db::{time, with_conn, DbConnection, DbPool, StorageResult, Writers};
 use crate::infrastructure::repos::Storage;
 use crate::per_backend;
 use diesel::prelude::*;
@@ -23,6 +23,7 @@ const PRUNE_EVERY_MS: i64 = 60_000;
 
 struct SqlSink {
     pool: DbPool,
+    writers: Writers,
     /// When the session snapshots were last pruned (Unix milliseconds).
     pruned_at: AtomicI64,
 }
@@ -81,7 +82,7 @@ fn prune_sessions(conn: &mut DbConnection, now: i64) -> QueryResult<usize> {
 
 impl Sink for SqlSink {
     fn write(&self, batch: Vec<(SnapshotKey, String)>) -> BoxFuture<'static, Result<bool, SnapshotError>> {
-        let pool = self.pool.clone();
+        let (pool, writers) = (self.pool.clone(), self.writers.clone());
         let at = time::to_millis(chrono::Utc::now());
         let prune = !batch.is_empty() && at - self.pruned_at.load(Ordering::Relaxed) >= PRUNE_EVERY_MS;
         if prune {
@@ -92,6 +93,7 @@ impl Sink for SqlSink {
                 return Ok(false);
             }
             with_conn(&pool, move |conn| -> StorageResult<()> {
+                let _turn = writers.turn();
                 conn.transaction(|conn| {
                     for (of, body) in &batch {
                         upsert(conn, *of, body, at)?;
@@ -120,6 +122,7 @@ impl SqlSnapshots {
     pub fn new(storage: Storage) -> Self {
         let writes = WriteBehind::start(SqlSink {
             pool: storage.pool.clone(),
+            writers: storage.writers.clone(),
             pruned_at: AtomicI64::new(0),
         });
         Self { storage, writes }
