@@ -22,6 +22,44 @@ macro_rules! per_backend {
     };
 }
 
+/// Runs `$body` over `$rows` in chunks of 32, 16, 8, 4, 2 and 1 rows (`$chunk` is a `&[T; N]`),
+/// for the journal's multi-row inserts. diesel caches a prepared statement only when its SQL
+/// cannot change, which a `Vec` of rows does with every batch size: each batch was parsed and
+/// planned afresh (SQLite's parser was a visible share of a flash sale's profile). An array's
+/// statement is the same every time, so at most six statements per table are ever prepared.
+/// `$body` is an expression of type `QueryResult<_>`; the results are collected in order.
+#[macro_export]
+macro_rules! in_fixed_chunks {
+    ($rows:expr, |$chunk:ident| $body:expr) => {{
+        let mut rest = $rows;
+        let mut results = Vec::new();
+        let mut failed: Option<diesel::result::Error> = None;
+        while failed.is_none() && !rest.is_empty() {
+            $crate::in_fixed_chunks!(@size rest, results, failed, $chunk, $body, 32, 16, 8, 4, 2, 1);
+        }
+        match failed {
+            Some(err) => Err(err),
+            None => Ok(results),
+        }
+    }};
+    (@size $rest:ident, $results:ident, $failed:ident, $chunk:ident, $body:expr, $($n:literal),*) => {
+        $(
+            if $rest.len() >= $n {
+                let (head, tail) = $rest.split_at($n);
+                // The split took exactly $n rows.
+                if let Ok($chunk) = <&[_; $n]>::try_from(head) {
+                    match $body {
+                        Ok(result) => $results.push(result),
+                        Err(err) => $failed = Some(err),
+                    }
+                }
+                $rest = tail;
+                continue;
+            }
+        )*
+    };
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("no database connection: {0}")]
@@ -91,4 +129,29 @@ fn may_be_dead_connection(err: &diesel::result::Error) -> bool {
 /// Parses a stored UUID; a bad one means the row was written by something else.
 pub fn parse_id(s: &str) -> StorageResult<uuid::Uuid> {
     uuid::Uuid::parse_str(s).map_err(|_| StorageError::Corrupt(format!("bad id {s:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rows_go_in_chunks_of_fixed_sizes_and_in_order() {
+        let sizes = |n: usize| -> Vec<usize> {
+            let rows: Vec<usize> = (0..n).collect();
+            let chunks: Vec<Vec<usize>> =
+                in_fixed_chunks!(rows.as_slice(), |chunk| Ok(chunk.to_vec())).expect("no statement to fail");
+            assert_eq!(chunks.concat(), rows, "every row once, in order");
+            chunks.iter().map(Vec::len).collect()
+        };
+        let failing: Result<Vec<()>, _> = in_fixed_chunks!([1, 2, 3].as_slice(), |chunk| if chunk.len() == 1 {
+            Err(diesel::result::Error::NotFound)
+        } else {
+            Ok(())
+        });
+        assert!(failing.is_err(), "a failed statement fails the whole");
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(28), [16, 8, 4]);
+        assert_eq!(sizes(70), [32, 32, 4, 2]);
+        assert_eq!(sizes(63), [32, 16, 8, 4, 2, 1]);
+    }
 }

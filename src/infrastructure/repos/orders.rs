@@ -4,7 +4,7 @@ use super::Storage;
 use crate::application::ports::Window;
 use crate::infrastructure::db::schema::orders_orders::dsl as orders;
 use crate::infrastructure::db::{parse_id, time, with_conn, DbConnection, StorageError, StorageResult};
-use crate::per_backend;
+use crate::{in_fixed_chunks, per_backend};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use livecart_actors::inventory::{StoredHoldings, StoredOrder};
@@ -118,12 +118,14 @@ pub fn insert_new(conn: &mut DbConnection, batch: &[&Order]) -> QueryResult<Hash
         return Ok(HashSet::new());
     }
     let rows: Vec<NewOrder> = batch.iter().map(|o| NewOrder::from(*o)).collect();
-    let inserted: Vec<String> = per_backend!(conn, c => diesel::insert_into(orders::orders_orders)
-        .values(&rows)
-        .on_conflict_do_nothing()
-        .returning(orders::id)
-        .get_results(c))?;
-    Ok(inserted.into_iter().collect())
+    let inserted: Vec<Vec<String>> = per_backend!(conn, c => in_fixed_chunks!(rows.as_slice(), |chunk| {
+        diesel::insert_into(orders::orders_orders)
+            .values(chunk)
+            .on_conflict_do_nothing()
+            .returning(orders::id)
+            .get_results::<String>(c)
+    }))?;
+    Ok(inserted.into_iter().flatten().collect())
 }
 
 /// Moves an order from one of `from` to `to` inside the journal's transaction (the actor

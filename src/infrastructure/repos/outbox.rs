@@ -3,7 +3,7 @@
 use super::Storage;
 use crate::infrastructure::db::schema::outbox_events::dsl as outbox;
 use crate::infrastructure::db::{time, with_conn, with_write_conn, DbConnection, StorageError, StorageResult};
-use crate::per_backend;
+use crate::{in_fixed_chunks, per_backend};
 use diesel::prelude::*;
 use livecart_actors::events::DomainEvent;
 
@@ -41,7 +41,9 @@ pub fn append(conn: &mut DbConnection, events: &[&DomainEvent]) -> QueryResult<(
             published_at: None,
         })
         .collect();
-    per_backend!(conn, c => diesel::insert_into(outbox::outbox_events).values(&rows).execute(c))?;
+    per_backend!(conn, c => in_fixed_chunks!(rows.as_slice(), |chunk| {
+        diesel::insert_into(outbox::outbox_events).values(chunk).execute(c)
+    }))?;
     Ok(())
 }
 
