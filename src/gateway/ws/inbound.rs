@@ -7,6 +7,9 @@
 //! connection holds no buffer here.
 
 use super::MAX_FRAME_BYTES;
+
+/// The longest frame header: 2 bytes, a 64-bit length and the 4-byte mask.
+const MAX_HEADER_BYTES: usize = 14;
 use actix_codec::Decoder;
 use actix_http::ws::{Codec, Frame, Item, ProtocolError};
 use actix_web::web::{Bytes, BytesMut};
@@ -65,6 +68,10 @@ impl Reader {
                     if self.buf.is_empty() {
                         // Nothing half-read: keep no buffer while the client is quiet.
                         self.buf = BytesMut::new();
+                    } else if self.buf.len() > MAX_HEADER_BYTES + MAX_FRAME_BYTES {
+                        // The codec refuses a frame over the limit only once all of it is in,
+                        // so a client announcing a huge one would have us hold all it sends.
+                        return Some(self.end(Inbound::TooBig));
                     }
                     return None;
                 }
@@ -135,5 +142,90 @@ impl Reader {
         self.buf = BytesMut::new();
         self.continued = None;
         item
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_http::ws::{OpCode, Parser};
+
+    /// A client's frame: masked, as RFC 6455 requires of clients.
+    fn client_frame(op: OpCode, payload: &[u8]) -> Vec<u8> {
+        let mut frame = BytesMut::new();
+        Parser::write_message(&mut frame, payload, op, true, true);
+        frame.to_vec()
+    }
+
+    #[test]
+    fn a_frame_cut_anywhere_is_read_whole_once_its_rest_arrives_and_no_buffer_is_kept() {
+        let frame = client_frame(OpCode::Text, br#"{"type":"ping"}"#);
+        for cut in 0..frame.len() {
+            let mut reader = Reader::default();
+            reader.feed(&frame[..cut]);
+            assert!(reader.next_item().is_none(), "cut at {cut}: not a frame yet");
+            reader.feed(&frame[cut..]);
+            assert!(
+                matches!(reader.next_item(), Some(Inbound::Frame(ClientFrame::Ping))),
+                "cut at {cut}"
+            );
+            assert!(reader.next_item().is_none());
+            assert_eq!(reader.buf.capacity(), 0, "cut at {cut}: the buffer is released");
+        }
+    }
+
+    #[test]
+    fn frames_read_together_come_out_one_by_one() {
+        let mut bytes = client_frame(OpCode::Text, br#"{"type":"ping"}"#);
+        bytes.extend(client_frame(OpCode::Ping, b"hi"));
+        bytes.extend(client_frame(OpCode::Binary, b"\x00"));
+        let mut reader = Reader::default();
+        reader.feed(&bytes);
+        assert!(matches!(reader.next_item(), Some(Inbound::Frame(ClientFrame::Ping))));
+        assert!(matches!(reader.next_item(), Some(Inbound::Ping(p)) if p == b"hi"));
+        assert!(matches!(reader.next_item(), Some(Inbound::Invalid(_))));
+        assert!(reader.next_item().is_none());
+    }
+
+    #[test]
+    fn an_unmasked_frame_ends_the_read_side() {
+        let mut frame = BytesMut::new();
+        Parser::write_message(&mut frame, br#"{"type":"ping"}"#, OpCode::Text, true, false);
+        let mut reader = Reader::default();
+        reader.feed(&frame);
+        assert!(matches!(reader.next_item(), Some(Inbound::Closed)));
+        assert!(reader.is_done());
+        reader.feed(&client_frame(OpCode::Text, br#"{"type":"ping"}"#));
+        assert!(reader.next_item().is_none(), "nothing is read after the end");
+    }
+
+    #[test]
+    fn a_frame_over_the_limit_is_too_big_before_more_than_the_limit_is_held() {
+        let frame = client_frame(OpCode::Text, &vec![b'x'; 4 * MAX_FRAME_BYTES]);
+        let mut reader = Reader::default();
+        let mut fed = 0;
+        for chunk in frame.chunks(4096) {
+            reader.feed(chunk);
+            fed += chunk.len();
+            match reader.next_item() {
+                None => assert!(fed <= MAX_HEADER_BYTES + MAX_FRAME_BYTES, "{fed} bytes held"),
+                Some(Inbound::TooBig) => break,
+                Some(other) => panic!("{other:?}"),
+            }
+        }
+        assert!(reader.is_done());
+        assert!(fed <= MAX_HEADER_BYTES + MAX_FRAME_BYTES + 4096, "refused after {fed} bytes");
+    }
+
+    #[test]
+    fn a_frame_of_exactly_the_limit_is_read() {
+        let text = format!(r#"{{"type":"chat","text":"{}"}}"#, "x".repeat(MAX_FRAME_BYTES - 25));
+        assert_eq!(text.len(), MAX_FRAME_BYTES);
+        let mut reader = Reader::default();
+        for chunk in client_frame(OpCode::Text, text.as_bytes()).chunks(4096) {
+            assert!(reader.next_item().is_none());
+            reader.feed(chunk);
+        }
+        assert!(matches!(reader.next_item(), Some(Inbound::Frame(ClientFrame::Chat { .. }))));
     }
 }
