@@ -45,7 +45,11 @@ async fn read_head(stream: &mut TcpStream) -> (String, Vec<u8>) {
             return (String::from_utf8(read).expect("an ASCII head"), rest);
         }
         let n = stream.read(&mut chunk).await.expect("readable");
-        assert!(n > 0, "the connection ended inside the head: {}", String::from_utf8_lossy(&read));
+        assert!(
+            n > 0,
+            "the connection ended inside the head: {}",
+            String::from_utf8_lossy(&read)
+        );
         read.extend_from_slice(&chunk[..n]);
     }
 }
@@ -83,7 +87,12 @@ async fn a_refused_upgrade_gets_the_contracts_error_and_the_connection_closes() 
 async fn an_upgrade_request_for_another_path_is_answered_as_any_request_for_it() {
     let app = spawn_app(Backend::Sqlite).await;
     for path in ["/v1/no-such-thing", "/healthz"] {
-        let plain = app.client.get(format!("{}{path}", app.address)).send().await.expect("sent");
+        let plain = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .expect("sent");
         let (status, plain_body) = (plain.status().as_u16(), plain.text().await.expect("a body"));
 
         let mut stream = connect(&app).await;

@@ -214,7 +214,10 @@ mod tests {
             }
         }
         assert!(reader.is_done());
-        assert!(fed <= MAX_HEADER_BYTES + MAX_FRAME_BYTES + 4096, "refused after {fed} bytes");
+        assert!(
+            fed <= MAX_HEADER_BYTES + MAX_FRAME_BYTES + 4096,
+            "refused after {fed} bytes"
+        );
     }
 
     #[test]
@@ -226,6 +229,9 @@ mod tests {
             assert!(reader.next_item().is_none());
             reader.feed(chunk);
         }
-        assert!(matches!(reader.next_item(), Some(Inbound::Frame(ClientFrame::Chat { .. }))));
+        assert!(matches!(
+            reader.next_item(),
+            Some(Inbound::Frame(ClientFrame::Chat { .. }))
+        ));
     }
 }

@@ -19,7 +19,10 @@ use actix_web::rt::net::TcpStream;
 use actix_web::web::BytesMut;
 use futures_util::future::LocalBoxFuture;
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{ready, Context, Poll};
 use tokio::io::AsyncWriteExt;
 
 /// The upgrade service of one worker: its own instance of the app, built with `config`.
@@ -46,15 +49,39 @@ where
                 tracing::error!(error = ?e, "the app behind the WebSocket upgrade could not start");
             })?);
             Ok(fn_service(move |(req, framed)| {
-                // Boxed: the HTTP/1 dispatcher keeps this future in its own state, and every
-                // connection, upgraded or not, would pay for its size.
-                Box::pin(take_over(app.clone(), req, framed)) as LocalBoxFuture<'static, Result<(), Infallible>>
+                Takeover::Answering(Box::pin(answer(app.clone(), req, framed)))
             }))
         }
     })
 }
 
-async fn take_over<S, B>(app: Rc<S>, req: Request, framed: Framed<TcpStream, h1::Codec>) -> Result<(), Infallible>
+/// What the HTTP/1 dispatcher keeps for an upgraded connection, in its own state, for the
+/// connection's life: so it is small. The answer's future (the app's call, the handshake) is
+/// boxed and gone once answered; the connection that follows is held inline.
+pub enum Takeover {
+    Answering(LocalBoxFuture<'static, Option<Connection<TcpStream>>>),
+    Driving(Connection<TcpStream>),
+}
+
+impl Future for Takeover {
+    type Output = Result<(), Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            match &mut *self {
+                Takeover::Answering(answering) => match ready!(answering.as_mut().poll(cx)) {
+                    Some(connection) => self.set(Takeover::Driving(connection)),
+                    None => return Poll::Ready(Ok(())),
+                },
+                Takeover::Driving(connection) => return Pin::new(connection).poll(cx).map(Ok),
+            }
+        }
+    }
+}
+
+/// Runs the request through the app and writes its answer; the connection to drive when the
+/// answer is the 101 of an accepted session.
+async fn answer<S, B>(app: Rc<S>, req: Request, framed: Framed<TcpStream, h1::Codec>) -> Option<Connection<TcpStream>>
 where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody + 'static,
@@ -74,17 +101,15 @@ where
         Some(Accepted(writer)) if head.status() == StatusCode::SWITCHING_PROTOCOLS => {
             if let Err(e) = codec.encode(Message::Item((head, BodySize::None)), &mut out) {
                 tracing::debug!(error = %e, "the WebSocket handshake could not be encoded");
-                return Ok(());
+                return None;
             }
             if let Err(e) = io.write_all(&out).await {
                 tracing::debug!(error = %e, "the client left during the WebSocket handshake");
-                return Ok(());
+                return None;
             }
             // What the client sent after its request is its first frames; past this point
             // nothing of the HTTP connection stays allocated.
-            let connection = Connection::new(io, &parts.read_buf, writer);
-            drop((out, codec, parts.read_buf, parts.write_buf));
-            connection.await;
+            Some(Connection::new(io, &parts.read_buf, writer))
         }
         _ => {
             // The bodies here are the contract's small JSON errors, already whole.
@@ -96,7 +121,7 @@ where
                 .and_then(|()| codec.encode(Message::Chunk(None), &mut out));
             if let Err(e) = encoded {
                 tracing::debug!(error = %e, "the answer to an upgrade request could not be encoded");
-                return Ok(());
+                return None;
             }
             if let Err(e) = async {
                 io.write_all(&out).await?;
@@ -106,7 +131,20 @@ where
             {
                 tracing::debug!(error = %e, "the client left before the answer to its upgrade request");
             }
+            None
         }
     }
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_the_dispatcher_keeps_per_upgraded_connection_is_small() {
+        // The dispatcher's own state for a connection is about 1 KiB; an upgraded connection
+        // should add little or nothing to it (docs/BENCHMARKS.md, "Where an idle viewer's memory is").
+        let size = std::mem::size_of::<Takeover>();
+        assert!(size <= 512, "Takeover is {size} bytes");
+    }
 }
