@@ -3,15 +3,18 @@
 //! actix-http's HTTP/1 dispatcher keeps an 8 KiB read buffer and an 8 KiB write buffer for a
 //! connection's whole life; here, after the upgrade, the socket is read only when it is readable,
 //! into a buffer on the stack, and bytes go to the heap only while a frame is partly received
-//! ([`Reader`]). Frames go out as the [`Writer`] drains the outbox. Each client item is handed
-//! to the session with `Addr::send` and the next is not read before the session has it, so a
-//! client sending faster than its session handles waits in its own socket, not in our memory.
+//! ([`Reader`]). Frames go out as the [`Writer`] drains the outbox. Client items go to the
+//! session's mailbox with `Addr::send`, at most [`MAX_IN_FLIGHT`] it has not handled yet; past
+//! that nothing more is read until it has, so a client sending faster than its session handles
+//! waits in its own socket, not in our memory.
 
 use super::inbound::Reader;
 use super::writer::Writer;
 use actix::dev::Request;
 use livecart_actors::session::{Inbound, SessionActor};
+use std::collections::VecDeque;
 use std::future::Future;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -19,12 +22,20 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// The most read from the socket at once (on the stack; one client frame is usually far less).
 const READ_CHUNK: usize = 4096;
 
+/// Client items in the session's mailbox not yet handled. More than one, so a burst (the load
+/// tool's chat, like and buy) is not a round trip through the mailbox per frame; few, since each
+/// may hold up to a 64 KiB message; fewer than the mailbox's 16 slots, so a send never finds it
+/// full (actix's `Addr::send` would then wait without a wake-up).
+const MAX_IN_FLIGHT: usize = 8;
+
 pub struct Connection<T> {
     io: T,
     reader: Reader,
     writer: Writer,
-    /// The item the session has not taken yet; boxed because idle connections have none.
-    delivering: Option<Pin<Box<Request<SessionActor, Inbound>>>>,
+    /// The replies to the items the session has not handled yet, oldest first. Each is kept
+    /// until it comes: actix skips a message whose reply nobody waits for any more. Empty, with
+    /// no allocation, on an idle connection.
+    delivering: VecDeque<Pin<Box<Request<SessionActor, Inbound>>>>,
     /// The writer is done: only the socket's shutdown is left.
     ending: bool,
 }
@@ -38,45 +49,58 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             io,
             reader,
             writer,
-            delivering: None,
+            delivering: VecDeque::new(),
             ending: false,
         }
     }
 
     /// Reads and hands items to the session until the socket has nothing more for now, the
-    /// session is busy with the last one, or the read side is over.
+    /// session has [`MAX_IN_FLIGHT`] to handle, or the read side is over.
     fn poll_read(&mut self, cx: &mut Context<'_>) {
-        loop {
-            if let Some(delivering) = self.delivering.as_mut() {
-                if delivering.as_mut().poll(cx).is_pending() {
-                    return;
-                }
-                // Taken, or the session is gone; then the writer ends when its outbox closes.
-                self.delivering = None;
+        // Handled, or the session is gone; then the writer ends when its outbox closes.
+        while let Some(oldest) = self.delivering.front_mut() {
+            if oldest.as_mut().poll(cx).is_pending() {
+                break;
             }
+            self.delivering.pop_front();
+        }
+        if self.delivering.is_empty() {
+            self.delivering = VecDeque::new();
+        }
+        while self.delivering.len() < MAX_IN_FLIGHT {
             if let Some(item) = self.reader.next_item() {
-                self.delivering = Some(Box::pin(self.writer.session().send(item)));
+                self.deliver(item, cx);
                 continue;
             }
             if self.reader.is_done() {
                 return;
             }
-            let mut chunk = [0u8; READ_CHUNK];
-            let mut read = ReadBuf::new(&mut chunk);
+            let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+            let mut read = ReadBuf::uninit(&mut chunk);
             match Pin::new(&mut self.io).poll_read(cx, &mut read) {
                 Poll::Pending => return,
                 Poll::Ready(Ok(())) if read.filled().is_empty() => {
                     let end = self.reader.end_of_input();
-                    self.delivering = Some(Box::pin(self.writer.session().send(end)));
+                    self.deliver(end, cx);
                 }
                 Poll::Ready(Ok(())) => self.reader.feed(read.filled()),
                 Poll::Ready(Err(e)) => {
                     tracing::debug!(error = %e, "websocket connection broke");
                     let end = self.reader.end_of_input();
-                    self.delivering = Some(Box::pin(self.writer.session().send(end)));
+                    self.deliver(end, cx);
                 }
             }
         }
+    }
+
+    /// Queues `item` in the session's mailbox; its reply is waited for once those before it came.
+    fn deliver(&mut self, item: Inbound, cx: &mut Context<'_>) {
+        let mut reply = Box::pin(self.writer.session().send(item));
+        if self.delivering.is_empty() && reply.as_mut().poll(cx).is_ready() {
+            // The session is gone: nothing to wait for; the writer ends with the outbox.
+            return;
+        }
+        self.delivering.push_back(reply);
     }
 }
 
