@@ -58,6 +58,10 @@ where
 /// What the HTTP/1 dispatcher keeps for an upgraded connection, in its own state, for the
 /// connection's life: so it is small. The answer's future (the app's call, the handshake) is
 /// boxed and gone once answered; the connection that follows is held inline.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "the connection lives inline in the dispatcher's state, which is larger anyway; boxing it is an allocation per viewer"
+)]
 pub enum Takeover {
     Answering(LocalBoxFuture<'static, Option<Connection<TcpStream>>>),
     Driving(Connection<TcpStream>),
