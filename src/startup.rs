@@ -9,6 +9,7 @@ use crate::application::{Probes, Services};
 use crate::external::sandbox_payments::{SandboxBehaviour, SandboxPayments};
 use crate::external::stream::TencentSigner;
 use crate::gateway::limits::Limits;
+use crate::gateway::shared_app::SharedApp;
 use crate::gateway::ws::upgrade::AllowedOrigins;
 use crate::gateway::{self, auth::TokenKeys, input};
 use crate::infrastructure::db::file_lock::FileLock;
@@ -25,7 +26,7 @@ use crate::infrastructure::streams::{EventStream, RedisStreamBus};
 use crate::infrastructure::{outbox_relay, redis_pool};
 use crate::settings::Settings;
 use actix_http::HttpService;
-use actix_service::{map_config, IntoServiceFactory};
+use actix_service::IntoServiceFactory;
 use actix_web::dev::{AppConfig, Server, ServerHandle};
 use actix_web::{web, App};
 use anyhow::Context;
@@ -352,7 +353,7 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
     let server = builder
         .listen("livecart-http", listener, move || {
             let stopping = stopping.clone();
-            let config = app_config.clone();
+            let app = SharedApp::new(app().into_factory(), app_config.clone());
             HttpService::build()
                 // Idle keep-alive connections close when a graceful stop begins, instead of
                 // holding the stop until its timeout.
@@ -368,8 +369,8 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
                 // an `order`): with Nagle's algorithm the second waits for the client's delayed
                 // ACK, up to 40 ms.
                 .tcp_nodelay(true)
-                .upgrade(gateway::ws::takeover::service(app().into_factory(), app_config.clone()))
-                .finish(map_config(app().into_factory(), move |()| config.clone()))
+                .upgrade(gateway::ws::takeover::service(app.clone()))
+                .finish(app)
                 .tcp()
         })?
         .run();

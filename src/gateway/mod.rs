@@ -7,6 +7,7 @@ pub mod input;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod shared_app;
 pub mod web_client;
 pub mod ws;
 

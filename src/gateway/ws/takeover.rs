@@ -10,6 +10,7 @@
 
 use super::connection::Connection;
 use super::upgrade::{Accepted, Upgradable};
+use crate::gateway::shared_app::SharedApp;
 use actix_codec::{Encoder, Framed};
 use actix_http::body::{self, BodySize, BoxBody, MessageBody};
 use actix_http::h1::{self, Message};
@@ -25,10 +26,9 @@ use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 use tokio::io::AsyncWriteExt;
 
-/// The upgrade service of one worker: its own instance of the app, built with `config`.
+/// The upgrade service of one worker, running requests through the worker's `app`.
 pub fn service<F, B>(
-    app: F,
-    config: AppConfig,
+    app: SharedApp<F>,
 ) -> impl ServiceFactory<
     (Request, Framed<TcpStream, h1::Codec>),
     Config = (),
@@ -37,17 +37,16 @@ pub fn service<F, B>(
     InitError = (),
 >
 where
-    F: ServiceFactory<Request, Config = AppConfig, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    F::Service: 'static,
+    F: ServiceFactory<Request, Config = AppConfig, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
     B: MessageBody + 'static,
     F::InitError: std::fmt::Debug,
 {
     fn_factory(move || {
-        let building = app.new_service(config.clone());
+        let app = app.clone();
         async move {
-            let app = Rc::new(building.await.map_err(|e| {
+            let app = app.instance().await.map_err(|e| {
                 tracing::error!(error = ?e, "the app behind the WebSocket upgrade could not start");
-            })?);
+            })?;
             Ok(fn_service(move |(req, framed)| {
                 Takeover::Answering(Box::pin(answer(app.clone(), req, framed)))
             }))
