@@ -160,3 +160,55 @@ async fn a_frame_written_in_pieces_is_read_whole() {
     }
     assert_eq!(client.until_type("chat").await["text"], text.as_str());
 }
+
+/// The server's frames in `bytes` (unmasked, as servers send them): opcode and payload.
+fn server_frames(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut frames = Vec::new();
+    while bytes.len() >= 2 {
+        let (opcode, short) = (bytes[0] & 0x0f, usize::from(bytes[1] & 0x7f));
+        let (len, start) = match short {
+            126 => (usize::from(u16::from_be_bytes([bytes[2], bytes[3]])), 4),
+            127 => (
+                usize::try_from(u64::from_be_bytes(bytes[2..10].try_into().expect("8 bytes"))).expect("a length"),
+                10,
+            ),
+            len => (len, 2),
+        };
+        assert!(bytes.len() >= start + len, "a whole frame");
+        frames.push((opcode, bytes[start..start + len].to_vec()));
+        bytes = &bytes[start + len..];
+    }
+    frames
+}
+
+#[actix_web::test]
+async fn a_frame_far_over_the_limit_is_closed_with_1009_while_the_client_is_still_sending_it() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let merchant = app.merchant().await;
+    let viewer = app.guest().await;
+    let room = app.live_room(&merchant).await;
+    let mut stream = connect(&app).await;
+    let request = upgrade_request(&format!("/v1/rooms/{room}/ws?token={}", viewer.token));
+    stream.write_all(request.as_bytes()).await.expect("sent");
+    let (head, mut read) = read_head(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+
+    // 4 MiB announced and sent: the server refuses it once 64 KiB are in, without holding the
+    // rest, and the client reads why it was closed while it is still sending.
+    let text = "x".repeat(4 * 1024 * 1024);
+    let frame = text_frame(json!({"type": "chat", "text": text}));
+    let (mut from_server, mut to_server) = stream.into_split();
+    let sending = tokio::spawn(async move {
+        // The server may stop reading once it has closed; how much of it gets through is moot.
+        let _ = to_server.write_all(&frame).await;
+        to_server
+    });
+    from_server
+        .read_to_end(&mut read)
+        .await
+        .expect("read to the server's close, without a reset");
+    let frames = server_frames(&read);
+    let close = frames.iter().find(|(opcode, _)| *opcode == 0x8).expect("a close frame");
+    assert_eq!(u16::from_be_bytes([close.1[0], close.1[1]]), 1009, "{frames:?}");
+    drop(sending.await);
+}

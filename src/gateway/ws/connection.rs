@@ -16,8 +16,14 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
+
+/// How long a closed connection still reads what the client sends, waiting for it to close
+/// too (as actix-http's `client_disconnect_timeout`, 1 s in the server's settings).
+const LINGER: Duration = Duration::from_secs(1);
 
 /// The most read from the socket at once (on the stack; one client frame is usually far less).
 const READ_CHUNK: usize = 4096;
@@ -36,8 +42,8 @@ pub struct Connection<T> {
     /// until it comes: actix skips a message whose reply nobody waits for any more. Empty, with
     /// no allocation, on an idle connection.
     delivering: VecDeque<Pin<Box<Request<SessionActor, Inbound>>>>,
-    /// The writer is done: only the socket's shutdown is left.
-    ending: bool,
+    /// Open, or how far the close has gone.
+    phase: Phase,
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
@@ -50,7 +56,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             reader,
             writer,
             delivering: VecDeque::new(),
-            ending: false,
+            phase: Phase::Open,
         }
     }
 
@@ -104,20 +110,51 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
     }
 }
 
+/// The end of a connection. The server closing a socket with unread bytes from the client in it
+/// resets the connection, and a reset makes the client drop what it has not read yet: the close
+/// frame among it. So after its last write it sends FIN and reads on, discarding, until the
+/// client closes too or [`LINGER`] has passed.
+enum Phase {
+    Open,
+    ShuttingDown,
+    /// Boxed: only closing connections need a timer.
+    Lingering(Pin<Box<Sleep>>),
+}
+
 impl<T: AsyncRead + AsyncWrite + Unpin> Future for Connection<T> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        if !this.ending {
-            this.poll_read(cx);
-            // The connection lasts as long as its writer: the session ends it through the outbox.
-            if this.writer.poll_write(&mut this.io, cx).is_pending() {
-                return Poll::Pending;
+        loop {
+            match &mut this.phase {
+                Phase::Open => {
+                    this.poll_read(cx);
+                    // The connection lasts as long as its writer: the session ends it through
+                    // the outbox.
+                    ready!(this.writer.poll_write(&mut this.io, cx));
+                    this.phase = Phase::ShuttingDown;
+                }
+                Phase::ShuttingDown => {
+                    if ready!(Pin::new(&mut this.io).poll_shutdown(cx)).is_err() {
+                        // The client is already gone.
+                        return Poll::Ready(());
+                    }
+                    this.phase = Phase::Lingering(Box::pin(tokio::time::sleep(LINGER)));
+                }
+                Phase::Lingering(linger) => {
+                    if linger.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(());
+                    }
+                    let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+                    let mut read = ReadBuf::uninit(&mut chunk);
+                    match ready!(Pin::new(&mut this.io).poll_read(cx, &mut read)) {
+                        Ok(()) if !read.filled().is_empty() => continue,
+                        // The client closed too, or the connection broke.
+                        _ => return Poll::Ready(()),
+                    }
+                }
             }
-            this.ending = true;
         }
-        // A failed shutdown means the client is already gone: nothing is left to do either way.
-        Pin::new(&mut this.io).poll_shutdown(cx).map(|_| ())
     }
 }
