@@ -212,3 +212,38 @@ async fn a_frame_far_over_the_limit_is_closed_with_1009_while_the_client_is_stil
     assert_eq!(u16::from_be_bytes([close.1[0], close.1[1]]), 1009, "{frames:?}");
     drop(sending.await);
 }
+
+#[actix_web::test]
+async fn a_handshake_the_http_layer_does_not_take_as_an_upgrade_is_refused_with_400() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let merchant = app.merchant().await;
+    let viewer = app.guest().await;
+    let room = app.live_room(&merchant).await;
+    // The handshake's checks accept any `Upgrade` naming websocket; the HTTP/1 layer hands over
+    // the socket only for exactly `websocket`, so this one must not get a 101 it cannot honour.
+    let request = upgrade_request(&format!("/v1/rooms/{room}/ws?token={}", viewer.token))
+        .replace("Upgrade: websocket", "Upgrade: h2c, websocket");
+    let mut stream = connect(&app).await;
+    stream.write_all(request.as_bytes()).await.expect("sent");
+    let (head, rest) = read_head(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|line| {
+            line.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
+        .expect("a content length")
+        .parse()
+        .expect("a number");
+    let mut body = rest;
+    while body.len() < length {
+        let mut chunk = [0u8; 1024];
+        let n = stream.read(&mut chunk).await.expect("readable");
+        assert!(n > 0, "the body is cut short");
+        body.extend_from_slice(&chunk[..n]);
+    }
+    let body: Value = serde_json::from_slice(&body).expect("a JSON body");
+    assert_eq!(body["error"], "bad_request", "{body}");
+}

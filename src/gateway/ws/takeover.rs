@@ -115,8 +115,15 @@ where
             Some(Connection::new(io, &parts.read_buf, writer))
         }
         _ => {
-            // The bodies here are the contract's small JSON errors, already whole.
-            let body = body::to_bytes(body).await.unwrap_or_default();
+            // Written whole: the contract's small JSON errors, or whatever page a path that is
+            // not a room answers (no route of the app streams its body).
+            let body = match body::to_bytes(body).await {
+                Ok(body) => body,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the answer to an upgrade request could not be read");
+                    return None;
+                }
+            };
             head.head_mut().set_connection_type(ConnectionType::Close);
             let encoded = codec
                 .encode(Message::Item((head, BodySize::Sized(body.len() as u64))), &mut out)
