@@ -54,6 +54,23 @@ async fn read_head(stream: &mut TcpStream) -> (String, Vec<u8>) {
     }
 }
 
+/// A live room's WebSocket path, with a fresh guest's token.
+async fn room_ws_path(app: &TestApp) -> String {
+    let merchant = app.merchant().await;
+    let viewer = app.guest().await;
+    let room = app.live_room(&merchant).await;
+    format!("/v1/rooms/{room}/ws?token={}", viewer.token)
+}
+
+/// Writes `bytes` on a new connection and reads the answer's head: the socket, the head, and
+/// what was read past it.
+async fn ask(app: &TestApp, bytes: &[u8]) -> (TcpStream, String, Vec<u8>) {
+    let mut stream = connect(app).await;
+    stream.write_all(bytes).await.expect("sent");
+    let (head, rest) = read_head(&mut stream).await;
+    (stream, head, rest)
+}
+
 /// The client side of an upgraded socket, `rest` being what was read past the 101's head.
 async fn upgraded(stream: TcpStream, rest: Vec<u8>) -> WsClient {
     let socket = WebSocketStream::from_partially_read(MaybeTlsStream::Plain(stream), rest, Role::Client, None).await;
@@ -108,17 +125,11 @@ async fn an_upgrade_request_for_another_path_is_answered_as_any_request_for_it()
 #[actix_web::test]
 async fn frames_sent_with_the_upgrade_request_are_read() {
     let app = spawn_app(Backend::Sqlite).await;
-    let merchant = app.merchant().await;
-    let viewer = app.guest().await;
-    let room = app.live_room(&merchant).await;
-    let mut stream = connect(&app).await;
     // The request and two frames in one write, so they reach the server in one read.
-    let mut bytes = upgrade_request(&format!("/v1/rooms/{room}/ws?token={}", viewer.token)).into_bytes();
+    let mut bytes = upgrade_request(&room_ws_path(&app).await).into_bytes();
     bytes.extend(text_frame(json!({"type": "chat", "text": "early"})));
     bytes.extend(text_frame(json!({"type": "ping"})));
-    stream.write_all(&bytes).await.expect("sent");
-
-    let (head, rest) = read_head(&mut stream).await;
+    let (stream, head, rest) = ask(&app, &bytes).await;
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     let mut client = upgraded(stream, rest).await;
     assert_eq!(client.next_json().await["type"], "welcome");
@@ -134,13 +145,7 @@ async fn frames_sent_with_the_upgrade_request_are_read() {
 #[actix_web::test]
 async fn a_frame_written_in_pieces_is_read_whole() {
     let app = spawn_app(Backend::Sqlite).await;
-    let merchant = app.merchant().await;
-    let viewer = app.guest().await;
-    let room = app.live_room(&merchant).await;
-    let mut stream = connect(&app).await;
-    let request = upgrade_request(&format!("/v1/rooms/{room}/ws?token={}", viewer.token));
-    stream.write_all(request.as_bytes()).await.expect("sent");
-    let (head, rest) = read_head(&mut stream).await;
+    let (stream, head, rest) = ask(&app, upgrade_request(&room_ws_path(&app).await).as_bytes()).await;
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     let mut client = upgraded(stream, rest).await;
     assert_eq!(client.next_json().await["type"], "welcome");
@@ -184,13 +189,7 @@ fn server_frames(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
 #[actix_web::test]
 async fn a_frame_far_over_the_limit_is_closed_with_1009_while_the_client_is_still_sending_it() {
     let app = spawn_app(Backend::Sqlite).await;
-    let merchant = app.merchant().await;
-    let viewer = app.guest().await;
-    let room = app.live_room(&merchant).await;
-    let mut stream = connect(&app).await;
-    let request = upgrade_request(&format!("/v1/rooms/{room}/ws?token={}", viewer.token));
-    stream.write_all(request.as_bytes()).await.expect("sent");
-    let (head, mut read) = read_head(&mut stream).await;
+    let (stream, head, mut read) = ask(&app, upgrade_request(&room_ws_path(&app).await).as_bytes()).await;
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
 
     // 4 MiB announced and sent: the server refuses it once 64 KiB are in, without holding the
@@ -216,16 +215,10 @@ async fn a_frame_far_over_the_limit_is_closed_with_1009_while_the_client_is_stil
 #[actix_web::test]
 async fn a_handshake_the_http_layer_does_not_take_as_an_upgrade_is_refused_with_400() {
     let app = spawn_app(Backend::Sqlite).await;
-    let merchant = app.merchant().await;
-    let viewer = app.guest().await;
-    let room = app.live_room(&merchant).await;
     // The handshake's checks accept any `Upgrade` naming websocket; the HTTP/1 layer hands over
     // the socket only for exactly `websocket`, so this one must not get a 101 it cannot honour.
-    let request = upgrade_request(&format!("/v1/rooms/{room}/ws?token={}", viewer.token))
-        .replace("Upgrade: websocket", "Upgrade: h2c, websocket");
-    let mut stream = connect(&app).await;
-    stream.write_all(request.as_bytes()).await.expect("sent");
-    let (head, rest) = read_head(&mut stream).await;
+    let request = upgrade_request(&room_ws_path(&app).await).replace("Upgrade: websocket", "Upgrade: h2c, websocket");
+    let (mut stream, head, rest) = ask(&app, request.as_bytes()).await;
     assert!(head.starts_with("HTTP/1.1 400"), "{head}");
     let length: usize = head
         .lines()
