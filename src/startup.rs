@@ -337,13 +337,17 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
             .configure(gateway::routes)
     };
     let addr = listener.local_addr()?;
-    // What actix-web's `HttpServer` gives its apps: the host when a request names none (HTTP/1.0),
-    // and the local address.
-    let app_config = AppConfig::__priv_test_new(false, addr.to_string(), addr);
     // actix-web's `HttpServer` has no upgrade hook, so the server is assembled as it assembles
     // it, from actix-server and actix-http, with the same settings, plus the takeover of upgrade
     // requests (`gateway::ws::takeover`): an upgraded WebSocket then keeps none of the HTTP/1
-    // dispatcher's buffers (docs/BENCHMARKS.md, "Where an idle viewer's memory is").
+    // dispatcher's buffers (docs/BENCHMARKS.md, "Where an idle viewer's memory is"). Two of the
+    // calls are the hidden ones `HttpServer` itself makes (`AppConfig::__priv_test_new`, the
+    // builder's `graceful_shutdown_signal`): an actix-web or actix-http release that drops them
+    // breaks the build, not the behaviour.
+    //
+    // What `HttpServer` gives its apps: the host when a request names none (HTTP/1.0), and the
+    // local address.
+    let app_config = AppConfig::__priv_test_new(false, addr.to_string(), addr);
     let builder = Server::build()
         // Signals are handled in `run_until_stopped`: orders are refused and viewers told to
         // reconnect before the server stops accepting.
