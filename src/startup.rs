@@ -9,6 +9,7 @@ use crate::application::{Probes, Services};
 use crate::external::sandbox_payments::{SandboxBehaviour, SandboxPayments};
 use crate::external::stream::TencentSigner;
 use crate::gateway::limits::Limits;
+use crate::gateway::shared_app::SharedApp;
 use crate::gateway::ws::upgrade::AllowedOrigins;
 use crate::gateway::{self, auth::TokenKeys, input};
 use crate::infrastructure::db::file_lock::FileLock;
@@ -24,8 +25,10 @@ use crate::infrastructure::streams::consumer::{self as stream_consumer, Consumer
 use crate::infrastructure::streams::{EventStream, RedisStreamBus};
 use crate::infrastructure::{outbox_relay, redis_pool};
 use crate::settings::Settings;
-use actix_web::dev::{Server, ServerHandle};
-use actix_web::{web, App, HttpServer};
+use actix_http::HttpService;
+use actix_service::IntoServiceFactory;
+use actix_web::dev::{AppConfig, Server, ServerHandle};
+use actix_web::{web, App};
 use anyhow::Context;
 use deadpool_redis::redis;
 use livecart_actors::directory::{Directory, DirectorySettings};
@@ -315,7 +318,7 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
             forgetful.forget_idle();
         }
     });
-    let server = HttpServer::new(move || {
+    let app = move || {
         App::new()
             .wrap(actix_web::middleware::Condition::new(
                 access_log_enabled(),
@@ -333,16 +336,49 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services) -> anyh
             .app_data(limits.clone())
             .app_data(session.clone())
             .configure(gateway::routes)
-    })
-    // Signals are handled in `run_until_stopped`: orders are refused and viewers told to
-    // reconnect before the server stops accepting.
-    .disable_signals()
-    .shutdown_timeout(settings.server.shutdown_timeout_s)
-    // WebSocket frames are small writes that follow each other (a `stock` frame, then an
-    // `order`): with Nagle's algorithm the second waits for the client's delayed ACK, up to 40 ms.
-    .tcp_nodelay(true)
-    .listen(listener)?
-    .run();
+    };
+    let addr = listener.local_addr()?;
+    // actix-web's `HttpServer` has no upgrade hook, so the server is assembled as it assembles
+    // it, from actix-server and actix-http, with the same settings, plus the takeover of upgrade
+    // requests (`gateway::ws::takeover`): an upgraded WebSocket then keeps none of the HTTP/1
+    // dispatcher's buffers (docs/BENCHMARKS.md, "Where an idle viewer's memory is"). Two of the
+    // calls are the hidden ones `HttpServer` itself makes (`AppConfig::__priv_test_new`, the
+    // builder's `graceful_shutdown_signal`): an actix-web or actix-http release that drops them
+    // breaks the build, not the behaviour.
+    //
+    // What `HttpServer` gives its apps: the host when a request names none (HTTP/1.0), and the
+    // local address.
+    let app_config = AppConfig::__priv_test_new(false, addr.to_string(), addr);
+    let builder = Server::build()
+        // Signals are handled in `run_until_stopped`: orders are refused and viewers told to
+        // reconnect before the server stops accepting.
+        .disable_signals()
+        .shutdown_timeout(settings.server.shutdown_timeout_s);
+    let stopping = builder.graceful_shutdown_signal();
+    let server = builder
+        .listen("livecart-http", listener, move || {
+            let stopping = stopping.clone();
+            let app = SharedApp::new(app().into_factory(), app_config.clone());
+            HttpService::build()
+                // Idle keep-alive connections close when a graceful stop begins, instead of
+                // holding the stop until its timeout.
+                .graceful_shutdown_signal(move || {
+                    let stopping = stopping.clone();
+                    async move { stopping.notified().await }
+                })
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .h1_allow_half_closed(true)
+                .local_addr(addr)
+                // WebSocket frames are small writes that follow each other (a `stock` frame, then
+                // an `order`): with Nagle's algorithm the second waits for the client's delayed
+                // ACK, up to 40 ms.
+                .tcp_nodelay(true)
+                .upgrade(gateway::ws::takeover::service(app.clone()))
+                .finish(app)
+                .tcp()
+        })?
+        .run();
     Ok(server)
 }
 

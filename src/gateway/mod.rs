@@ -7,6 +7,7 @@ pub mod input;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod shared_app;
 pub mod web_client;
 pub mod ws;
 
@@ -16,7 +17,7 @@ use handlers::{coupons, identity, listings, moderation, operations, orders, paym
 /// Every route of the public contract.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // Routes are tried in this order, a path with `{…}` by a regex each, so the sale's hot route
-    // comes first: a profile of a flash sale found a twentieth of the server's own CPU matching
+    // comes first: a profile of a flash sale found about a tenth of the server's own CPU matching
     // the routes registered before it (the same path's GET, the room and listing routes).
     cfg.service(orders::place)
         .service(identity::register_user)

@@ -171,7 +171,7 @@ async fn debug_logs_show_request_paths_but_never_a_token() {
     let forged = format!("{}.forged-signature-0123456789", &viewer[..viewer.len() / 2]);
     let refused = tokio_tungstenite::connect_async(format!("{ws}?token={forged}")).await;
     assert!(refused.is_err(), "a forged token is refused");
-    // The access log writes a WebSocket's line when the connection ends.
+    // The access log writes an upgrade's line when the upgrade is answered.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let logs = server.stop();

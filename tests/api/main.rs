@@ -46,3 +46,4 @@ mod ws_frames;
 mod ws_fuzz;
 mod ws_load;
 mod ws_room;
+mod ws_upgrade;

@@ -3,9 +3,9 @@
 //! It knows the viewer, keeps the heartbeat, answers pings, bounds the buys in flight, paces what
 //! the connection sends the room (a rate over chat and likes, likes summed between flushes, see
 //! [`Intake`]), and turns client frames into room messages or order-desk calls. It never touches the socket: the
-//! gateway feeds it parsed frames ([`Inbound`]) and a writer task drains its outbox. Its snapshot
-//! (the viewer's chat position and unanswered buys, `resume.rs`) carries a viewer across a
-//! reconnect.
+//! gateway sends it parsed frames ([`Inbound`]) and the connection's writer drains its outbox.
+//! Its snapshot (the viewer's chat position and unanswered buys, `resume.rs`) carries a viewer
+//! across a reconnect.
 
 use super::frames::{ClientFrame, Quantity, ServerFrame};
 use super::intake::{Admission, Intake, SessionConfig};
@@ -43,8 +43,10 @@ pub struct Viewer {
     pub role: Role,
 }
 
-/// What arrives from the client, already parsed by the gateway.
-#[derive(Debug)]
+/// What arrives from the client, already parsed by the gateway, which sends each one and reads
+/// no further until the session has taken it.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
 pub enum Inbound {
     Frame(ClientFrame),
     /// Text that is not a valid client frame; the reason goes back in an error frame.
@@ -345,7 +347,9 @@ impl Actor for SessionActor {
     }
 }
 
-impl StreamHandler<Inbound> for SessionActor {
+impl Handler<Inbound> for SessionActor {
+    type Result = ();
+
     fn handle(&mut self, item: Inbound, ctx: &mut Self::Context) {
         self.last_heard = Instant::now();
         match item {
@@ -361,10 +365,6 @@ impl StreamHandler<Inbound> for SessionActor {
             }
             Inbound::Closed => ctx.stop(),
         }
-    }
-
-    fn finished(&mut self, ctx: &mut Self::Context) {
-        ctx.stop();
     }
 }
 

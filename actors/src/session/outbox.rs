@@ -308,7 +308,7 @@ impl Outbox {
 pub struct SharedOutbox {
     queue: Mutex<Outbox>,
     /// The writer, parked until something is queued. An `AtomicWaker` rather than a `Notify`:
-    /// the writer is a poll-based response body, and this is two words per connection.
+    /// the writer is polled by the connection's own future, and this is two words per connection.
     writer: AtomicWaker,
 }
 

@@ -1,21 +1,30 @@
 //! `GET /v1/rooms/{id}/ws?token=JWT[&epoch=E&offset=N]`: every check happens before the
 //! upgrade, so a refused client gets a plain HTTP error in the contract's shape.
+//!
+//! The request reaches this handler through the takeover ([`super::takeover`]), which holds the
+//! socket; an accepted session goes back to it in the 101 response's extensions.
 
-use super::{desk::WsOrderDesk, inbound, writer};
+use super::{desk::WsOrderDesk, writer::Writer};
 use crate::application::join_room::join_room;
 use crate::application::AppError;
 use crate::gateway::auth::TokenKeys;
 use crate::gateway::error::{ApiError, ErrorBody};
 use crate::gateway::handlers::Svc;
 use crate::gateway::limits::Limits;
-use actix::{Actor, AsyncContext};
-use actix_web::body::BoxBody;
+use actix::Actor;
 use actix_web::http::header::ORIGIN;
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpMessage, HttpRequest, HttpResponse};
 use livecart_actors::session::{OutboxLimits, SessionActor, SessionConfig, SessionPorts, SharedOutbox};
 use serde::Deserialize;
 use std::sync::Arc;
 use uuid::Uuid;
+
+/// Put in an upgrade request's extensions by the takeover, which holds its socket: only such a
+/// request can be accepted, since only there is a connection to hand the session to.
+pub struct Upgradable;
+
+/// An accepted session, in the 101 response's extensions, for the takeover to drive.
+pub struct Accepted(pub Writer);
 
 #[derive(Deserialize)]
 pub struct WsQuery {
@@ -59,7 +68,6 @@ impl AllowedOrigins {
 #[allow(clippy::too_many_arguments)] // one actix extractor per input the upgrade checks
 pub async fn connect(
     req: HttpRequest,
-    body: web::Payload,
     svc: Svc,
     keys: web::Data<TokenKeys>,
     origins: web::Data<AllowedOrigins>,
@@ -82,7 +90,13 @@ pub async fn connect(
 
     let mut response = actix_http::ws::handshake(req.head())
         .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
-    let frames = inbound::Frames::new(body.into_inner());
+    if req.extensions().get::<Upgradable>().is_none() {
+        // The handshake's headers, but not as the HTTP layer reads an upgrade (`Upgrade:` other
+        // than exactly `websocket`): the socket stayed with the HTTP connection.
+        return Err(ApiError::BadRequest(
+            "not a WebSocket upgrade: the Upgrade header must be `websocket`".into(),
+        ));
+    }
     let outbox = Arc::new(SharedOutbox::new(OutboxLimits::default()));
     let (viewer, room) = (joined.viewer, joined.room);
     let resume = query.epoch.zip(query.offset);
@@ -92,14 +106,10 @@ pub async fn connect(
     };
     let session_outbox = outbox.clone();
     let session_config = **session_config;
-    let session = SessionActor::create(move |ctx| {
-        ctx.add_stream(frames);
-        SessionActor::new(viewer, room_id, room, session_outbox, ports, resume, session_config)
-    });
-    let writer = writer::Writer::new(outbox, session, slot);
+    let session = SessionActor::new(viewer, room_id, room, session_outbox, ports, resume, session_config).start();
+    let writer = Writer::new(outbox, session, slot);
     metrics::counter!("livecart_ws_connections_total").increment(1);
-    let response = response
-        .message_body(BoxBody::new(writer))
-        .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
-    Ok(response.into())
+    let mut response = HttpResponse::from(response.finish().map_into_boxed_body());
+    response.extensions_mut().insert(Accepted(writer));
+    Ok(response)
 }

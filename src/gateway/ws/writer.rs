@@ -1,10 +1,9 @@
-//! The one writer of a connection: the upgrade response's body, which drains the session's
-//! outbox straight into the connection's write buffer.
+//! The one writer of a connection: drains the session's outbox straight into the socket.
 //!
 //! Each time the connection polls it, it takes every frame waiting in the outbox and encodes
-//! them into one chunk, so a burst is one write to the socket. It is polled only while the
-//! connection's write buffer has room, so a client that stops reading stops the draining, and
-//! the outbox's stall rule closes it; nothing else ever waits on the client. There is no task,
+//! them into one chunk, so a burst is one write to the socket. The outbox is polled again only
+//! once that chunk is all written, so a client that stops reading stops the draining, and the
+//! outbox's stall rule closes it; nothing else ever waits on the client. There is no task,
 //! channel or per-frame message between the outbox and the socket: an idle connection holds this
 //! struct and nothing more. When it is dropped (client gone, or the close frame sent) the
 //! session is told to stop and the IP's connection slot frees.
@@ -12,14 +11,13 @@
 use crate::gateway::limits::WebSocketSlot;
 use actix::Addr;
 use actix_http::ws::{CloseCode as WsCloseCode, CloseReason, OpCode, Parser};
-use actix_web::body::{BodySize, MessageBody};
 use actix_web::web::{Bytes, BytesMut};
 use livecart_actors::session::actor::Disconnect;
 use livecart_actors::session::{CloseCode, Outgoing, SessionActor, SharedOutbox};
-use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
+use tokio::io::AsyncWrite;
 
 /// RFC 6455: a control frame's payload is at most 125 bytes.
 const MAX_CONTROL_PAYLOAD: usize = 125;
@@ -29,7 +27,9 @@ pub struct Writer {
     session: Addr<SessionActor>,
     /// Held for as long as the connection lives: the per-IP count of open rooms.
     _slot: WebSocketSlot,
-    /// Set once the close frame is written: the body (and so the connection) then ends.
+    /// Encoded frames the socket has not taken yet; empty (no allocation) when all is written.
+    unwritten: Bytes,
+    /// Set once the close frame is encoded: when it is written the connection ends.
     closed: bool,
 }
 
@@ -40,30 +40,42 @@ impl Writer {
             outbox,
             session,
             _slot: slot,
+            unwritten: Bytes::new(),
             closed: false,
         }
     }
-}
 
-impl MessageBody for Writer {
-    type Error = Infallible;
-
-    fn size(&self) -> BodySize {
-        BodySize::Stream
+    /// The session this connection feeds.
+    pub fn session(&self) -> &Addr<SessionActor> {
+        &self.session
     }
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Infallible>>> {
-        if self.closed {
-            return Poll::Ready(None);
-        }
-        let mut chunk = BytesMut::new();
-        let mut closed = false;
-        let drained = self.outbox.poll_batch(cx, |item| closed |= encode(item, &mut chunk));
-        self.closed = closed;
-        match drained {
-            Poll::Ready(Some(_)) => Poll::Ready(Some(Ok(chunk.freeze()))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
+    /// Writes what the outbox holds until the socket is full or the outbox empty. `Ready` when
+    /// the connection is over: the close frame written, the outbox gone, or the socket broken.
+    pub fn poll_write<T: AsyncWrite + Unpin>(&mut self, io: &mut T, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            while !self.unwritten.is_empty() {
+                match ready!(Pin::new(&mut *io).poll_write(cx, &self.unwritten)) {
+                    Ok(0) | Err(_) => return Poll::Ready(()),
+                    Ok(written) => {
+                        let _ = self.unwritten.split_to(written);
+                    }
+                }
+            }
+            // Let the allocation go as soon as it is all written.
+            self.unwritten = Bytes::new();
+            if self.closed {
+                return Poll::Ready(());
+            }
+            let mut chunk = BytesMut::new();
+            let mut closed = false;
+            match ready!(self.outbox.poll_batch(cx, |item| closed |= encode(item, &mut chunk))) {
+                Some(_) => {
+                    self.unwritten = chunk.freeze();
+                    self.closed = closed;
+                }
+                None => return Poll::Ready(()),
+            }
         }
     }
 }
