@@ -43,8 +43,8 @@ pub struct Viewer {
     pub role: Role,
 }
 
-/// What arrives from the client, already parsed by the gateway, which sends each one and reads
-/// no further until the session has taken it.
+/// What arrives from the client, already parsed by the gateway, which stops reading while a few
+/// (eight) wait for the session to take them.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub enum Inbound {

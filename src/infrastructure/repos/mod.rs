@@ -36,8 +36,8 @@ use super::db::{DbPool, Writers};
 #[derive(Clone)]
 pub struct Storage {
     pub pool: DbPool,
-    /// Taken by the writes that run during a sale (the relay's marks, the coupon consumer, the
-    /// snapshots), so on SQLite they queue with the journal instead of in the busy handler.
+    /// This database's write turns, taken by every write through `with_write_conn`, so on SQLite
+    /// the writers queue with the journal instead of sleeping in the busy handler.
     pub writers: Writers,
 }
 

@@ -148,8 +148,8 @@ impl SnapshotStore for RedisSnapshots {
         user_id: UserId,
     ) -> BoxFuture<'static, Result<Option<SessionSnapshot>, SnapshotError>> {
         let key = SnapshotKey::Session(room_id, user_id);
-        if let Some(body) = self.writes.unwritten(key) {
-            return Box::pin(async move { serde_json::from_str(&body).map(Some).map_err(fail) });
+        if let Some(queued) = self.writes.unwritten(key) {
+            return Box::pin(async move { queued.map(Some) });
         }
         let read = self.read::<SessionSnapshot>(vec![key]);
         Box::pin(async move { Ok(read.await?.pop().flatten()) })

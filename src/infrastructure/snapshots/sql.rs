@@ -200,8 +200,8 @@ impl SnapshotStore for SqlSnapshots {
         room_id: RoomId,
         user_id: UserId,
     ) -> BoxFuture<'static, Result<Option<SessionSnapshot>, SnapshotError>> {
-        if let Some(body) = self.writes.unwritten(SnapshotKey::Session(room_id, user_id)) {
-            return Box::pin(async move { serde_json::from_str(&body).map(Some).map_err(fail) });
+        if let Some(queued) = self.writes.unwritten(SnapshotKey::Session(room_id, user_id)) {
+            return Box::pin(async move { queued.map(Some) });
         }
         let pool = self.storage.pool.clone();
         Box::pin(async move {

@@ -112,11 +112,15 @@ impl WriteBehind {
     /// The newest snapshot of `key` handed to this process's writer and not yet in the store: a
     /// read that follows a save (a viewer reconnecting the moment its last session ended) must
     /// see it, not what the store held before.
-    pub(super) fn unwritten(&self, key: SnapshotKey) -> Option<String> {
-        if let Some(waiting) = lock(&self.queue.waiting).get(&key) {
-            return Some(waiting.body.clone());
-        }
-        lock(&self.queue.writing).get(&key).cloned()
+    pub(super) fn unwritten<T: serde::de::DeserializeOwned>(
+        &self,
+        key: SnapshotKey,
+    ) -> Option<Result<T, SnapshotError>> {
+        let body = match lock(&self.queue.waiting).get(&key) {
+            Some(waiting) => waiting.body.clone(),
+            None => lock(&self.queue.writing).get(&key).cloned()?,
+        };
+        Some(serde_json::from_str(&body).map_err(fail))
     }
 
     pub(super) fn generation(&self) -> u64 {
