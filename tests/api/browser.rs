@@ -165,18 +165,30 @@ impl Page {
 
     /// Clicks the element matching the CSS selector, as a user would: scrolled into the middle
     /// of the window first (not under the sticky top bar); WebDriver refuses a hidden one.
+    ///
+    /// The pages redraw a list whole when a frame changes it, so the element found may be
+    /// replaced before the click lands (WebDriver's "stale element"): a user's click would
+    /// have hit the new one, so the click is made again on what the selector finds now.
     pub async fn click(&self, css: &str) {
-        self.eval(&format!(
-            "document.querySelector({css:?})?.scrollIntoView({{block: 'center'}}) ?? true"
-        ))
-        .await;
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"))
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+        let mut attempts = 0;
+        loop {
+            self.eval(&format!(
+                "document.querySelector({css:?})?.scrollIntoView({{block: 'center'}}) ?? true"
+            ))
+            .await;
+            let clicked = self
+                .client
+                .find(Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("no {css}: {e}"))
+                .click()
+                .await;
+            match clicked {
+                Ok(()) => return,
+                Err(e) if e.to_string().contains("stale element") && attempts < 10 => attempts += 1,
+                Err(e) => panic!("clicking {css}: {e}"),
+            }
+        }
     }
 
     /// Writes a PNG of the page's viewport, scrolled to the top.

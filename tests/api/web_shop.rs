@@ -153,6 +153,7 @@ async fn a_merchant_and_two_viewers_run_a_live_sale_in_the_browser() {
 
     the_merchant_moderates_the_chat(&merchant, &lei).await;
     a_sale_opening_later_counts_down(&app, &merchant, &mei, &lei).await;
+    the_merchant_edits_deletes_and_closes_listings(&merchant, &mei, &lei).await;
 
     for page in [merchant, mei, lei] {
         page.close().await;
@@ -360,4 +361,80 @@ async fn a_sale_opening_later_counts_down(app: &TestApp, m: &Page, mei: &Page, l
     let none = "!document.getElementById('pinned-none').hidden";
     lei.until("nothing pinned", none).await;
     assert_eq!(lei.text("pinned-none").await, "Nothing is pinned yet.");
+}
+
+/// A listing nobody has ordered from is edited from the console (the viewers see its new price)
+/// and deleted (the viewers see nothing pinned); the listing with orders offers neither, only
+/// closing, which the viewers' pages show and which takes no more buys.
+async fn the_merchant_edits_deletes_and_closes_listings(m: &Page, mei: &Page, lei: &Page) {
+    let oolong = "#listing-list li:not(.pinned):has(button.edit)";
+    m.until(
+        "the edit button of the listing without orders",
+        &format!("document.querySelector({oolong:?})"),
+    )
+    .await;
+    m.click(&format!("{oolong} button.edit")).await;
+    m.until(
+        "the form filled to edit",
+        "document.getElementById('l-title').value === 'Oolong 100g'",
+    )
+    .await;
+    assert_eq!(m.text("l-submit").await, "Save changes");
+    m.fill("l-price", "49.00").await;
+    m.click("#l-submit").await;
+    let repriced =
+        "[...document.querySelectorAll('#listing-list li')].some(li => li.textContent.includes('Oolong 100g ¥49.00'))";
+    m.until("the new price in the console", repriced).await;
+    assert_eq!(m.text("l-submit").await, "Add listing", "the form adds again");
+
+    m.click(&format!("{oolong} .pin")).await;
+    lei.pinned_is("Oolong 100g").await;
+    lei.until(
+        "the new price",
+        "document.getElementById('pinned-price').textContent === '¥49.00'",
+    )
+    .await;
+
+    // Deleting asks first; the test answers yes.
+    m.eval("window.confirm = () => true").await;
+    m.click("#listing-list li.pinned button.delete").await;
+    let gone = "![...document.querySelectorAll('#listing-list li')].some(li => li.textContent.includes('Oolong'))";
+    m.until("the listing gone from the console", gone).await;
+    for viewer in [mei, lei] {
+        viewer
+            .until("nothing pinned", "!document.getElementById('pinned-none').hidden")
+            .await;
+    }
+
+    let jasmine = "#listing-list li:has(button[aria-label='Restock: Jasmine tea 250g'])";
+    let offers = m
+        .eval(&format!(
+            "[...document.querySelectorAll({jasmine:?} + ' button')].map(b => b.className)"
+        ))
+        .await;
+    let offers = offers.to_string();
+    assert!(
+        !offers.contains("edit") && !offers.contains("delete"),
+        "a listing with orders: {offers}"
+    );
+    m.click(&format!("{jasmine} .pin")).await;
+    lei.pinned_is("Jasmine tea 250g").await;
+    m.click(&format!("{jasmine} button.close")).await;
+    m.until(
+        "the closed badge",
+        &format!("document.querySelector({jasmine:?}).textContent.includes('Sale closed')"),
+    )
+    .await;
+    lei.until(
+        "the sale closed on the viewer's page",
+        "document.getElementById('pinned-countdown').textContent === 'Sale closed'",
+    )
+    .await;
+    lei.until("no more buying", "document.getElementById('buy').disabled")
+        .await;
+    mei.until(
+        "the sale closed in Chinese",
+        "document.getElementById('pinned-countdown').textContent === '抢购已结束'",
+    )
+    .await;
 }

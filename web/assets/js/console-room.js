@@ -1,9 +1,9 @@
 // One room in the merchant's console: going live and ending, the OBS settings, listings (add,
-// pin, unpin, restock), orders and the dashboard as they arrive, chat moderation and the buyer
+// edit and delete before their first order, close, pin, unpin, restock), orders and the dashboard as they arrive, chat moderation and the buyer
 // coupon campaign. Live numbers come over the room's WebSocket; orders are read from
 // GET /v1/rooms/{id}/orders whenever stock moves, and every few seconds for payments.
 
-import { all, api, ApiError, el, money, parseMoney } from './api.js';
+import { all, api, ApiError, el, money, parseMoney, serverNow } from './api.js';
 import { funnel, perListing, totals } from './dashboard.js';
 import { t } from './i18n.js';
 import { LiveRoom } from './live.js';
@@ -26,7 +26,12 @@ export class RoomView {
     this.online = false;
     this.live = null;
     this.timer = null;
+    this.clock = null;
+    // Which listings' sales had closed at the last render of the list.
+    this.closedSeen = '';
     this.refreshing = null;
+    // The listing the form edits, or null when it adds one.
+    this.editing = null;
   }
 
   call(method, path, body) {
@@ -62,11 +67,16 @@ export class RoomView {
     });
     this.live.start();
     this.timer = setInterval(() => this.readOrders().then(() => this.renderNumbers()), ORDERS_EVERY_MS);
+    // A sale window closes by the clock, with no frame: the list follows it.
+    this.clock = setInterval(() => {
+      if (this.closedNow() !== this.closedSeen) this.renderListings();
+    }, 1000);
   }
 
   close() {
     this.live?.stop();
     clearInterval(this.timer);
+    clearInterval(this.clock);
   }
 
   /** The room's forms and buttons act on this view (assigned, not added: views come and go). */
@@ -74,7 +84,8 @@ export class RoomView {
     const base = `/v1/rooms/${this.roomId}`;
     $('go-live').onclick = () => this.act(() => this.call('POST', `${base}/start`), (a) => (this.room.status = a.status));
     $('end-live').onclick = () => this.act(() => this.call('POST', `${base}/end`), (a) => (this.room.status = a.status));
-    $('listing-form').onsubmit = (event) => this.addListing(event);
+    $('listing-form').onsubmit = (event) => this.saveListing(event);
+    $('l-cancel').onclick = () => this.editListing(null);
     $('coupon-form').onsubmit = (event) => this.startCampaign(event);
     $('coupon-stop').onclick = () =>
       this.act(() => this.call('DELETE', `${base}/coupon-campaign`), () => (this.campaign = null));
@@ -153,7 +164,8 @@ export class RoomView {
     this.render();
   }
 
-  async addListing(event) {
+  /** Adds a listing, or saves the one being edited (PATCH: only before its first order). */
+  async saveListing(event) {
     event.preventDefault();
     const price = parseMoney($('l-price').value);
     if (price === null) {
@@ -168,13 +180,41 @@ export class RoomView {
       stock: Number($('l-stock').value),
       per_user_limit: Number($('l-limit').value),
     };
-    if ($('l-starts').value) body.starts_at = new Date($('l-starts').value).toISOString();
-    if ($('l-ends').value) body.ends_at = new Date($('l-ends').value).toISOString();
-    const placed = await this.act(
-      () => this.call('POST', `/v1/rooms/${this.roomId}/listings`, body),
+    const editing = this.editing;
+    const when = (input) => (input.value ? new Date(input.value).toISOString() : editing ? null : undefined);
+    for (const [field, input] of [['starts_at', $('l-starts')], ['ends_at', $('l-ends')]]) {
+      const value = when(input);
+      if (value !== undefined) body[field] = value;
+    }
+    const base = `/v1/rooms/${this.roomId}/listings`;
+    const saved = await this.act(
+      () => (editing ? this.call('PATCH', `${base}/${editing}`, body) : this.call('POST', base, body)),
       (listing) => this.listings.set(listing.id, listing),
     );
-    if (placed) $('listing-form').reset();
+    if (saved) this.editListing(null);
+  }
+
+  /** Fills the listing form with a listing to edit, or empties it to add a new one. */
+  editListing(listing) {
+    this.editing = listing?.id ?? null;
+    $('listing-form').reset();
+    // data-i18n too, so a change of language keeps the form's mode.
+    for (const [id, key] of [
+      ['new-listing-title', listing ? 'console.edit_listing' : 'console.new_listing'],
+      ['l-submit', listing ? 'console.l.save' : 'console.l.add'],
+    ]) {
+      $(id).dataset.i18n = key;
+      $(id).textContent = t(key);
+    }
+    $('l-cancel').hidden = !listing;
+    if (!listing) return;
+    $('l-title').value = listing.title;
+    $('l-price').value = (listing.price_cents / 100).toFixed(2);
+    $('l-stock').value = String(listing.stock);
+    $('l-limit').value = String(listing.per_user_limit);
+    $('l-starts').value = localInput(listing.starts_at);
+    $('l-ends').value = localInput(listing.ends_at);
+    $('l-title').focus();
   }
 
   async startCampaign(event) {
@@ -245,10 +285,24 @@ export class RoomView {
     $('stream-key').value = this.room.stream?.stream_key ?? '';
   }
 
+  /** The ids of the listings whose sale has closed, by the server's clock. */
+  closedNow() {
+    const now = serverNow();
+    return [...this.listings.values()]
+      .filter((listing) => listing.ends_at && Date.parse(listing.ends_at) <= now)
+      .map((listing) => listing.id)
+      .join();
+  }
+
   renderListings() {
     const base = `/v1/rooms/${this.roomId}`;
+    this.closedSeen = this.closedNow();
     const items = [...this.listings.values()].map((listing) => {
       const pinned = listing.id === this.pinned;
+      const ordered = this.orders.some((order) => order.listing_id === listing.id);
+      const ended = listing.ends_at && Date.parse(listing.ends_at) <= serverNow();
+      const action = (key, onclick, extra = '') =>
+        el('button', { type: 'button', class: `small ${extra}`.trim(), text: t(key), 'aria-label': `${t(key)}: ${listing.title}`, onclick });
       const amount = el('input', { type: 'number', min: '1', max: '100000000', value: '10', 'aria-label': t('console.restock_n'), class: 'amount' });
       return el(
         'li',
@@ -257,6 +311,7 @@ export class RoomView {
         ` ${money(listing.price_cents)} · `,
         el('span', { class: 'left', text: t('listing.left', { n: listing.stock_left }) }),
         ` / ${listing.stock} · ${t('listing.limit', { n: listing.per_user_limit })} `,
+        ended ? el('span', { class: 'badge', text: t('listing.closed') }) : '',
         pinned
           ? el('button', { type: 'button', class: 'small', text: t('console.unpin'), onclick: () => this.act(() => this.call('DELETE', `${base}/pin`), () => (this.pinned = null)) })
           : el('button', {
@@ -278,6 +333,30 @@ export class RoomView {
               (updated) => this.listings.set(updated.id, updated),
             ),
         }),
+        // Edit and delete only before the first order (the server refuses them after, with
+        // listing_has_orders); closing ends the sale at once and keeps its orders.
+        ordered ? '' : action('console.edit', () => this.editListing(listing), 'edit'),
+        ended
+          ? ''
+          : action('console.close', () =>
+              this.act(
+                () => this.call('POST', `${base}/listings/${listing.id}/close`),
+                (updated) => this.listings.set(updated.id, updated),
+              ),
+            'close'),
+        ordered
+          ? ''
+          : action('console.delete', () => {
+              if (!confirm(t('console.delete_confirm', { title: listing.title }))) return;
+              this.act(
+                () => this.call('DELETE', `${base}/listings/${listing.id}`),
+                () => {
+                  this.listings.delete(listing.id);
+                  if (this.pinned === listing.id) this.pinned = null;
+                  if (this.editing === listing.id) this.editListing(null);
+                },
+              );
+            }, 'delete'),
       );
     });
     $('listing-list').replaceChildren(...items);
@@ -334,4 +413,12 @@ export class RoomView {
       : t('console.coupon.none');
     $('coupon-stop').hidden = !c;
   }
+}
+
+/** An RFC 3339 time as a datetime-local input's value (local time, minutes), or ''. */
+function localInput(time) {
+  if (!time) return '';
+  const date = new Date(time);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }

@@ -268,8 +268,6 @@ function render() {
     $('pinned-left').textContent = t('listing.left', { n: listing.stock_left });
     $('pinned-left').dataset.stockLeft = String(listing.stock_left);
     $('pinned-limit').textContent = t('listing.limit', { n: listing.per_user_limit });
-    $('buy').textContent = listing.stock_left > 0 ? t('buy') : t('outcome.sold_out');
-    $('buy').disabled = listing.stock_left <= 0 || state.status === 'ended' || state.buying;
   }
   if (state.player) {
     const hls = state.status === 'live' ? state.room.play?.hls : null;
@@ -293,7 +291,16 @@ function renderTimers() {
   } else {
     countdown.textContent = '';
   }
+  if (listing) renderBuy(listing);
   if (state.outcome?.key === 'outcome.reserved') renderOutcome();
+}
+
+/** The Buy button: off while a buy is on its way, when sold out or the live ended, and once the
+ * sale has closed, by the server's clock; so it is redrawn with the timers too. */
+function renderBuy(listing) {
+  const closed = Boolean(listing.ends_at) && Date.parse(listing.ends_at) <= serverNow();
+  $('buy').textContent = closed ? t('listing.closed') : listing.stock_left > 0 ? t('buy') : t('outcome.sold_out');
+  $('buy').disabled = closed || listing.stock_left <= 0 || state.status === 'ended' || state.buying;
 }
 
 function renderOutcome() {
