@@ -84,7 +84,7 @@ fn main() {
 }
 
 async fn run(plan: Plan) {
-    livecart::telemetry::init_with_default("warn");
+    livecart::telemetry::init_with_default("warn", livecart::settings::LogFormat::Text);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "fanout: {cores} cores, {} idle viewers, {} viewers per pass, rates {:?}/s, {} s per pass",

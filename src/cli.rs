@@ -69,6 +69,9 @@ impl From<RoleArg> for Role {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut settings = Settings::load()?;
+    // After the settings, which choose the log's format; a refused setting is reported by
+    // `main` on stderr without a logger.
+    livecart::telemetry::init(settings.log.format);
     if let Some(bind) = cli.bind {
         settings.server.bind = bind;
     }

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    livecart::telemetry::init();
     match cli::run(cli::Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

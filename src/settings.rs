@@ -36,6 +36,26 @@ pub struct Settings {
     pub actors: ActorSettings,
     pub ownership: OwnershipSettings,
     pub payments: PaymentSettings,
+    #[serde(default)]
+    pub log: LogSettings,
+}
+
+/// How the log is written (to stderr). The level comes from `RUST_LOG` (default `info`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event; coloured only when stderr is a terminal and `NO_COLOR` is
+    /// unset, so a file or a log collector never gets escape codes.
+    #[default]
+    Text,
+    /// One JSON object per line (timestamp, level, message, fields, span): what a log pipeline
+    /// parses. Production's default.
+    Json,
 }
 
 fn development() -> String {
@@ -56,7 +76,8 @@ pub struct DatabaseSettings {
     /// A `postgres://` URL, or a SQLite file as `sqlite://PATH`; a relative PATH is in `data_dir`.
     pub url: String,
     pub pool_size: u32,
-    /// Where the embedded database lives; made absolute (from the working directory) at load.
+    /// Where the embedded database lives; empty for the user's data directory (see
+    /// `user_data_dir`), and made absolute (from the working directory) at load.
     pub data_dir: PathBuf,
     /// How long a SQLite statement waits for another process's write lock before failing. The
     /// writers of this process take turns among themselves and never wait here.
@@ -191,6 +212,19 @@ fn process_environment() -> Map<String, String> {
         .collect()
 }
 
+/// `$XDG_DATA_HOME/livecart`, else `$HOME/.local/share/livecart` (the XDG default, which Linux
+/// and macOS tools both read), else `./data` for a process with no home at all.
+fn user_data_dir(vars: &Map<String, String>) -> PathBuf {
+    let set = |name: &str| vars.get(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(dir) = set("XDG_DATA_HOME").filter(|d| d.is_absolute()) {
+        return dir.join("livecart");
+    }
+    match set("HOME") {
+        Some(home) => home.join(".local/share/livecart"),
+        None => PathBuf::from("data"),
+    }
+}
+
 /// What `check-config` prints in place of a secret.
 const MASK: &str = "********";
 
@@ -236,7 +270,7 @@ impl Settings {
         }
         let mut settings: Settings = builder.build()?.try_deserialize()?;
         settings.refuse_development_secrets()?;
-        settings.place_embedded_database()?;
+        settings.place_embedded_database(&vars)?;
         Ok(settings)
     }
 
@@ -274,7 +308,13 @@ impl Settings {
     /// Makes `data_dir` absolute and puts a relative SQLite path in it, so the database is the
     /// same file whatever the process later does with its working directory, and the startup
     /// log can say where it is.
-    fn place_embedded_database(&mut self) -> Result<(), SettingsError> {
+    ///
+    /// An empty `data_dir` (the default) is the user's data directory, so `cargo run` from the
+    /// repository and the binary started from anywhere else open the same database.
+    fn place_embedded_database(&mut self, vars: &Map<String, String>) -> Result<(), SettingsError> {
+        if self.database.data_dir.as_os_str().is_empty() {
+            self.database.data_dir = user_data_dir(vars);
+        }
         let dir = &self.database.data_dir;
         let dir = std::path::absolute(dir).map_err(|e| SettingsError::DataDir(dir.clone(), e))?;
         if !self.database.url.starts_with("postgres://") && !self.database.url.starts_with("postgresql://") {
@@ -534,9 +574,12 @@ mod tests {
 
     #[test]
     fn a_relative_sqlite_path_is_placed_in_the_absolute_data_dir() {
-        let settings = Settings::load_from("development", vars(&[])).expect("defaults load");
-        let expected = std::env::current_dir().expect("cwd").join("data");
-        assert_eq!(settings.database.data_dir, expected);
+        let settings = Settings::load_from("development", vars(&[("HOME", "/home/ann")])).expect("defaults load");
+        let expected = PathBuf::from("/home/ann/.local/share/livecart");
+        assert_eq!(
+            settings.database.data_dir, expected,
+            "the default is the user's data directory"
+        );
         assert_eq!(
             settings.database.url,
             format!("sqlite://{}", expected.join("livecart.db").display())
@@ -548,6 +591,13 @@ mod tests {
         ]);
         let settings = Settings::load_from("development", env).expect("loads");
         assert_eq!(settings.database.url, "sqlite:///var/lib/livecart/shop/live.db");
+
+        let xdg = vars(&[("HOME", "/home/ann"), ("XDG_DATA_HOME", "/data/ann")]);
+        let settings = Settings::load_from("development", xdg).expect("loads");
+        assert_eq!(settings.database.data_dir, PathBuf::from("/data/ann/livecart"));
+        let homeless = Settings::load_from("development", vars(&[])).expect("loads");
+        let expected = std::env::current_dir().expect("cwd").join("data");
+        assert_eq!(homeless.database.data_dir, expected, "no home: ./data");
     }
 
     #[test]

@@ -1,26 +1,37 @@
 //! Structured logs through `tracing` (to stderr, so a command's output on stdout stays clean;
-//! the filter comes from `RUST_LOG`, default `info`), and the process's Prometheus recorder with
-//! a description of every metric.
+//! the filter comes from `RUST_LOG`, default `info`; plain text or JSON lines by `log.format`),
+//! and the process's Prometheus recorder with a description of every metric.
 
 use crate::gateway::metrics::{DURATION, REQUESTS};
+use crate::settings::LogFormat;
 use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::io::IsTerminal;
 use std::sync::OnceLock;
 use tracing_subscriber::EnvFilter;
 
-pub fn init() {
-    init_with_default("info");
+pub fn init(format: LogFormat) {
+    init_with_default("info", format);
 }
 
 /// As `init`, with another default level (the test suite keeps to warnings).
-pub fn init_with_default(level: &str) {
+pub fn init_with_default(level: &str, format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    // A second init (tests start many apps) is harmless: the first subscriber stays.
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    // A second init (tests start many apps) is harmless: the first subscriber stays.
+    let _ = match format {
+        LogFormat::Text => builder.with_ansi(colour_wanted()).try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
+    };
+}
+
+/// Colour codes only for a person at a terminal: a file, a pipe or a collector gets plain text,
+/// and `NO_COLOR` (https://no-color.org) turns colour off everywhere.
+fn colour_wanted() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Bucket bounds, in seconds, of every `*_seconds` histogram: from half a millisecond (an order
@@ -50,6 +61,17 @@ pub fn prometheus() -> PrometheusHandle {
         .clone()
 }
 
+/// The Prometheus text of every metric, with the gauges that are read when asked (the actors'
+/// mailbox depths) brought up to date first.
+pub fn render(handle: &PrometheusHandle) -> String {
+    for depth in livecart_actors::mailbox::depths() {
+        metrics::gauge!(MAILBOX_DEPTH, "actor" => depth.actor()).set(depth.waiting() as f64);
+    }
+    handle.render()
+}
+
+const MAILBOX_DEPTH: &str = "livecart_actor_mailbox_depth";
+
 /// The HELP line of every metric the server records. A metric shows once it has a value.
 fn describe_metrics() {
     describe_counter!(REQUESTS, "HTTP requests answered, by method, route pattern and status");
@@ -74,6 +96,21 @@ fn describe_metrics() {
         "livecart_place_order_seconds",
         Unit::Seconds,
         "Time to decide an order and make it durable"
+    );
+    describe_gauge!(
+        MAILBOX_DEPTH,
+        Unit::Count,
+        "Messages sent to actors of a kind (inventory: reservations; room: joins, leaves, chat, likes) and not yet handled"
+    );
+    describe_histogram!(
+        "livecart_journal_commit_seconds",
+        Unit::Seconds,
+        "Time for the journal to write and commit one batch (one transaction)"
+    );
+    describe_gauge!(
+        "livecart_outbox_lag_seconds",
+        Unit::Seconds,
+        "Age of the oldest event the outbox relay found unpublished on its last pass; 0 when it had caught up"
     );
     describe_histogram!(
         "livecart_journal_batch_size",

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod inventory;
 pub mod journal;
 pub mod lease;
+pub mod mailbox;
 pub mod order;
 pub mod room;
 pub mod session;

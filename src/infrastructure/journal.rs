@@ -171,7 +171,10 @@ impl Writer {
                 for (batch_no, batch) in job_inbox {
                     let outcome = {
                         let _turn = writers.turn();
-                        commit(&mut conn, &writer_id, batch_no, &batch)
+                        let started = Instant::now();
+                        let outcome = commit(&mut conn, &writer_id, batch_no, &batch);
+                        metrics::histogram!("livecart_journal_commit_seconds").record(started.elapsed().as_secs_f64());
+                        outcome
                     };
                     let failed = outcome.is_err();
                     if done_tx.send(outcome).is_err() || failed {

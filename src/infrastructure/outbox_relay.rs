@@ -96,6 +96,10 @@ async fn relay(storage: Storage, bus: Arc<dyn EventBus>, committed: Arc<Notify>,
 /// failed batch stays unpublished and is delivered again whole (handlers dedupe by event id).
 async fn relay_once(storage: &Storage, bus: &dyn EventBus) -> anyhow::Result<usize> {
     let pending = storage.unpublished_events(BATCH).await?;
+    let lag = pending
+        .first()
+        .map(|oldest| (chrono::Utc::now() - oldest.event.at).to_std().unwrap_or_default());
+    metrics::gauge!("livecart_outbox_lag_seconds").set(lag.unwrap_or_default().as_secs_f64());
     if pending.is_empty() {
         return Ok(0);
     }

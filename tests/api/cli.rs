@@ -255,3 +255,116 @@ fn the_embedded_database_lives_in_the_data_dir_and_its_absolute_path_is_logged()
     assert!(log.contains(&format!("database.path={}", expected.display())), "{log}");
     assert!(expected.is_file(), "{} was not created", expected.display());
 }
+
+/// `livecart migrate` on a SQLite database in `dir`, with `NO_COLOR` unset, its log at info.
+fn migrate_logging(dir: &Path, env: &[(&str, &str)]) -> Output {
+    let state = dir.join("state");
+    let state = state.to_string_lossy();
+    let mut all = vec![
+        ("LIVECART_ENV", "test"),
+        ("LIVECART__DATABASE__DATA_DIR", state.as_ref()),
+        ("RUST_LOG", "info"),
+    ];
+    all.extend_from_slice(env);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_livecart"));
+    command.arg("migrate").current_dir(dir).env_remove("NO_COLOR");
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("LIVECART") || key == "DATABASE_URL" {
+            command.env_remove(key);
+        }
+    }
+    command.envs(all.iter().copied());
+    command.output().expect("the binary runs")
+}
+
+#[test]
+fn the_log_is_plain_text_off_a_terminal_and_json_lines_when_asked() {
+    let dir = elsewhere();
+    let plain = migrate_logging(&dir, &[]);
+    assert!(plain.status.success(), "{}", stderr(&plain));
+    let text = stderr(&plain);
+    assert!(text.contains("migrations done"), "{text}");
+    assert!(!text.contains('\u{1b}'), "no colour codes into a pipe: {text:?}");
+
+    let json = migrate_logging(&dir, &[("LIVECART__LOG__FORMAT", "json")]);
+    assert!(json.status.success(), "{}", stderr(&json));
+    let lines: Vec<Value> = stderr(&json)
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}")))
+        .collect();
+    let done = lines
+        .iter()
+        .find(|line| line["fields"]["message"] == "migrations done")
+        .unwrap_or_else(|| panic!("no `migrations done` event in {lines:?}"));
+    assert_eq!(done["level"], "INFO");
+    assert!(
+        done["timestamp"].is_string() && done["fields"]["migrations.applied"].is_number(),
+        "{done}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn production_logs_json_lines() {
+    let vars = PRODUCTION.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let settings = Settings::load_from("production", vars).expect("production settings load");
+    assert_eq!(settings.log.format, livecart::settings::LogFormat::Json);
+    let development = Settings::load_from("development", Default::default()).expect("defaults load");
+    assert_eq!(development.log.format, livecart::settings::LogFormat::Text);
+}
+
+#[test]
+fn a_missing_postgres_database_is_created_at_start() {
+    let database = unmade_postgres_database();
+    let dir = elsewhere();
+    let migrated = livecart(
+        &dir,
+        &["migrate"],
+        &[("LIVECART_ENV", "test"), ("LIVECART__DATABASE__URL", &database.url)],
+    );
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    // It exists and is migrated: a second run finds nothing to create and nothing to apply.
+    let again = livecart(
+        &dir,
+        &["migrate"],
+        &[
+            ("LIVECART_ENV", "test"),
+            ("LIVECART__DATABASE__URL", &database.url),
+            ("RUST_LOG", "info"),
+        ],
+    );
+    assert!(again.status.success(), "{}", stderr(&again));
+    let log = stderr(&again);
+    assert!(log.contains("migrations.applied=0"), "{log}");
+    assert!(!log.contains("created the PostgreSQL database"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_missing_postgres_database_that_cannot_be_created_says_what_to_run() {
+    let role = format!("livecart_cannot_create_{}", uuid::Uuid::new_v4().simple());
+    on_postgres_server(&format!("CREATE ROLE {role} LOGIN NOCREATEDB")).expect("a role without CREATEDB");
+    let database = unmade_postgres_database();
+    let name = database.url.rsplit('/').next().expect("a database name").to_owned();
+    let server = postgres_server_url();
+    let (scheme, rest) = server.split_once("://").expect("a URL");
+    let host = rest.rsplit('@').next().expect("a host");
+    let url = format!("{scheme}://{role}@{host}/{name}");
+    let refused = livecart(
+        &elsewhere(),
+        &["migrate"],
+        &[("LIVECART_ENV", "test"), ("LIVECART__DATABASE__URL", &url)],
+    );
+    let _ = on_postgres_server(&format!("DROP ROLE IF EXISTS {role}"));
+    assert!(!refused.status.success(), "migrate succeeded without a database");
+    let message = stderr(&refused);
+    assert!(
+        message.contains(&format!("database \"{name}\" does not exist")),
+        "{message}"
+    );
+    assert!(
+        message.contains("createdb -h") && message.contains(&format!("-U {role} {name}")),
+        "{message}"
+    );
+}

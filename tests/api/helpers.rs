@@ -82,6 +82,33 @@ pub fn fresh_database(backend: Backend) -> TestDatabase {
     }
 }
 
+/// A PostgreSQL database's URL whose database does not exist yet (for the server to create);
+/// removed, if it was made, when this value is dropped.
+pub fn unmade_postgres_database() -> TestDatabase {
+    let made = fresh_database(Backend::Postgres);
+    let _ = made.remove();
+    made
+}
+
+/// The PostgreSQL server's address as the suite reaches it: `postgres://USER@HOST:PORT`.
+pub fn postgres_server_url() -> String {
+    let admin = postgres_admin_url();
+    admin
+        .rsplit_once('/')
+        .map(|(base, _)| base)
+        .unwrap_or(&admin)
+        .to_owned()
+}
+
+/// Runs one statement on the suite's PostgreSQL server (roles, grants), outside any test database.
+pub fn on_postgres_server(statement: &str) -> Result<(), String> {
+    let mut conn = PgConnection::establish(&postgres_admin_url()).map_err(|e| e.to_string())?;
+    diesel::sql_query(statement)
+        .execute(&mut conn)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 impl TestDatabase {
     fn remove(&self) -> Result<(), String> {
         match &self.place {
@@ -202,7 +229,7 @@ pub async fn spawn_app_with_clock(
     // Quiet by default: several scenarios break storage on purpose, and the server's ERROR lines
     // about it would read like a broken run. `RUST_LOG=warn scripts/test …` shows them; a server
     // started as a process keeps its log in a file that a failing test prints.
-    livecart::telemetry::init_with_default("off");
+    livecart::telemetry::init_with_default("off", livecart::settings::LogFormat::Text);
     let mut settings = Settings::load_for("test").expect("test settings");
     tweak(&mut settings);
     settings.database.url = database_url.clone();

@@ -1,5 +1,6 @@
 use crate::helpers::*;
 use reqwest::StatusCode;
+use serde_json::json;
 
 on_both_backends! {
     async fn health_readiness_metrics_and_openapi_are_served(backend) {
@@ -113,5 +114,31 @@ on_both_backends! {
             assert!(text.contains(&format!("# HELP {base} ")), "{base} has no HELP line:\n{text}");
             assert!(text.contains(&format!("# TYPE {base} ")), "{base} has no TYPE line");
         }
+    }
+
+    async fn metrics_show_journal_commits_mailbox_depths_and_outbox_lag(backend) {
+        let app = spawn_app(backend).await;
+        let merchant = app.merchant().await;
+        let room = app.live_room(&merchant).await;
+        let listing = app.simple_listing(&merchant, room, 5, 1).await;
+        let buyer = app.guest().await;
+        expect_status(app.order(&buyer, room, listing, json!(1), None).await, StatusCode::CREATED).await;
+        let text = app.get("/metrics", None).await.text().await.expect("text");
+        for line in [
+            "# TYPE livecart_journal_commit_seconds histogram",
+            "livecart_journal_commit_seconds_bucket{le=\"0.0005\"}",
+            "# TYPE livecart_actor_mailbox_depth gauge",
+            "livecart_actor_mailbox_depth{actor=\"inventory\"} ",
+            "livecart_actor_mailbox_depth{actor=\"room\"} ",
+            "# TYPE livecart_outbox_lag_seconds gauge",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from:\n{text}");
+        }
+        let commits = text
+            .lines()
+            .find_map(|l| l.strip_prefix("livecart_journal_commit_seconds_count "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        assert!(commits >= 1, "the order's batch is counted:\n{text}");
     }
 }

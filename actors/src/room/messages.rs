@@ -3,6 +3,7 @@
 
 use crate::ids::{ListingId, UserId};
 use crate::inventory::InventoryActor;
+use crate::mailbox::Queued;
 use crate::room::RoomStatus;
 use crate::session::{ListingInfo, SessionId, SharedOutbox, Viewer};
 use actix::prelude::*;
@@ -87,6 +88,8 @@ pub struct Join {
     pub viewer: Viewer,
     pub outbox: Arc<SharedOutbox>,
     pub resume: Option<(u64, u64)>,
+    /// Counted in the room actors' mailbox depth until handled.
+    pub queued: Queued,
 }
 
 /// The room's chat epoch and newest offset, as the welcome gave them.
@@ -100,6 +103,8 @@ pub struct ChatPosition {
 #[rtype(result = "()")]
 pub struct Leave {
     pub session_id: SessionId,
+    /// Counted in the room actors' mailbox depth until handled.
+    pub queued: Queued,
 }
 
 /// A chat line from a session; the room checks mutes and the sender's rate.
@@ -108,12 +113,16 @@ pub struct Leave {
 pub struct PostChat {
     pub session_id: SessionId,
     pub text: String,
+    /// Counted in the room actors' mailbox depth until handled.
+    pub queued: Queued,
 }
 
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct AddLikes {
     pub count: u32,
+    /// Counted in the room actors' mailbox depth until handled.
+    pub queued: Queued,
 }
 
 /// Moderation, already durable: the user may not chat in this room until unmuted.

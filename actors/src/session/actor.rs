@@ -14,6 +14,7 @@ use super::outbox::{CloseCode, Outgoing, Policy, SharedOutbox};
 use super::resume::{self, InFlight, Restored, Saved};
 use crate::identity::Role;
 use crate::ids::{ListingId, RoomId, UserId};
+use crate::mailbox::Queued;
 use crate::room::{AddLikes, ChatPosition, Join, Leave, PostChat, RoomActor};
 use crate::snapshot::SnapshotStore;
 use actix::prelude::*;
@@ -129,6 +130,7 @@ impl SessionActor {
             viewer: self.viewer.clone(),
             outbox: self.outbox.clone(),
             resume: self.resume.or(restored.resume),
+            queued: Queued::room(),
         };
         // Nothing from the client is handled before the welcome is queued.
         ctx.wait(
@@ -223,7 +225,11 @@ impl SessionActor {
         let Some(count) = self.intake.take_likes() else {
             return;
         };
-        if let Err(SendError::Full(AddLikes { count })) = self.room.try_send(AddLikes { count }) {
+        let likes = AddLikes {
+            count,
+            queued: Queued::room(),
+        };
+        if let Err(SendError::Full(AddLikes { count, .. })) = self.room.try_send(likes) {
             if self.intake.add_likes(count) {
                 ctx.run_later(self.config.like_flush_every, |act, ctx| act.flush_likes(ctx));
             }
@@ -253,6 +259,7 @@ impl SessionActor {
                 let post = PostChat {
                     session_id: self.id,
                     text,
+                    queued: Queued::room(),
                 };
                 if self.room.try_send(post).is_err() {
                     self.reply(ServerFrame::refused(
@@ -340,9 +347,15 @@ impl Actor for SessionActor {
         self.save_snapshot();
         // Likes still being summed are the viewer's too.
         if let Some(count) = self.intake.take_likes() {
-            let _ = self.room.try_send(AddLikes { count });
+            let _ = self.room.try_send(AddLikes {
+                count,
+                queued: Queued::room(),
+            });
         }
-        self.room.do_send(Leave { session_id: self.id });
+        self.room.do_send(Leave {
+            session_id: self.id,
+            queued: Queued::room(),
+        });
         self.outbox.close(CloseCode::Normal, "bye");
     }
 }

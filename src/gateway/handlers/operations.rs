@@ -51,7 +51,7 @@ pub async fn readyz(svc: Svc) -> HttpResponse {
 pub async fn metrics(handle: web::Data<PrometheusHandle>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(handle.render())
+        .body(crate::telemetry::render(&handle))
 }
 
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "this document")))]

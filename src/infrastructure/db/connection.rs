@@ -32,7 +32,7 @@ fn connections_suspect() -> bool {
 /// libpq settings that bound how long a dead or unreachable server can hold a caller: connect
 /// within 5 s, probe idle connections, and give up on unacknowledged writes after 10 s. Values
 /// already in the URL win.
-fn with_timeouts(url: &str) -> String {
+pub(super) fn with_timeouts(url: &str) -> String {
     const DEFAULTS: [(&str, &str); 6] = [
         ("connect_timeout", "5"),
         ("keepalives", "1"),
@@ -185,8 +185,21 @@ impl Connector {
     /// Once, before any pool opens: SQLite goes to WAL mode, which the file keeps, so readers
     /// run beside the journal's writes. Switching needs the database to itself, which is why it
     /// is not done per connection.
-    pub fn prepare(&self) -> Result<(), r2d2::Error> {
-        if let DbConnection::Sqlite(conn) = &mut self.connect()? {
+    ///
+    /// A PostgreSQL database that does not exist is created here when the configured user may
+    /// (see `create_database`); when it may not, the error says what to run.
+    pub fn prepare(&self) -> anyhow::Result<()> {
+        let mut conn = match self.connect() {
+            Err(r2d2::Error::ConnectionError(err))
+                if self.backend == Backend::Postgres && super::create_database::is_missing_database(&err) =>
+            {
+                let name = super::create_database::create_missing(&with_timeouts(&self.url))?;
+                tracing::info!(database.name = %name, "created the PostgreSQL database, which did not exist");
+                self.connect()?
+            }
+            other => other?,
+        };
+        if let DbConnection::Sqlite(conn) = &mut conn {
             conn.batch_execute("PRAGMA journal_mode = WAL;")
                 .map_err(r2d2::Error::QueryError)?;
         }

@@ -1,6 +1,7 @@
 //! SQL storage through diesel: SQLite embedded by default, PostgreSQL in production.
 
 pub mod connection;
+pub mod create_database;
 pub mod file_lock;
 pub mod migrate;
 pub mod schema;
