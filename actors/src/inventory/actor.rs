@@ -225,6 +225,10 @@ fn moving() -> JournalError {
     JournalError::Unavailable("the listing is moving to a new incarnation; retry".into())
 }
 
+/// Messages the mailbox holds before senders wait: the orders of a sale's burst (the load
+/// bench's 1,000 connections on one listing) fit.
+const MAILBOX_CAPACITY: usize = 1024;
+
 /// How often due reservations are looked for. A reservation expires within this of its
 /// deadline; the check is a peek at the earliest deadline, so a quiet listing costs nothing.
 const EXPIRY_TICK: Duration = Duration::from_millis(250);
@@ -496,6 +500,12 @@ impl Actor for InventoryActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        // Buyers `send` here from every HTTP worker at once. Past the capacity each sender is
+        // parked (a task handle queued and a sender cloned, then woken across threads as the
+        // mailbox drains, for every message): actix's default of 16 made that the usual case
+        // during a sale. The queue is bounded all the same: each order waits at most its
+        // deadline, and the journal's queue refuses what it cannot take.
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
         self.listener = Some(Arc::new(ToActor(ctx.address().downgrade())));
         self.expire_due(ctx);
         ctx.run_interval(EXPIRY_TICK, |act, ctx| act.expire_due(ctx));
