@@ -166,3 +166,51 @@ pub fn tell_listeners(listeners: Vec<Listener>, outcomes: Vec<Outcome>) {
 fn address(listener: &Listener) -> usize {
     Arc::as_ptr(listener) as *const () as usize
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Records every call it gets.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Vec<Outcome>>>);
+
+    impl CommitListener for Recorder {
+        fn committed(&self, outcomes: Vec<Outcome>) {
+            self.0.lock().expect("recorder lock").push(outcomes);
+        }
+    }
+
+    fn calls(recorder: &Recorder) -> Vec<Vec<Outcome>> {
+        recorder.0.lock().expect("recorder lock").clone()
+    }
+
+    #[test]
+    fn each_listener_is_told_once_with_its_outcomes_in_append_order() {
+        let (a, b) = (Arc::new(Recorder::default()), Arc::new(Recorder::default()));
+        let (la, lb): (Listener, Listener) = (a.clone(), b.clone());
+        let listeners = vec![la.clone(), lb.clone(), la.clone(), la, lb];
+        let outcomes = vec![
+            Ok(()),
+            Err(JournalError::Fenced),
+            Err(JournalError::KeyConflict),
+            Ok(()),
+            Ok(()),
+        ];
+        tell_listeners(listeners, outcomes);
+        assert_eq!(calls(&a), vec![vec![Ok(()), Err(JournalError::KeyConflict), Ok(())]]);
+        assert_eq!(calls(&b), vec![vec![Err(JournalError::Fenced), Ok(())]]);
+    }
+
+    #[test]
+    fn an_entry_left_without_an_outcome_is_answered_as_not_written() {
+        let a = Arc::new(Recorder::default());
+        let la: Listener = a.clone();
+        tell_listeners(vec![la.clone(), la], vec![Ok(())]);
+        let told = calls(&a);
+        assert_eq!(told.len(), 1);
+        assert_eq!(told[0][0], Ok(()));
+        assert!(matches!(told[0][1], Err(JournalError::Unavailable(_))));
+    }
+}
