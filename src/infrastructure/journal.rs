@@ -495,6 +495,74 @@ fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use livecart_actors::events::EventPayload;
+    use livecart_actors::ids::new_id;
+    use livecart_actors::journal::CommitListener;
+    use std::sync::Mutex;
+
+    /// Records the outcomes it is told.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Outcome>>);
+
+    impl CommitListener for Recorder {
+        fn committed(&self, outcomes: Vec<Outcome>) {
+            self.0.lock().expect("recorder lock").extend(outcomes);
+        }
+    }
+
+    fn told(recorder: &Recorder) -> Vec<Outcome> {
+        recorder.0.lock().expect("recorder lock").clone()
+    }
+
+    fn restock(listener: &Listener) -> Pending {
+        let (room_id, listing_id) = (new_id(), new_id());
+        let payload = EventPayload::StockAdded {
+            room_id,
+            listing_id,
+            added: 1,
+        };
+        Pending {
+            fence: Fence { room_id, epoch: 1 },
+            entry: JournalEntry::StockAdded {
+                listing_id,
+                added: 1,
+                event: DomainEvent::new(chrono::Utc::now(), payload),
+            },
+            listener: listener.clone(),
+        }
+    }
+
+    #[test]
+    fn a_batch_dropped_unanswered_tells_its_actors_nothing_was_written() {
+        let recorder = Arc::new(Recorder::default());
+        let listener: Listener = recorder.clone();
+        drop(Waiters(vec![listener.clone(), listener]));
+        let outcomes = told(&recorder);
+        assert_eq!(outcomes.len(), 2);
+        assert!(outcomes.iter().all(|o| matches!(o, Err(JournalError::Unavailable(_)))));
+    }
+
+    #[test]
+    fn an_answered_batch_is_told_once() {
+        let recorder = Arc::new(Recorder::default());
+        let listener: Listener = recorder.clone();
+        Waiters(vec![listener]).answer(vec![Ok(())]);
+        assert_eq!(told(&recorder), vec![Ok(())], "answered, and not again on drop");
+    }
+
+    #[test]
+    fn entries_still_queued_when_the_dispatcher_ends_are_answered() {
+        let recorder = Arc::new(Recorder::default());
+        let listener: Listener = recorder.clone();
+        let (queue, inbox) = mpsc::sync_channel(4);
+        for _ in 0..3 {
+            queue.try_send(restock(&listener)).expect("room in the queue");
+        }
+        drop(Inbox(inbox));
+        let outcomes = told(&recorder);
+        assert_eq!(outcomes.len(), 3, "every queued entry gets an outcome");
+        assert!(outcomes.iter().all(|o| matches!(o, Err(JournalError::Unavailable(_)))));
+    }
 
     #[test]
     fn refused_entries_round_trip_through_the_writer_row() {
