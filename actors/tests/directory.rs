@@ -9,7 +9,7 @@ use livecart_actors::directory::{
 };
 use livecart_actors::ids::new_id;
 use livecart_actors::inventory::{ListingTerms, Retire};
-use livecart_actors::journal::{Journal, JournalAck, JournalEntry};
+use livecart_actors::journal::{Journal, JournalEntry, JournalError, Listener};
 use livecart_actors::lease::{Acquired, Fence, LeaseError, Leases};
 use livecart_actors::room::{RoomConfig, RoomStatus};
 use livecart_actors::snapshot::NoSnapshots;
@@ -101,8 +101,9 @@ impl Leases for FakeLeases {
 struct InstantJournal;
 
 impl Journal for InstantJournal {
-    fn append(&self, _fence: Fence, _entry: JournalEntry) -> JournalAck {
-        Box::pin(async { Ok(()) })
+    fn append(&self, _fence: Fence, _entry: JournalEntry, listener: &Listener) -> Result<(), JournalError> {
+        listener.committed(vec![Ok(())]);
+        Ok(())
     }
 }
 

@@ -17,6 +17,10 @@
 //! writer's row is read on a fresh connection. The batch landed exactly when the row carries its
 //! number. Only then are the waiters answered, so an actor undoes a reservation only when its
 //! entry is known not to be durable.
+//!
+//! Waiters are answered per batch, not per entry: each actor with entries in the batch is told
+//! once, with its entries' outcomes in the order it appended them (`tell_listeners`). `append`
+//! only queues, so an order costs no channel or future of its own here.
 
 use super::db::{Connector, DbConnection};
 use super::repos::payments::{self, PaymentState};
@@ -24,7 +28,7 @@ use super::repos::{catalog, leases, orders, outbox};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use livecart_actors::events::DomainEvent;
-use livecart_actors::journal::{Journal, JournalAck, JournalEntry, JournalError};
+use livecart_actors::journal::{tell_listeners, Journal, JournalEntry, JournalError, Listener, Outcome};
 use livecart_actors::lease::Fence;
 use livecart_actors::order::Order;
 use livecart_actors::order::OrderStatus::{self, Cancelled, Expired, Paid, Refunded, Reserved};
@@ -35,7 +39,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, TrySendError};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::Notify;
 
 /// How the journal batches and how long it trusts a commit.
 #[derive(Debug, Clone, Copy)]
@@ -51,7 +55,8 @@ pub struct JournalSettings {
 struct Pending {
     fence: Fence,
     entry: JournalEntry,
-    reply: oneshot::Sender<Result<(), JournalError>>,
+    /// The actor to tell the entry's outcome.
+    listener: Listener,
 }
 
 /// What `/readyz` reads: is the dispatcher alive, and since when is a batch unresolved.
@@ -108,21 +113,56 @@ impl SqlJournal {
 }
 
 impl Journal for SqlJournal {
-    fn append(&self, fence: Fence, entry: JournalEntry) -> JournalAck {
-        let (reply, answer) = oneshot::channel();
-        let sent = self.queue.try_send(Pending { fence, entry, reply });
-        Box::pin(async move {
-            match sent {
-                Ok(()) => answer
-                    .await
-                    .unwrap_or_else(|_| Err(JournalError::Unavailable("the journal has stopped".into()))),
-                Err(TrySendError::Full(_)) => {
-                    metrics::counter!("livecart_journal_overloaded_total").increment(1);
-                    Err(JournalError::Overloaded)
-                }
-                Err(TrySendError::Disconnected(_)) => Err(JournalError::Unavailable("the journal has stopped".into())),
+    fn append(&self, fence: Fence, entry: JournalEntry, listener: &Listener) -> Result<(), JournalError> {
+        let pending = Pending {
+            fence,
+            entry,
+            listener: listener.clone(),
+        };
+        match self.queue.try_send(pending) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                metrics::counter!("livecart_journal_overloaded_total").increment(1);
+                Err(JournalError::Overloaded)
             }
-        })
+            Err(TrySendError::Disconnected(_)) => Err(stopped()),
+        }
+    }
+}
+
+fn stopped() -> JournalError {
+    JournalError::Unavailable("the journal has stopped".into())
+}
+
+/// The actors waiting for one batch (or for the entries still queued when the dispatcher ends).
+/// Dropped unanswered, as when the dispatcher panics, it tells them their entries were not
+/// written: nothing of theirs is, since whatever the dispatcher wrote it answered.
+struct Waiters(Vec<Listener>);
+
+impl Waiters {
+    fn answer(mut self, outcomes: Vec<Outcome>) {
+        tell_listeners(std::mem::take(&mut self.0), outcomes);
+    }
+}
+
+impl Drop for Waiters {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            let outcomes = vec![Err(stopped()); self.0.len()];
+            tell_listeners(std::mem::take(&mut self.0), outcomes);
+        }
+    }
+}
+
+/// The dispatcher's end of the queue. However the dispatcher ends, the entries still queued are
+/// answered as not written (a dropped receiver would drop them silently, and their actors would
+/// wait for outcomes that never come).
+struct Inbox(mpsc::Receiver<Pending>);
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        let left: Vec<Listener> = self.0.try_iter().map(|pending| pending.listener).collect();
+        drop(Waiters(left));
     }
 }
 
@@ -199,25 +239,27 @@ struct Dispatcher {
 
 impl Dispatcher {
     fn run(mut self, inbox: mpsc::Receiver<Pending>) {
-        // However the thread ends (a panic included), `/readyz` reports the journal down.
+        // However the thread ends (a panic included), `/readyz` reports the journal down, and
+        // every entry still queued is answered.
         let _stopped = StoppedOnExit(self.health.clone());
+        let inbox = Inbox(inbox);
         let max_batch = self.settings.max_batch.max(1);
         let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
-        while let Ok(first) = inbox.recv() {
+        while let Ok(first) = inbox.0.recv() {
             batch.push(first);
             while batch.len() < max_batch {
-                match inbox.try_recv() {
+                match inbox.0.try_recv() {
                     Ok(next) => batch.push(next),
                     Err(_) => break,
                 }
             }
             metrics::histogram!("livecart_journal_batch_size").record(batch.len() as f64);
-            let (replies, entries): (Vec<_>, Vec<_>) = batch.drain(..).map(|p| (p.reply, (p.fence, p.entry))).unzip();
+            let (listeners, entries): (Vec<_>, Vec<_>) =
+                batch.drain(..).map(|p| (p.listener, (p.fence, p.entry))).unzip();
+            let waiters = Waiters(listeners);
             let outcomes = self.write(Arc::new(entries));
             let wrote = outcomes.iter().any(Result::is_ok);
-            for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                let _ = reply.send(outcome);
-            }
+            waiters.answer(outcomes);
             if wrote {
                 self.committed.notify_one();
             }
@@ -456,6 +498,74 @@ fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use livecart_actors::events::EventPayload;
+    use livecart_actors::ids::new_id;
+    use livecart_actors::journal::CommitListener;
+    use std::sync::Mutex;
+
+    /// Records the outcomes it is told.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Outcome>>);
+
+    impl CommitListener for Recorder {
+        fn committed(&self, outcomes: Vec<Outcome>) {
+            self.0.lock().expect("recorder lock").extend(outcomes);
+        }
+    }
+
+    fn told(recorder: &Recorder) -> Vec<Outcome> {
+        recorder.0.lock().expect("recorder lock").clone()
+    }
+
+    fn restock(listener: &Listener) -> Pending {
+        let (room_id, listing_id) = (new_id(), new_id());
+        let payload = EventPayload::StockAdded {
+            room_id,
+            listing_id,
+            added: 1,
+        };
+        Pending {
+            fence: Fence { room_id, epoch: 1 },
+            entry: JournalEntry::StockAdded {
+                listing_id,
+                added: 1,
+                event: DomainEvent::new(chrono::Utc::now(), payload),
+            },
+            listener: listener.clone(),
+        }
+    }
+
+    #[test]
+    fn a_batch_dropped_unanswered_tells_its_actors_nothing_was_written() {
+        let recorder = Arc::new(Recorder::default());
+        let listener: Listener = recorder.clone();
+        drop(Waiters(vec![listener.clone(), listener]));
+        let outcomes = told(&recorder);
+        assert_eq!(outcomes.len(), 2);
+        assert!(outcomes.iter().all(|o| matches!(o, Err(JournalError::Unavailable(_)))));
+    }
+
+    #[test]
+    fn an_answered_batch_is_told_once() {
+        let recorder = Arc::new(Recorder::default());
+        let listener: Listener = recorder.clone();
+        Waiters(vec![listener]).answer(vec![Ok(())]);
+        assert_eq!(told(&recorder), vec![Ok(())], "answered, and not again on drop");
+    }
+
+    #[test]
+    fn entries_still_queued_when_the_dispatcher_ends_are_answered() {
+        let recorder = Arc::new(Recorder::default());
+        let listener: Listener = recorder.clone();
+        let (queue, inbox) = mpsc::sync_channel(4);
+        for _ in 0..3 {
+            queue.try_send(restock(&listener)).expect("room in the queue");
+        }
+        drop(Inbox(inbox));
+        let outcomes = told(&recorder);
+        assert_eq!(outcomes.len(), 3, "every queued entry gets an outcome");
+        assert!(outcomes.iter().all(|o| matches!(o, Err(JournalError::Unavailable(_)))));
+    }
 
     #[test]
     fn refused_entries_round_trip_through_the_writer_row() {

@@ -3,10 +3,16 @@
 //! Every reserve, cancel and restock of the listing passes through this mailbox, so the rules in
 //! [`InventoryState`] run one at a time with no lock. The actor decides in memory, appends the
 //! decision to the journal and answers only when the journal's batch has committed; meanwhile it
-//! goes on deciding the next messages, so many orders share one commit.
+//! goes on deciding the next messages, so many orders share one commit. The journal tells it the
+//! outcomes once per batch, and it answers the batch's orders from its queue of commits in
+//! flight (`commits`).
 
 mod amend;
+mod commits;
 pub use amend::{Amend, AmendFailed, CloseSale, ListingWrite, Withdraw, WriteRefused};
+pub use commits::{Committed, ReserveReply};
+
+use commits::{Commits, InFlight, ToActor, Waiting};
 
 use super::state::{
     CancelError, InventoryState, PayError, PayPlan, ReserveError, ReserveRequest, Reserved, StoredPayment,
@@ -14,7 +20,7 @@ use super::state::{
 use crate::clock::Clock;
 use crate::events::{DomainEvent, EventPayload};
 use crate::ids::{OrderId, RoomId, UserId};
-use crate::journal::{Journal, JournalEntry, JournalError};
+use crate::journal::{Journal, JournalEntry, JournalError, Listener, Outcome};
 use crate::lease::Fence;
 use crate::order::Order;
 use crate::room::{RoomStatus, StockChanged};
@@ -168,10 +174,13 @@ pub struct InventoryActor {
     fence: Fence,
     journal: Arc<dyn Journal>,
     clock: Arc<dyn Clock>,
-    /// Commits still in flight, by order, with when they were sent: a replay of the same
-    /// idempotency key waits on the same commit rather than answering with an order that is not
-    /// durable yet, and a commit that does not come tells buyers to retry rather than sold out.
-    pending: super::state::IdMap<OrderId, InFlight>,
+    /// How the journal reaches this actor with its outcomes; made when the actor starts.
+    listener: Option<Listener>,
+    /// Entries sent to the journal and not answered yet, in append order, with when they were
+    /// sent: a replay of an idempotency key waits on its order's commit rather than answering
+    /// with an order that is not durable yet, and a commit that does not come tells buyers to
+    /// retry rather than sold out.
+    commits: Arc<Commits>,
     /// Told the stock left after committed changes, for the room's fan-out.
     stock_watcher: Option<Recipient<StockChanged>>,
     /// An announcement is already scheduled: changes until then are coalesced into it.
@@ -205,16 +214,6 @@ pub struct InventoryActor {
     saving: bool,
 }
 
-/// A new order's commit on its way: when it was sent, and the replays of its idempotency key
-/// waiting for its outcome (none, almost always: no allocation per order for them).
-struct InFlight {
-    sent: Instant,
-    /// The buyer and the units the order holds: what would come back if its commit failed.
-    user_id: UserId,
-    quantity: u32,
-    replays: Vec<tokio::sync::oneshot::Sender<Result<(), JournalError>>>,
-}
-
 /// At most one snapshot write per listing per this interval, and only when its position moved.
 const SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
 
@@ -225,6 +224,10 @@ const ANNOUNCE_AFTER: Duration = Duration::from_millis(50);
 fn moving() -> JournalError {
     JournalError::Unavailable("the listing is moving to a new incarnation; retry".into())
 }
+
+/// Messages the mailbox holds before senders wait: the orders of a sale's burst (the load
+/// bench's 1,000 connections on one listing) fit.
+const MAILBOX_CAPACITY: usize = 1024;
 
 /// How often due reservations are looked for. A reservation expires within this of its
 /// deadline; the check is a peek at the earliest deadline, so a quiet listing costs nothing.
@@ -247,7 +250,8 @@ impl InventoryActor {
             fence,
             journal,
             clock,
-            pending: Default::default(),
+            listener: None,
+            commits: Default::default(),
             stock_watcher,
             announce_pending: false,
             in_flight: 0,
@@ -358,16 +362,35 @@ impl InventoryActor {
         }
     }
 
-    /// Sends a change to the journal, counted in flight until its answer.
-    fn commit(&mut self, entry: JournalEntry) -> impl ActorFuture<Self, Output = Result<(), JournalError>> + 'static {
+    /// Queues an entry in the journal; its outcome comes in a later `Committed`.
+    fn append(&self, entry: JournalEntry) -> Result<(), JournalError> {
+        match &self.listener {
+            Some(listener) => self.journal.append(self.fence, entry, listener),
+            // Handlers run only once `started` has made it.
+            None => Err(JournalError::Unavailable("the listing's actor has not started".into())),
+        }
+    }
+
+    /// Sends a change (not a new order) to the journal, counted in flight until its answer.
+    /// Changes are rare, so each keeps a future the batch's `Committed` wakes.
+    fn commit(&mut self, entry: JournalEntry) -> impl ActorFuture<Self, Output = Outcome> + 'static {
         self.began();
-        self.journal
-            .append(self.fence, entry)
-            .into_actor(self)
-            .map(|committed, act, _ctx| {
-                act.answered(committed.is_ok());
-                committed
-            })
+        let (waiter, outcome) = tokio::sync::oneshot::channel();
+        match self.append(entry) {
+            Ok(()) => self.commits.lock().push_back(InFlight {
+                sent: Instant::now(),
+                waiting: Waiting::Change(waiter),
+            }),
+            Err(err) => {
+                let _ = waiter.send(Err(err));
+            }
+        }
+        outcome.into_actor(self).map(|outcome, act, _ctx| {
+            // The waiter goes only with the actor, and this future with it.
+            let committed = outcome.unwrap_or_else(|_| Err(moving()));
+            act.answered(committed.is_ok());
+            committed
+        })
     }
 
     /// Tells the room the stock soon, once for every burst of changes: a sale of thousands of
@@ -396,19 +419,21 @@ impl InventoryActor {
     /// is, even while storage is slow.
     fn refusal_may_not_stand(&self, refusal: ReserveError, user_id: UserId, quantity: u32) -> bool {
         let now = Instant::now();
-        let stuck = self
-            .pending
-            .values()
-            .filter(|commit| now.duration_since(commit.sent) > COMMIT_STUCK_AFTER);
+        let queue = self.commits.lock();
+        // Appended in order, so the stuck ones are the oldest: a prefix of the queue.
+        let stuck = queue
+            .iter()
+            .take_while(|commit| now.duration_since(commit.sent) > COMMIT_STUCK_AFTER)
+            .filter_map(InFlight::held);
         match refusal {
             ReserveError::SoldOut => {
-                let units: u64 = stuck.map(|commit| u64::from(commit.quantity)).sum();
+                let units: u64 = stuck.map(|(_, quantity)| u64::from(quantity)).sum();
                 units > 0 && self.state.stock_left().saturating_add(units) >= u64::from(quantity)
             }
             ReserveError::LimitExceeded => {
                 let units: u32 = stuck
-                    .filter(|commit| commit.user_id == user_id)
-                    .map(|commit| commit.quantity)
+                    .filter(|(buyer, _)| *buyer == user_id)
+                    .map(|(_, quantity)| quantity)
                     .sum();
                 let held = self.state.held_by(&user_id).saturating_sub(units);
                 units > 0 && held.saturating_add(quantity) <= self.state.terms().per_user_limit
@@ -475,6 +500,13 @@ impl Actor for InventoryActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        // Buyers `send` here from every HTTP worker at once. Past the capacity each sender is
+        // parked (a task handle queued and a sender cloned, then woken across threads as the
+        // mailbox drains, for every message): actix's default of 16 made that the usual case
+        // during a sale. The queue is bounded all the same: each order waits at most its
+        // deadline, and the journal's queue refuses what it cannot take.
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        self.listener = Some(Arc::new(ToActor(ctx.address().downgrade())));
         self.expire_due(ctx);
         ctx.run_interval(EXPIRY_TICK, |act, ctx| act.expire_due(ctx));
         ctx.run_interval(SNAPSHOT_EVERY, |act, ctx| act.persist(ctx));
@@ -490,15 +522,17 @@ impl Actor for InventoryActor {
 }
 
 impl Handler<Reserve> for InventoryActor {
-    type Result = ResponseActFuture<Self, Result<Placed, ReserveFailed>>;
+    /// Answered now, or parked with the order until its batch's `Committed` (no future per
+    /// order: see the `commits` module).
+    type Result = ReserveReply;
 
-    fn handle(&mut self, msg: Reserve, _ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Reserve, _ctx: &mut Self::Context) -> ReserveReply {
         self.activity = self.activity.wrapping_add(1);
         if self.retiring {
-            return Box::pin(fut::ready(Err(ReserveFailed::Retiring)));
+            return ReserveReply::now(Err(ReserveFailed::Retiring));
         }
         if msg.room_id != self.state.terms().room_id {
-            return Box::pin(fut::ready(Err(ReserveFailed::NotInRoom)));
+            return ReserveReply::now(Err(ReserveFailed::NotInRoom));
         }
         let now = self.clock.now();
         let (user_id, quantity) = (msg.request.user_id, msg.request.quantity);
@@ -507,23 +541,10 @@ impl Handler<Reserve> for InventoryActor {
                 if self.refusal_may_not_stand(refusal, user_id, quantity) =>
             {
                 let stuck = JournalError::Unavailable("earlier commits have not completed".into());
-                Box::pin(fut::ready(Err(ReserveFailed::Storage(stuck))))
+                ReserveReply::now(Err(ReserveFailed::Storage(stuck)))
             }
-            Err(refusal) => Box::pin(fut::ready(Err(refusal.into()))),
-            Ok(Reserved::Replayed(order_id)) => match self.pending.get_mut(&order_id) {
-                Some(commit) => {
-                    let (reply, outcome) = tokio::sync::oneshot::channel();
-                    commit.replays.push(reply);
-                    Box::pin(
-                        async move {
-                            let committed = outcome.await.unwrap_or_else(|_| Err(moving()));
-                            committed.map(|()| Placed::Replayed(order_id)).map_err(Into::into)
-                        }
-                        .into_actor(self),
-                    )
-                }
-                None => Box::pin(fut::ready(Ok(Placed::Replayed(order_id)))),
-            },
+            Err(refusal) => ReserveReply::now(Err(refusal.into())),
+            Ok(Reserved::Replayed(order_id)) => ReserveReply::replay(self.commits.clone(), order_id),
             Ok(Reserved::New(order)) => {
                 let event = DomainEvent::new(
                     now,
@@ -536,44 +557,21 @@ impl Handler<Reserve> for InventoryActor {
                         total_cents: order.total_cents,
                     },
                 );
-                self.began();
-                let commit = self.journal.append(
-                    self.fence,
-                    JournalEntry::OrderPlaced {
-                        order: order.clone(),
-                        event,
-                    },
-                );
-                let in_flight = InFlight {
-                    sent: Instant::now(),
-                    user_id: order.user_id,
-                    quantity: order.quantity,
-                    replays: Vec::new(),
+                let entry = JournalEntry::OrderPlaced {
+                    order: order.clone(),
+                    event,
                 };
-                self.pending.insert(order.id, in_flight);
-                Box::pin(commit.into_actor(self).map(move |committed, act, ctx| {
-                    act.answered(committed.is_ok());
-                    if let Some(commit) = act.pending.remove(&order.id) {
-                        for replay in commit.replays {
-                            let _ = replay.send(committed.clone());
-                        }
+                match self.append(entry) {
+                    Ok(()) => {
+                        self.began();
+                        ReserveReply::at_commit(self.commits.clone(), order, Instant::now())
                     }
-                    match committed {
-                        Ok(()) => {
-                            act.announce_stock(ctx);
-                            Ok(Placed::New(order))
-                        }
-                        Err(err) => {
-                            // Only a commit known not to have happened is undone: the journal
-                            // resolves an ambiguous one before it answers.
-                            act.state.undo_reserve(order.id);
-                            if err == JournalError::Fenced {
-                                act.fenced_off(ctx);
-                            }
-                            Err(err.into())
-                        }
+                    Err(err) => {
+                        // Not queued, so certainly not written.
+                        self.state.undo_reserve(order.id);
+                        ReserveReply::now(Err(err.into()))
                     }
-                }))
+                }
             }
         }
     }

@@ -1,0 +1,208 @@
+//! The entries an InventoryActor has sent to the journal and not yet seen answered, in the order
+//! it appended them, and how a batch's outcomes reach the buyers.
+//!
+//! The journal tells the actor once per batch (`Committed`), with the outcomes of its entries in
+//! append order, so the actor pops them off the front of this queue one by one. A new order's
+//! caller is not answered by a future of its own: the handler's reply ([`ReserveReply`], a
+//! custom [`MessageResponse`]) parks actix's reply sender in the queue beside the order, and the
+//! batch's notification answers it. Nothing is spawned into the actor's context per order, so a
+//! wake-up of the actor costs nothing per order in flight (actix polls every spawned future on
+//! each wake-up), and the path to the acknowledgement allocates nothing per order.
+
+use super::{InventoryActor, Placed, Reserve, ReserveFailed};
+use crate::ids::OrderId;
+use crate::journal::{CommitListener, JournalError, Outcome};
+use crate::order::Order;
+use actix::dev::{MessageResponse, OneshotSender};
+use actix::prelude::*;
+use actix::WeakAddr;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+type ReserveAnswer = Result<Placed, ReserveFailed>;
+
+/// One entry sent to the journal and not answered yet.
+pub(super) struct InFlight {
+    /// When it was appended: a commit in flight for too long means storage is in trouble.
+    pub(super) sent: Instant,
+    pub(super) waiting: Waiting,
+}
+
+/// Who waits for an entry's outcome.
+pub(super) enum Waiting {
+    /// A new order, answered from here. `reply` is actix's sender for the `Reserve` (none for a
+    /// `do_send`); `replays` are the callers that sent the same idempotency key meanwhile (none,
+    /// almost always: no allocation per order for them).
+    Order {
+        order: Order,
+        reply: Option<OneshotSender<ReserveAnswer>>,
+        replays: Vec<OneshotSender<ReserveAnswer>>,
+    },
+    /// A cancel, restock, payment or expiry: rare, so its handler keeps a future, woken by this.
+    Change(tokio::sync::oneshot::Sender<Outcome>),
+}
+
+impl InFlight {
+    /// The buyer and units of a new order: what would come back if its commit failed.
+    pub(super) fn held(&self) -> Option<(crate::ids::UserId, u32)> {
+        match &self.waiting {
+            Waiting::Order { order, .. } => Some((order.user_id, order.quantity)),
+            Waiting::Change(_) => None,
+        }
+    }
+}
+
+/// The queue of entries in flight, in append order. Shared by the actor and the replies its
+/// `Reserve` handler returns, because actix hands the reply sender to the reply, not to the
+/// handler. Both run on the actor's thread, one after the other, so the lock is never contended.
+#[derive(Default)]
+pub(super) struct Commits(Mutex<VecDeque<InFlight>>);
+
+impl Commits {
+    /// The queue. A panic while it was held (there is no code that panics there) leaves it as
+    /// consistent as any single push or pop does, so a poisoned lock is taken as it is.
+    pub(super) fn lock(&self) -> MutexGuard<'_, VecDeque<InFlight>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What the `Reserve` handler answers: at once, or once the order's batch has an outcome.
+pub struct ReserveReply(Reply);
+
+enum Reply {
+    Now(ReserveAnswer),
+    /// A new order the journal has queued: its caller waits in the queue for its outcome.
+    AtCommit {
+        commits: Arc<Commits>,
+        order: Order,
+        sent: Instant,
+    },
+    /// A repeat of an idempotency key: answered with its order's outcome if that order is still
+    /// in flight, else at once (it committed). Found by a scan of the entries in flight: a
+    /// repeat is rare, and this keeps the common order free of a map insert and removal.
+    Replay {
+        commits: Arc<Commits>,
+        order_id: OrderId,
+    },
+}
+
+impl ReserveReply {
+    pub(super) fn now(answer: ReserveAnswer) -> Self {
+        Self(Reply::Now(answer))
+    }
+
+    pub(super) fn at_commit(commits: Arc<Commits>, order: Order, sent: Instant) -> Self {
+        Self(Reply::AtCommit { commits, order, sent })
+    }
+
+    pub(super) fn replay(commits: Arc<Commits>, order_id: OrderId) -> Self {
+        Self(Reply::Replay { commits, order_id })
+    }
+}
+
+impl MessageResponse<InventoryActor, Reserve> for ReserveReply {
+    fn handle(self, _ctx: &mut Context<InventoryActor>, tx: Option<OneshotSender<ReserveAnswer>>) {
+        match self.0 {
+            Reply::Now(answer) => answer_with(tx, answer),
+            Reply::AtCommit { commits, order, sent } => commits.lock().push_back(InFlight {
+                sent,
+                waiting: Waiting::Order {
+                    order,
+                    reply: tx,
+                    replays: Vec::new(),
+                },
+            }),
+            Reply::Replay { commits, order_id } => {
+                let mut queue = commits.lock();
+                let original = queue.iter_mut().find_map(|entry| match &mut entry.waiting {
+                    Waiting::Order { order, replays, .. } if order.id == order_id => Some(replays),
+                    _ => None,
+                });
+                match (original, tx) {
+                    (Some(replays), Some(tx)) => replays.push(tx),
+                    (Some(_), None) => {}
+                    (None, tx) => answer_with(tx, Ok(Placed::Replayed(order_id))),
+                }
+            }
+        }
+    }
+}
+
+/// Answers a caller; one that gave up (its deadline passed) is simply not there any more.
+fn answer_with(tx: Option<OneshotSender<ReserveAnswer>>, answer: ReserveAnswer) {
+    if let Some(tx) = tx {
+        let _ = tx.send(answer);
+    }
+}
+
+/// The outcomes of this actor's entries in one journal batch, in append order.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Committed {
+    outcomes: Vec<Outcome>,
+}
+
+/// The journal's way to the actor: queues `Committed` in its mailbox. Weak, so the actor's own
+/// listener does not keep it running; a stopped actor's outcomes have nobody to answer.
+pub(super) struct ToActor(pub(super) WeakAddr<InventoryActor>);
+
+impl CommitListener for ToActor {
+    fn committed(&self, outcomes: Vec<Outcome>) {
+        if let Some(actor) = self.0.upgrade() {
+            actor.do_send(Committed { outcomes });
+        }
+    }
+}
+
+impl Handler<Committed> for InventoryActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Committed, ctx: &mut Self::Context) {
+        let commits = self.commits.clone();
+        let mut queue = commits.lock();
+        let (mut placed, mut fenced) = (false, false);
+        for outcome in msg.outcomes {
+            let Some(entry) = queue.pop_front() else {
+                tracing::error!(
+                    listing.id = %self.state.terms().listing_id,
+                    "the journal answered an entry this listing is not waiting for; ignored"
+                );
+                break;
+            };
+            match entry.waiting {
+                // Its handler's future applies it and counts it answered.
+                Waiting::Change(waiter) => {
+                    let _ = waiter.send(outcome);
+                }
+                Waiting::Order { order, reply, replays } => {
+                    self.answered(outcome.is_ok());
+                    for replay in replays {
+                        let again = outcome.clone().map(|()| Placed::Replayed(order.id));
+                        let _ = replay.send(again.map_err(Into::into));
+                    }
+                    match outcome {
+                        Ok(()) => {
+                            placed = true;
+                            answer_with(reply, Ok(Placed::New(order)));
+                        }
+                        Err(err) => {
+                            // Only a commit known not to have happened is undone: the journal
+                            // resolves an ambiguous one before it answers.
+                            self.state.undo_reserve(order.id);
+                            fenced |= err == JournalError::Fenced;
+                            answer_with(reply, Err(err.into()));
+                        }
+                    }
+                }
+            }
+        }
+        drop(queue);
+        if placed {
+            self.announce_stock(ctx);
+        }
+        if fenced {
+            self.fenced_off(ctx);
+        }
+    }
+}
