@@ -135,7 +135,7 @@ async fn drive(actor: Addr<InventoryActor>, room_id: RoomId, batch: Vec<ReserveR
     loop {
         while in_flight.len() < IN_FLIGHT {
             let Some(request) = batch.next() else { break };
-            in_flight.push(actor.send(Reserve { room_id, request }));
+            in_flight.push(actor.send(Reserve::new(room_id, request)));
         }
         let Some(reply) = in_flight.next().await else {
             break;

@@ -84,7 +84,7 @@ type Answer = actix_rt::task::JoinHandle<Result<Placed, ReserveFailed>>;
 
 /// Sends the reserve and returns its pending answer.
 fn reserve(inventory: &actix::Addr<InventoryActor>, room_id: RoomId, request: ReserveRequest) -> Answer {
-    let sent = inventory.send(Reserve { room_id, request });
+    let sent = inventory.send(Reserve::new(room_id, request));
     actix_rt::spawn(async move { sent.await.expect("mailbox") })
 }
 

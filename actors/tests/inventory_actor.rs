@@ -72,13 +72,7 @@ fn actor(
 
 /// One unit for a new buyer, through the mailbox.
 async fn reserve(inventory: &actix::Addr<InventoryActor>, room_id: uuid::Uuid) -> Result<Placed, ReserveFailed> {
-    inventory
-        .send(Reserve {
-            room_id,
-            request: request(),
-        })
-        .await
-        .expect("mailbox")
+    inventory.send(Reserve::new(room_id, request())).await.expect("mailbox")
 }
 
 fn request() -> ReserveRequest {
@@ -185,10 +179,7 @@ async fn while_commits_hang_buyers_get_unavailable_not_sold_out() {
     journal.hanging.store(true, Ordering::SeqCst);
     // Three buyers hold every unit in commits that never come.
     for _ in 0..3 {
-        let reserve = inventory.send(Reserve {
-            room_id,
-            request: request(),
-        });
+        let reserve = inventory.send(Reserve::new(room_id, request()));
         actix_rt::spawn(async move {
             let _ = reserve.await;
         });
@@ -215,10 +206,7 @@ async fn a_refusal_that_stands_whatever_hanging_commits_do_is_answered_as_it_is(
         assert!(matches!(reserve(&inventory, room_id).await, Ok(Placed::New(_))));
     }
     journal.hanging.store(true, Ordering::SeqCst);
-    let hanging = inventory.send(Reserve {
-        room_id,
-        request: request(),
-    });
+    let hanging = inventory.send(Reserve::new(room_id, request()));
     actix_rt::spawn(async move {
         let _ = hanging.await;
     });
@@ -226,13 +214,13 @@ async fn a_refusal_that_stands_whatever_hanging_commits_do_is_answered_as_it_is(
     // Two units could not be had even if the hanging commit gave its one back: sold out, for
     // sure, while storage is slow (a sell-out on slow storage must not read as an outage).
     let two = inventory
-        .send(Reserve {
+        .send(Reserve::new(
             room_id,
-            request: ReserveRequest {
+            ReserveRequest {
                 quantity: 2,
                 ..request()
             },
-        })
+        ))
         .await
         .expect("mailbox");
     assert_eq!(two, Err(ReserveFailed::Refused(ReserveError::SoldOut)));

@@ -101,12 +101,7 @@ async fn decide(
             quantity: req.quantity,
             idempotency_key: req.idempotency_key.clone(),
         };
-        let sent = inventory
-            .send(Reserve {
-                room_id: req.room_id,
-                request,
-            })
-            .await;
+        let sent = inventory.send(Reserve::new(req.room_id, request)).await;
         match sent {
             Ok(Err(ReserveFailed::Retiring)) if attempt < ATTEMPTS => continue,
             // Stopped before it handled the message: nothing was decided.

@@ -22,6 +22,7 @@ use crate::events::{DomainEvent, EventPayload};
 use crate::ids::{OrderId, RoomId, UserId};
 use crate::journal::{Journal, JournalEntry, JournalError, Listener, Outcome};
 use crate::lease::Fence;
+use crate::mailbox::Queued;
 use crate::order::Order;
 use crate::room::{RoomStatus, StockChanged};
 use crate::snapshot::{ListingSnapshot, NoSnapshots, SnapshotStore};
@@ -36,6 +37,18 @@ pub struct Reserve {
     /// The room the buyer ordered in; a listing of another room is refused as unknown.
     pub room_id: RoomId,
     pub request: ReserveRequest,
+    /// Counted in the inventory actors' mailbox depth until handled.
+    pub queued: Queued,
+}
+
+impl Reserve {
+    pub fn new(room_id: RoomId, request: ReserveRequest) -> Self {
+        Self {
+            room_id,
+            request,
+            queued: Queued::inventory(),
+        }
+    }
 }
 
 /// Give up a reserved order; its units return once the cancel is durable.
