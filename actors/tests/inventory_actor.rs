@@ -231,3 +231,67 @@ async fn a_refusal_that_stands_whatever_hanging_commits_do_is_answered_as_it_is(
         "{one:?}"
     );
 }
+
+/// Holds every entry until told, then answers them all as committed: a commit that is slow to
+/// land, as when storage stalls.
+#[derive(Default)]
+struct HeldJournal {
+    held: std::sync::Mutex<Vec<Listener>>,
+}
+
+impl HeldJournal {
+    fn held(&self) -> usize {
+        self.held.lock().expect("held lock").len()
+    }
+
+    fn commit_all(&self) {
+        let held: Vec<Listener> = std::mem::take(&mut *self.held.lock().expect("held lock"));
+        livecart_actors::journal::tell_listeners(held.clone(), held.iter().map(|_| Ok(())).collect());
+    }
+}
+
+impl Journal for HeldJournal {
+    fn append(&self, _fence: Fence, _entry: JournalEntry, listener: &Listener) -> Result<(), JournalError> {
+        self.held.lock().expect("held lock").push(listener.clone());
+        Ok(())
+    }
+}
+
+#[actix_rt::test]
+async fn a_retired_actor_answers_the_orders_it_has_in_flight_before_it_stops() {
+    use actix::Actor;
+    let journal = Arc::new(HeldJournal::default());
+    let room_id = new_id();
+    let terms = ListingTerms {
+        listing_id: new_id(),
+        room_id,
+        price_cents: 500,
+        per_user_limit: 5,
+        starts_at: None,
+        ends_at: None,
+    };
+    let state = InventoryState::new(terms, RoomStatus::Live, 3, Duration::minutes(15));
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(start()));
+    let fence = Fence { room_id, epoch: 1 };
+    let inventory = InventoryActor::new(state, fence, journal.clone(), clock, None).start();
+
+    let in_flight = inventory.send(Reserve::new(room_id, request()));
+    let in_flight = actix_rt::spawn(in_flight);
+    while journal.held() == 0 {
+        actix_rt::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // The room moves on: the Directory retires the actor and lets go of its address. New work
+    // goes to the next incarnation; the order already decided waits for its commit.
+    inventory.do_send(livecart_actors::inventory::Retire);
+    let later = inventory.send(Reserve::new(room_id, request())).await.expect("mailbox");
+    assert_eq!(later, Err(ReserveFailed::Retiring));
+    drop(inventory);
+    actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+
+    journal.commit_all();
+    let answer = in_flight.await.expect("the task ran");
+    assert!(
+        matches!(answer, Ok(Ok(Placed::New(_)))),
+        "the committed order is answered as placed, not dropped for a retry that would order twice: {answer:?}"
+    );
+}

@@ -118,8 +118,9 @@ pub struct IdleFor;
 #[rtype(result = "()")]
 pub struct Drain;
 
-/// Stop: the room moved to a newer incarnation or another node. Commits in flight still answer
-/// their callers (the journal fences them off if a newer owner exists).
+/// Stop: the room moved to a newer incarnation or another node. New work is refused at once
+/// (`Retiring`: the caller goes to the new incarnation); commits in flight still answer their
+/// callers (the journal fences them off if a newer owner exists), and the actor stops after.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Retire;
@@ -498,14 +499,39 @@ impl InventoryActor {
     }
 
     /// A newer owner took the room: this incarnation must not decide anything more.
-    fn fenced_off(&self, ctx: &mut Context<Self>) {
+    fn fenced_off(&mut self, ctx: &mut Context<Self>) {
         tracing::warn!(
             room.id = %self.fence.room_id,
             listing.id = %self.state.terms().listing_id,
             lease.epoch = self.fence.epoch,
             "a newer owner holds the room; this listing's actor stops"
         );
-        ctx.stop();
+        self.stop_when_drained(ctx);
+    }
+
+    /// Refuses new work from now on and stops once every entry in flight has its outcome. A
+    /// caller dropped unanswered cannot tell a landed order from a lost one: `place_order`
+    /// takes a closed mailbox for "nothing was decided" and places the order again, so a
+    /// buyer without an idempotency key would get a second order for one request. Until then
+    /// the actor holds its own address, so the journal's notifications (sent through a weak
+    /// one) still reach it after the Directory has let it go.
+    fn stop_when_drained(&mut self, ctx: &mut Context<Self>) {
+        self.retiring = true;
+        if self.in_flight == 0 {
+            ctx.stop();
+            return;
+        }
+        let (done, drained) = tokio::sync::oneshot::channel();
+        self.drained.push(done);
+        let own = ctx.address();
+        ctx.spawn(
+            async move {
+                let _ = drained.await;
+                drop(own);
+            }
+            .into_actor(self)
+            .map(|(), _act, ctx| ctx.stop()),
+        );
     }
 }
 
@@ -801,7 +827,7 @@ impl Handler<Retire> for InventoryActor {
     type Result = ();
 
     fn handle(&mut self, _msg: Retire, ctx: &mut Self::Context) {
-        ctx.stop();
+        self.stop_when_drained(ctx);
     }
 }
 
