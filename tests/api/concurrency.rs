@@ -44,6 +44,11 @@ on_both_backends! {
                     body["error"] == "sold_out" || body["error"] == "limit_exceeded",
                     "unexpected refusal {body}"
                 ),
+                // A sell-out or the limit while earlier commits are slow (over 250 ms, which a
+                // loaded machine reaches on PostgreSQL): the refusal might not stand if they
+                // failed, so the contract answers 503 and the buyer retries. It sells nothing,
+                // and the counts below hold all the same.
+                StatusCode::SERVICE_UNAVAILABLE => assert_eq!(body["error"], "unavailable", "{body}"),
                 other => panic!("unexpected {other}: {body}"),
             }
         }
