@@ -121,7 +121,7 @@ fn from_row(row: Row) -> StorageResult<Order> {
 ///
 /// On SQLite it is `INSERT OR IGNORE` rather than `ON CONFLICT DO NOTHING`: the latter still
 /// aborts on the NOT NULL columns, so SQLite keeps a statement journal for the multi-row insert,
-/// a copy of every page it touches (a tenth of a flash sale's server CPU in the profile of
+/// a copy of every page it touches (7 % of a flash sale's server CPU in the profile of
 /// docs/BENCHMARKS.md, "Less per order"). Every NOT NULL column comes from a value that cannot
 /// be null, so the only rows OR IGNORE skips are the key conflicts `ON CONFLICT` skipped.
 pub fn insert_new(conn: &mut DbConnection, batch: &[&Order]) -> QueryResult<HashSet<OrderId>> {
