@@ -23,6 +23,7 @@ pub mod list_room_orders;
 pub mod list_rooms;
 pub mod listing_change;
 pub mod moderate_chat;
+mod order_metrics;
 pub mod paging;
 pub mod pay_order;
 pub mod payment_provider;

@@ -4,7 +4,7 @@
 //! sale window, so it checks the window, quantity, stock, per-user limit and idempotency key in
 //! one serialized step, and answers once the order is durable in the journal's group commit.
 
-use super::{AppError, Caller, Services};
+use super::{order_metrics, AppError, Caller, Services};
 use livecart_actors::ids::new_id;
 use livecart_actors::inventory::{Placed, Reserve, ReserveError, ReserveFailed, ReserveRequest};
 use livecart_actors::order::Order;
@@ -46,13 +46,13 @@ pub async fn place_order(services: &Services, caller: &Caller, req: OrderRequest
     let decided = tokio::time::timeout(services.order_deadline, decide(services, caller, &req))
         .await
         .map_err(|_| {
-            metrics::counter!("livecart_orders_timed_out_total").increment(1);
+            order_metrics::timed_out().increment(1);
             AppError::Unavailable("the order was not durable within the deadline".into())
         })??;
-    metrics::histogram!("livecart_place_order_seconds").record(started.elapsed().as_secs_f64());
+    order_metrics::place_order_seconds().record(started.elapsed().as_secs_f64());
     match decided {
         Ok(Placed::New(order)) => {
-            metrics::counter!("livecart_orders_placed_total").increment(1);
+            order_metrics::placed().increment(1);
             Ok(OrderOutcome::Created(order))
         }
         Ok(Placed::Replayed(order_id)) => {
@@ -71,7 +71,7 @@ pub async fn place_order(services: &Services, caller: &Caller, req: OrderRequest
             if let Some(order) = earlier_order(services, caller, &req, refusal).await? {
                 return Ok(OrderOutcome::Replayed(order));
             }
-            metrics::counter!("livecart_orders_refused_total", "reason" => refusal_code(refusal)).increment(1);
+            order_metrics::refused(refusal).increment(1);
             Err(AppError::Refused(refusal))
         }
         Err(ReserveFailed::Storage(err)) => Err(AppError::Unavailable(err.to_string())),

@@ -369,7 +369,7 @@ fn commit(
                 _ => None,
             })
             .collect();
-        let inserted: HashSet<String> = orders::insert_new(conn, &placed)?;
+        let key_conflicts = orders::insert_new(conn, &placed)?;
 
         let mut events: Vec<&DomainEvent> = Vec::with_capacity(batch.len());
         let mut results = Vec::with_capacity(batch.len());
@@ -380,11 +380,11 @@ fn commit(
             }
             let result = match entry {
                 JournalEntry::OrderPlaced { order, event } => {
-                    if inserted.contains(&order.id.to_string()) {
+                    if key_conflicts.contains(&order.id) {
+                        Err(JournalError::KeyConflict)
+                    } else {
                         events.push(event);
                         Ok(())
-                    } else {
-                        Err(JournalError::KeyConflict)
                     }
                 }
                 JournalEntry::OrderCancelled { order_id, at, event } => {

@@ -141,4 +141,34 @@ on_both_backends! {
             .unwrap_or(0);
         assert!(commits >= 1, "the order's batch is counted:\n{text}");
     }
+
+    async fn order_metrics_count_placed_refused_and_time_each_order(backend) {
+        // The order path records through handles made once (application/order_metrics.rs),
+        // not per call: each series must still reach /metrics, with its labels and HELP.
+        let app = spawn_app(backend).await;
+        let merchant = app.merchant().await;
+        let room = app.live_room(&merchant).await;
+        let listing = app.simple_listing(&merchant, room, 1, 5).await;
+        let buyers = app.guests(2).await;
+        expect_status(app.order(&buyers[0], room, listing, serde_json::json!(1), None).await, StatusCode::CREATED).await;
+        expect_error(app.order(&buyers[1], room, listing, serde_json::json!(1), None).await, StatusCode::CONFLICT, "sold_out").await;
+        let text = app.get("/metrics", None).await.text().await.expect("text");
+        let sample = |prefix: &str| {
+            text.lines()
+                .find(|l| l.starts_with(prefix))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        assert!(sample("livecart_orders_placed_total ") >= 1.0, "the order is counted:\n{text}");
+        assert!(
+            sample("livecart_orders_refused_total{reason=\"sold_out\"} ") >= 1.0,
+            "the refusal is counted by its reason:\n{text}"
+        );
+        assert!(sample("livecart_place_order_seconds_count ") >= 2.0, "both orders are timed:\n{text}");
+        assert!(text.contains("livecart_place_order_seconds_bucket{le="), "in buckets:\n{text}");
+        for name in ["livecart_orders_placed_total", "livecart_orders_refused_total", "livecart_place_order_seconds"] {
+            assert!(text.contains(&format!("# HELP {name} ")), "{name} has no HELP line:\n{text}");
+        }
+    }
 }

@@ -8,7 +8,7 @@ use crate::infrastructure::db::schema::marketing_campaigns::dsl as campaigns;
 use crate::infrastructure::db::schema::marketing_coupons::dsl as coupons;
 use crate::infrastructure::db::schema::marketing_processed_events::dsl as processed;
 use crate::infrastructure::db::{parse_id, time, with_conn, with_write_conn, DbConnection, StorageResult};
-use crate::per_backend;
+use crate::{in_fixed_chunks, per_backend};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use livecart_actors::{OrderId, RoomId, UserId};
@@ -147,14 +147,32 @@ impl Storage {
         let now = time::to_millis(Utc::now());
         with_write_conn(&self.pool, &self.writers, move |conn| {
             conn.transaction(|conn| {
-                let rows: Vec<NewProcessed> =
-                    batch.iter().map(|(id, _)| NewProcessed { event_id: id.to_string(), processed_at: now }).collect();
-                let fresh: Vec<String> = per_backend!(&mut **conn, c => diesel::insert_into(processed::marketing_processed_events)
-                    .values(&rows)
-                    .on_conflict_do_nothing()
-                    .returning(processed::event_id)
-                    .get_results(c))?;
-                let fresh: HashSet<String> = fresh.into_iter().collect();
+                let rows: Vec<NewProcessed> = batch
+                    .iter()
+                    .map(|(id, _)| NewProcessed {
+                        event_id: id.to_string(),
+                        processed_at: now,
+                    })
+                    .collect();
+                // In chunks of fixed sizes, so the statements are prepared once per connection
+                // (a batch's own size made a new statement, parsed and planned, per batch); on
+                // SQLite `OR IGNORE`, which cannot abort, so no statement journal is kept.
+                let fresh: Vec<Vec<String>> = match &mut **conn {
+                    DbConnection::Sqlite(c) => in_fixed_chunks!(rows.as_slice(), |chunk| {
+                        diesel::insert_or_ignore_into(processed::marketing_processed_events)
+                            .values(chunk)
+                            .returning(processed::event_id)
+                            .get_results::<String>(c)
+                    }),
+                    DbConnection::Pg(c) => in_fixed_chunks!(rows.as_slice(), |chunk| {
+                        diesel::insert_into(processed::marketing_processed_events)
+                            .values(chunk)
+                            .on_conflict_do_nothing()
+                            .returning(processed::event_id)
+                            .get_results::<String>(c)
+                    }),
+                }?;
+                let fresh: HashSet<String> = fresh.into_iter().flatten().collect();
                 let effects: Vec<&CouponEffect> = batch
                     .iter()
                     .filter(|(id, _)| fresh.contains(&id.to_string()))

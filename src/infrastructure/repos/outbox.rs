@@ -1,9 +1,9 @@
 //! `outbox_events`: events committed with the change they report, published later by the relay.
 
 use super::Storage;
+use crate::in_fixed_chunks;
 use crate::infrastructure::db::schema::outbox_events::dsl as outbox;
 use crate::infrastructure::db::{time, with_conn, with_write_conn, DbConnection, StorageError, StorageResult};
-use crate::{in_fixed_chunks, per_backend};
 use diesel::prelude::*;
 use livecart_actors::events::DomainEvent;
 
@@ -12,7 +12,7 @@ use livecart_actors::events::DomainEvent;
 #[diesel(treat_none_as_default_value = false)]
 struct NewEvent {
     id: String,
-    kind: String,
+    kind: &'static str,
     payload: String,
     created_at: i64,
     published_at: Option<i64>,
@@ -34,16 +34,32 @@ pub fn append(conn: &mut DbConnection, events: &[&DomainEvent]) -> QueryResult<(
         .iter()
         .map(|e| NewEvent {
             id: e.id.to_string(),
-            kind: e.kind().to_owned(),
+            kind: e.kind(),
             // unwrap: a DomainEvent is plain data (ids, numbers, strings) and always serializes.
             payload: serde_json::to_string(e).unwrap(),
             created_at: time::to_millis(e.at),
             published_at: None,
         })
         .collect();
-    per_backend!(conn, c => in_fixed_chunks!(rows.as_slice(), |chunk| {
-        diesel::insert_into(outbox::outbox_events).values(chunk).execute(c)
-    }))?;
+    // On SQLite `OR IGNORE`: a plain multi-row insert may abort on its NOT NULL columns, so
+    // SQLite keeps a statement journal (a copy of every page the statement touches) for it. No
+    // row can be ignored (the sequence is the rowid, and no column is ever null), and the count
+    // says so: a short one fails the batch.
+    let inserted: Vec<usize> = match conn {
+        DbConnection::Sqlite(c) => in_fixed_chunks!(rows.as_slice(), |chunk| {
+            diesel::insert_or_ignore_into(outbox::outbox_events)
+                .values(chunk)
+                .execute(c)
+        }),
+        DbConnection::Pg(c) => in_fixed_chunks!(rows.as_slice(), |chunk| {
+            diesel::insert_into(outbox::outbox_events).values(chunk).execute(c)
+        }),
+    }?;
+    let inserted: usize = inserted.iter().sum();
+    if inserted != rows.len() {
+        let why = format!("{inserted} of {} outbox events inserted", rows.len());
+        return Err(diesel::result::Error::QueryBuilderError(why.into()));
+    }
     Ok(())
 }
 
