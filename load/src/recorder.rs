@@ -31,6 +31,10 @@ pub enum Answer {
     Failed(String),
 }
 
+/// The error codes of a request sent whose answer never came (no answer in time, the connection
+/// broke): the server may or may not have taken it, so a gate allows for each.
+const UNANSWERED: &[&str] = &["timeout", "io"];
+
 /// The shared state of one pass. `start` is when measuring begins (after the warm-up); answers
 /// before it count toward the acknowledgements (the gates need every one) but not the figures.
 pub struct Recorder {
@@ -45,6 +49,7 @@ struct Inner {
     latency_us: Histogram<u64>,
     ticks: Vec<Slice>,
     acked_total: u64,
+    unanswered_total: u64,
     acked: u64,
     refused: BTreeMap<String, u64>,
     failed: BTreeMap<String, u64>,
@@ -78,6 +83,7 @@ impl Recorder {
                     })
                     .collect(),
                 acked_total: 0,
+                unanswered_total: 0,
                 acked: 0,
                 refused: BTreeMap::new(),
                 failed: BTreeMap::new(),
@@ -118,6 +124,9 @@ impl Recorder {
             Answer::Refused(code) => *inner.refused.entry(code).or_default() += 1,
             Answer::Failed(why) => {
                 let code = why.split(':').next().unwrap_or("failed").to_owned();
+                if UNANSWERED.contains(&code.as_str()) {
+                    inner.unanswered_total += 1;
+                }
                 *inner.failed.entry(code).or_default() += 1;
                 inner.first_failure.get_or_insert(why);
             }
@@ -147,6 +156,7 @@ impl Recorder {
             per_s: inner.acked as f64 / measure_s,
             acked: inner.acked,
             acked_total: inner.acked_total,
+            unanswered_total: inner.unanswered_total,
             p50_ms: ms(0.50),
             p90_ms: ms(0.90),
             p99_ms: ms(0.99),
@@ -191,6 +201,9 @@ pub struct Figures {
     pub acked: u64,
     /// Every acknowledgement, warm-up and stragglers included: what the gates count.
     pub acked_total: u64,
+    /// Requests sent whose answer never came (timeout, broken connection), warm-up included:
+    /// each may have been taken, unacknowledged.
+    pub unanswered_total: u64,
     pub p50_ms: f64,
     pub p90_ms: f64,
     pub p99_ms: f64,

@@ -203,6 +203,7 @@ impl Target {
                 let rows = self.api.orders(sale, buyers).await?;
                 Ok(Counts {
                     acked,
+                    unanswered: 0,
                     stock: sale.stock,
                     stock_left,
                     rows: rows.count,
@@ -222,6 +223,7 @@ impl Target {
                 let g: GateCounts = res.json().await?;
                 Ok(Counts {
                     acked,
+                    unanswered: 0,
                     stock: g.stock,
                     // Below zero is oversold: reported as nothing left, and the rows show the excess.
                     stock_left: g.stock_left.max(0) as u64,

@@ -46,22 +46,20 @@ pub struct Outcome {
 
 pub async fn run(target: &mut Target, hot: &Prepared, plan: &Plan) -> anyhow::Result<Outcome> {
     let mut outcome = Outcome::default();
-    let mut acked = 0;
     for &connections in &plan.connections {
         let orders = orders(target, &hot.sale, &hot.buyers, &[]).await?;
         let peak = http(target, &orders, connections, None, plan).await;
         let rate = peak.figures.per_s * plan.open_fraction;
         let open = http(target, &orders, connections, Some(rate), plan).await;
-        acked += peak.figures.acked_total + open.figures.acked_total;
         outcome.passes.extend([peak, open]);
         if target.is_livecart() {
-            let (passes, ws_acked) = ws(target, hot, connections, plan).await?;
-            acked += ws_acked;
-            outcome.passes.extend(passes);
+            outcome.passes.extend(ws(target, hot, connections, plan).await?);
         }
     }
     if target.is_gated() {
-        let counts = read_back(target, hot, acked).await?;
+        let acked = outcome.passes.iter().map(|p| p.figures.acked_total).sum();
+        let mut counts = read_back(target, hot, acked).await?;
+        counts.unanswered = outcome.passes.iter().map(|p| p.figures.unanswered_total).sum();
         outcome.gates.extend(gate::check(&counts));
         if plan.sellout_stock > 0 {
             let (pass, gates) = sellout(target, hot.buyers.len(), plan).await?;
@@ -120,7 +118,8 @@ async fn sellout(target: &mut Target, buyers: usize, plan: &Plan) -> anyhow::Res
         }
     }
     let figures = figures.context("at least one sell-out pass")?;
-    let counts = read_back(target, &sale, acked).await?;
+    let mut counts = read_back(target, &sale, acked).await?;
+    counts.unanswered = figures.unanswered_total;
     let mut gates: Vec<Gate> = gate::check(&counts)
         .into_iter()
         .map(|g| Gate {
@@ -153,6 +152,7 @@ fn merge(first: Option<Figures>, next: Figures) -> Figures {
     };
     f.acked += next.acked;
     f.acked_total += next.acked_total;
+    f.unanswered_total += next.unanswered_total;
     f.per_s = f.acked as f64 / (f.measure_s + next.measure_s);
     f.measure_s += next.measure_s;
     for (code, n) in next.refused {
@@ -225,12 +225,7 @@ async fn http(target: &Target, orders: &Arc<Orders>, connections: usize, rate: O
 }
 
 /// The WebSocket passes at one connection count: one buyer per socket, closed then open loop.
-async fn ws(
-    target: &Target,
-    hot: &Prepared,
-    connections: usize,
-    plan: &Plan,
-) -> anyhow::Result<(Vec<PassReport>, u64)> {
+async fn ws(target: &Target, hot: &Prepared, connections: usize, plan: &Plan) -> anyhow::Result<Vec<PassReport>> {
     let urls = (0..connections)
         .map(|c| ws_load::room_url(&target.ws_base(), &hot.sale.room, &hot.buyers[c % hot.buyers.len()]))
         .collect();
@@ -246,7 +241,6 @@ async fn ws(
         refusals: &[],
     });
     let mut passes = Vec::new();
-    let mut acked = 0;
     let mut rate = None;
     for _ in 0..2 {
         let before = target.metrics().await;
@@ -267,14 +261,13 @@ async fn ws(
             let _ = bar.await;
         }
         let pass = report(target, "ws", connections, rate, &recorder, before, cpu).await;
-        acked += pass.figures.acked_total;
         rate = Some(pass.figures.per_s * plan.open_fraction);
         passes.push(pass);
     }
     for mut socket in sockets {
         let _ = socket.close(None).await;
     }
-    Ok((passes, acked))
+    Ok(passes)
 }
 
 fn label(target: &Target, transport: &str, connections: usize, rate: Option<f64>) -> String {
