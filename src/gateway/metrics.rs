@@ -30,7 +30,7 @@ type SeriesKey = (Method, String, StatusCode);
 
 thread_local! {
     /// The series this thread has recorded. It grows as the recorder's registry does: with the
-    /// methods, route patterns and statuses seen.
+    /// standard methods, route patterns and statuses seen, all bounded.
     static SERIES: RefCell<HashMap<SeriesKey, Series>> = RefCell::new(HashMap::new());
 }
 
@@ -40,7 +40,7 @@ pub async fn record(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = req.method().clone();
+    let method = method_label(req.method());
     let result = next.call(req).await;
     let (route, status) = match &result {
         Ok(res) => (
@@ -64,6 +64,27 @@ pub async fn record(
         series.duration.record(seconds);
     });
     result
+}
+
+/// The standard methods as they are, any other as `OTHER`: a client chooses the method, and a
+/// series per invented one would grow the registry (and each worker's map) without bound.
+fn method_label(method: &Method) -> Method {
+    const STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    if STANDARD.contains(method) {
+        method.clone()
+    } else {
+        Method::from_bytes(b"OTHER").unwrap_or(Method::GET)
+    }
 }
 
 fn register((method, route, status): &SeriesKey) -> Series {

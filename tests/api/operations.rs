@@ -171,4 +171,16 @@ on_both_backends! {
             assert!(text.contains(&format!("# HELP {name} ")), "{name} has no HELP line:\n{text}");
         }
     }
+
+    async fn invented_methods_share_one_metric_series(backend) {
+        let app = spawn_app(backend).await;
+        for n in 0..3 {
+            let method = reqwest::Method::from_bytes(format!("INVENTED{n}").as_bytes()).expect("a method");
+            let res = app.client.request(method, app.url("/v1/rooms")).send().await.expect("sent");
+            assert!(res.status().is_client_error(), "{}", res.status());
+        }
+        let text = app.get("/metrics", None).await.text().await.expect("text");
+        assert!(!text.contains("INVENTED"), "a client's method became a label:\n{text}");
+        assert!(text.contains("method=\"OTHER\""), "counted under OTHER:\n{text}");
+    }
 }
