@@ -142,7 +142,9 @@ impl Storage {
     /// Records a batch of events as handled and applies the effects of those not handled before,
     /// in one transaction: issues first, then revocations, so an order created and cancelled in
     /// the same batch ends revoked. An event seen before changes nothing, one order never gets two
-    /// coupons, and a coupon is revoked once (a later revocation keeps the first time).
+    /// coupons, and a coupon is revoked once (a later revocation keeps the first time). Only events
+    /// with an effect come here (see `application::issue_coupon`): the caller takes no write turn
+    /// for a batch without one.
     pub async fn handle_events_once(&self, batch: Vec<(Uuid, CouponEffect)>) -> StorageResult<CouponChanges> {
         let now = time::to_millis(Utc::now());
         with_write_conn(&self.pool, &self.writers, move |conn| {
@@ -207,6 +209,21 @@ impl Storage {
                 }
                 Ok(changes)
             })
+        })
+        .await
+    }
+
+    /// Which of these orders have a coupon (revoked, spent or not). A read on the unique index of
+    /// `order_id`, so the coupon consumer can tell a cancellation with nothing to revoke without
+    /// taking a write turn.
+    pub async fn orders_with_coupons(&self, order_ids: Vec<OrderId>) -> StorageResult<HashSet<OrderId>> {
+        with_conn(&self.pool, move |conn| {
+            let ids: Vec<String> = order_ids.iter().map(|id| id.to_string()).collect();
+            let found: Vec<String> = coupons::marketing_coupons
+                .filter(coupons::order_id.eq_any(ids))
+                .select(coupons::order_id)
+                .load(conn)?;
+            found.iter().map(|id| parse_id(id)).collect()
         })
         .await
     }
