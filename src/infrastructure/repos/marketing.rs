@@ -106,20 +106,39 @@ impl Storage {
         .await
     }
 
-    /// The campaigns running in these rooms, by room.
+    /// The campaigns running in these rooms, by room. The coupon consumer asks once per relay
+    /// batch, usually for one room or a few: on SQLite one look-up by key per room, whose SQL never
+    /// changes and so is prepared once per connection (`room_id IN (…)` was parsed and planned
+    /// anew for every batch); on PostgreSQL `= ANY($1)`, one statement and one round trip.
     pub async fn campaigns_of_rooms(&self, room_ids: Vec<RoomId>) -> StorageResult<HashMap<RoomId, CampaignRecord>> {
         with_conn(&self.pool, move |conn| {
+            type Row = (String, i64, i64, i64, i64);
+            let columns = (
+                campaigns::room_id,
+                campaigns::amount_off_cents,
+                campaigns::min_spend_cents,
+                campaigns::valid_for_s,
+                campaigns::created_at,
+            );
             let ids: Vec<String> = room_ids.iter().map(|id| id.to_string()).collect();
-            let rows: Vec<(String, i64, i64, i64, i64)> = campaigns::marketing_campaigns
-                .filter(campaigns::room_id.eq_any(ids))
-                .select((
-                    campaigns::room_id,
-                    campaigns::amount_off_cents,
-                    campaigns::min_spend_cents,
-                    campaigns::valid_for_s,
-                    campaigns::created_at,
-                ))
-                .load(conn)?;
+            let rows: Vec<Row> = match &mut **conn {
+                DbConnection::Sqlite(c) => {
+                    let mut rows = Vec::new();
+                    for id in ids {
+                        let row: Option<Row> = campaigns::marketing_campaigns
+                            .find(id)
+                            .select(columns)
+                            .first(c)
+                            .optional()?;
+                        rows.extend(row);
+                    }
+                    rows
+                }
+                DbConnection::Pg(c) => campaigns::marketing_campaigns
+                    .filter(campaigns::room_id.eq_any(ids))
+                    .select(columns)
+                    .load(c)?,
+            };
             rows.into_iter()
                 .map(
                     |(room_id, amount_off_cents, min_spend_cents, valid_for_s, created_at)| {
