@@ -125,11 +125,13 @@ impl Storage {
                 DbConnection::Sqlite(c) => {
                     let mut rows = Vec::new();
                     for id in ids {
-                        let row: Option<Row> = campaigns::marketing_campaigns
-                            .find(id)
+                        // `load`, not `first`: a bound LIMIT makes SQLite prepare the statement
+                        // again on every execution (see `repos::outbox::Unpublished`), and the
+                        // key yields one row at most.
+                        let row: Vec<Row> = campaigns::marketing_campaigns
+                            .filter(campaigns::room_id.eq(id))
                             .select(columns)
-                            .first(c)
-                            .optional()?;
+                            .load(c)?;
                         rows.extend(row);
                     }
                     rows
