@@ -2,19 +2,45 @@
 //! coupon, once per order, and revokes it when the order is cancelled — otherwise buying and
 //! cancelling at once would farm coupons for free.
 //!
-//! It reads only marketing's own tables and the events. A batch costs one campaign lookup and
-//! one transaction, which records every event id with its effect, so a replayed event changes
-//! nothing and the consumer keeps pace with a flash sale. Events come in commit order, so an
-//! order's cancellation never arrives before its creation.
+//! It reads only marketing's own tables and the events. A batch costs one campaign lookup and,
+//! only when some event in it has an effect, one transaction, which records each such event id
+//! with its effect, so a replayed event changes nothing and the consumer keeps pace with a flash
+//! sale. Events come in commit order, so an order's cancellation never arrives before its
+//! creation.
+//!
+//! **Why an event without an effect needs no record.** Events are delivered at least once (the
+//! relay redelivers a batch it could not mark; a stream consumer re-reads or claims entries it did
+//! not acknowledge), so a replay must decide what the first delivery decided, or something
+//! harmless. Two kinds of event have no effect and are not recorded:
+//!
+//! - An `order.created` outside any campaign: its effect is decided by the event and the room's
+//!   campaign row alone, and a campaign counts only if created at or before the event. Starting a
+//!   campaign (or stopping one and starting another) writes a row stamped with the moment it
+//!   starts, which is after an order already handled, so a replay decides nothing again. The only
+//!   way a replay decides otherwise is a campaign stamped before the order but not yet visible
+//!   when the order was first handled (its insert committing in that instant, or another node's
+//!   clock running behind); the order then earns the coupon the campaign promised it, once (one
+//!   coupon per order is the `order_id` unique index), and the next item keeps it from outliving a
+//!   cancellation.
+//! - A cancellation (or expiry) of an order that has no coupon, and none issued in the same batch:
+//!   a revocation changes only a coupon not yet revoked or spent, so applying it again is
+//!   harmless, and skipping its record means a replay revokes a coupon that a replayed creation
+//!   issued meanwhile (the case above), where a recorded revocation would have let it stand. The
+//!   check is one read on the coupons' `order_id` index, and only for batches that carry
+//!   cancellations.
+//!
+//! A flash sale in a room without a campaign thus costs a campaign lookup per batch and no write:
+//! on SQLite no turn at the database's single writer, which the journal would wait behind.
 
 use super::ports::marketing::{CampaignRecord, CouponEffect, CouponRecord, MarketingRepo};
 use super::ports::StoreError;
 use futures_util::future::BoxFuture;
 use livecart_actors::events::{DomainEvent, EventHandler, EventPayload, HandlerError};
 use livecart_actors::ids::new_id;
-use livecart_actors::RoomId;
+use livecart_actors::{OrderId, RoomId};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use uuid::Uuid;
 
 pub struct IssueCoupon {
     store: Arc<dyn MarketingRepo>,
@@ -26,7 +52,8 @@ impl IssueCoupon {
     }
 }
 
-/// What `event` does to the coupons, given the campaigns of the batch's rooms.
+/// What `event` does to the coupons, given the campaigns of the batch's rooms; `None` when it does
+/// nothing to them (not marketing's business, or an order outside any campaign).
 fn effect(event: &DomainEvent, campaigns: &HashMap<RoomId, CampaignRecord>) -> Option<CouponEffect> {
     match event.payload {
         EventPayload::OrderCreated {
@@ -36,10 +63,8 @@ fn effect(event: &DomainEvent, campaigns: &HashMap<RoomId, CampaignRecord>) -> O
             ..
         } => {
             // Only orders placed once the campaign runs earn a coupon.
-            let coupon = campaigns
-                .get(&room_id)
-                .filter(|c| c.created_at <= event.at)
-                .map(|c| CouponRecord {
+            campaigns.get(&room_id).filter(|c| c.created_at <= event.at).map(|c| {
+                CouponEffect::Issue(CouponRecord {
                     id: new_id(),
                     order_id,
                     user_id,
@@ -51,8 +76,8 @@ fn effect(event: &DomainEvent, campaigns: &HashMap<RoomId, CampaignRecord>) -> O
                     revoked_at: None,
                     redeemed_at: None,
                     redeemed_order_id: None,
-                });
-            Some(coupon.map_or(CouponEffect::Nothing, CouponEffect::Issue))
+                })
+            })
         }
         // An order that stops holding stock unpaid gives its coupon back: buying and cancelling,
         // or reserving and never paying, farms nothing.
@@ -61,6 +86,25 @@ fn effect(event: &DomainEvent, campaigns: &HashMap<RoomId, CampaignRecord>) -> O
         }
         _ => None,
     }
+}
+
+/// The orders of the batch's revocations that may have a coupon to revoke: none issued in this
+/// batch, so the store has to say.
+fn revocations_to_check(batch: &[(Uuid, CouponEffect)]) -> HashSet<OrderId> {
+    let issued: HashSet<OrderId> = batch
+        .iter()
+        .filter_map(|(_, effect)| match effect {
+            CouponEffect::Issue(coupon) => Some(coupon.order_id),
+            CouponEffect::Revoke { .. } => None,
+        })
+        .collect();
+    batch
+        .iter()
+        .filter_map(|(_, effect)| match effect {
+            CouponEffect::Revoke { order_id, .. } if !issued.contains(order_id) => Some(*order_id),
+            _ => None,
+        })
+        .collect()
 }
 
 impl EventHandler for IssueCoupon {
@@ -83,10 +127,25 @@ impl EventHandler for IssueCoupon {
                     .await
                     .map_err(fail)?
             };
-            let batch: Vec<_> = events
+            let mut batch: Vec<(Uuid, CouponEffect)> = events
                 .iter()
                 .filter_map(|event| effect(event, &campaigns).map(|effect| (event.id, effect)))
                 .collect();
+            let unchecked = revocations_to_check(&batch);
+            if !unchecked.is_empty() {
+                let with_coupons = store
+                    .orders_with_coupons(unchecked.iter().copied().collect())
+                    .await
+                    .map_err(fail)?;
+                // A revocation of an order that has no coupon, and gets none in this batch, does
+                // nothing and is left unrecorded (see the module's documentation).
+                batch.retain(|(_, effect)| match effect {
+                    CouponEffect::Revoke { order_id, .. } => {
+                        !unchecked.contains(order_id) || with_coupons.contains(order_id)
+                    }
+                    CouponEffect::Issue(_) => true,
+                });
+            }
             if batch.is_empty() {
                 return Ok(());
             }
@@ -136,7 +195,9 @@ mod tests {
             },
         );
         assert!(matches!(effect(&created, &campaigns), Some(CouponEffect::Issue(c)) if c.order_id == order_id));
-        assert!(matches!(effect(&created, &HashMap::new()), Some(CouponEffect::Nothing)));
+        assert!(effect(&created, &HashMap::new()).is_none(), "no campaign, no effect");
+        let later = HashMap::from([(room_id, campaign(room_id, now + chrono::Duration::milliseconds(1)))]);
+        assert!(effect(&created, &later).is_none(), "a campaign started after the order");
         let cancelled = DomainEvent::new(
             now,
             EventPayload::OrderCancelled {
@@ -152,5 +213,49 @@ mod tests {
         );
         let started = DomainEvent::new(now, EventPayload::LiveStarted { room_id });
         assert!(effect(&started, &campaigns).is_none(), "not marketing's business");
+    }
+
+    #[test]
+    fn only_revocations_of_orders_without_a_coupon_in_the_batch_are_checked() {
+        let (room_id, user_id, listing_id) = (new_id(), new_id(), new_id());
+        let (issued_here, elsewhere) = (new_id(), new_id());
+        let now = Utc::now();
+        let campaigns = HashMap::from([(room_id, campaign(room_id, now))]);
+        let created = |order_id| {
+            DomainEvent::new(
+                now,
+                EventPayload::OrderCreated {
+                    order_id,
+                    room_id,
+                    listing_id,
+                    user_id,
+                    quantity: 1,
+                    total_cents: 100,
+                },
+            )
+        };
+        let cancelled = |order_id| {
+            DomainEvent::new(
+                now,
+                EventPayload::OrderCancelled {
+                    order_id,
+                    room_id,
+                    listing_id,
+                    user_id,
+                    quantity: 1,
+                },
+            )
+        };
+        let events = [
+            created(issued_here),
+            cancelled(issued_here),
+            cancelled(elsewhere),
+            cancelled(elsewhere),
+        ];
+        let batch: Vec<_> = events
+            .iter()
+            .filter_map(|e| effect(e, &campaigns).map(|effect| (e.id, effect)))
+            .collect();
+        assert_eq!(revocations_to_check(&batch), HashSet::from([elsewhere]));
     }
 }

@@ -15,9 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// Events per batch: large, because on SQLite each batch's writes wait for the journal's lock and
-/// pay a sync, so fewer, bigger batches keep the relay level with a flash sale.
-const BATCH: i64 = 2_000;
 const IDLE_POLL: Duration = Duration::from_secs(1);
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// The longest pause between attempts while the bus or the database is away: well inside the
@@ -95,7 +92,7 @@ async fn relay(storage: Storage, bus: Arc<dyn EventBus>, committed: Arc<Notify>,
 /// Publishes one batch, in commit order, and marks it; returns how many events went out. A
 /// failed batch stays unpublished and is delivered again whole (handlers dedupe by event id).
 async fn relay_once(storage: &Storage, bus: &dyn EventBus) -> anyhow::Result<usize> {
-    let pending = storage.unpublished_events(BATCH).await?;
+    let pending = storage.unpublished_events().await?;
     let lag = pending
         .first()
         .map(|oldest| (chrono::Utc::now() - oldest.event.at).to_std().unwrap_or_default());

@@ -179,3 +179,72 @@ on_both_backends! {
         assert_eq!(kept.as_array().map(Vec::len), Some(1), "coupons already issued stay");
     }
 }
+
+/// How many of these events the coupon consumer recorded as handled, read straight from the table.
+fn recorded(app: &TestApp, events: &[&livecart_actors::events::DomainEvent]) -> i64 {
+    let ids: Vec<String> = events.iter().map(|e| format!("'{}'", e.id)).collect();
+    query_number(
+        &app.database_url,
+        &format!(
+            "SELECT COUNT(*) AS n FROM marketing_processed_events WHERE event_id IN ({})",
+            ids.join(", ")
+        ),
+    )
+}
+
+on_both_backends! {
+    async fn events_without_an_effect_leave_no_record_and_a_replay_decides_them_again(backend) {
+        use livecart::application::issue_coupon::IssueCoupon;
+        use livecart::application::ports::marketing::CampaignRecord;
+        use livecart_actors::events::{DomainEvent, EventHandler, EventPayload};
+        use std::sync::Arc;
+        let app = spawn_app(backend).await;
+        let merchant = app.merchant().await;
+        let room = app.live_room(&merchant).await;
+        let listing = app.simple_listing(&merchant, room, 10, 5).await;
+        let buyer = app.guest().await;
+        let handler = IssueCoupon::new(app.services.marketing.clone());
+        // An order placed a minute ago and cancelled since, in a room without a campaign.
+        let (order, at) = (Uuid::now_v7(), chrono::Utc::now() - chrono::Duration::minutes(1));
+        let created = DomainEvent::new(at, EventPayload::OrderCreated {
+            order_id: order, room_id: room, listing_id: listing, user_id: buyer.id, quantity: 1, total_cents: 1999,
+        });
+        let cancelled = DomainEvent::new(at + chrono::Duration::seconds(1), EventPayload::OrderCancelled {
+            order_id: order, room_id: room, listing_id: listing, user_id: buyer.id, quantity: 1,
+        });
+        let batch: Arc<[DomainEvent]> = Arc::from(vec![created.clone(), cancelled.clone()]);
+        handler.handle(batch.clone()).await.expect("first delivery");
+        assert_eq!(recorded(&app, &[&created, &cancelled]), 0, "nothing to do, nothing written");
+
+        // A campaign started after the order: a replay still earns it nothing.
+        let body = json!({"amount_off_cents": 100, "min_spend_cents": 0, "valid_for_s": 3600});
+        expect_status(app.post(&format!("/v1/rooms/{room}/coupon-campaign"), Some(&merchant.token), body).await, StatusCode::CREATED).await;
+        handler.handle(Arc::from(vec![created.clone()])).await.expect("the creation replayed");
+        handler.handle(batch.clone()).await.expect("the batch replayed");
+        let coupons = app.services.marketing.coupons_of_user(buyer.id, Window::ALL).await.expect("coupons");
+        assert!(coupons.is_empty(), "a campaign started after the order issues nothing for it: {coupons:?}");
+        assert_eq!(recorded(&app, &[&created, &cancelled]), 0);
+
+        // A campaign stamped before the order that was not visible at the first delivery (its
+        // insert committing in that instant): the replay issues the coupon, and the replayed
+        // cancellation, left unrecorded, revokes it: no live coupon for a cancelled order.
+        app.services.marketing.upsert_campaign(CampaignRecord {
+            room_id: room, amount_off_cents: 100, min_spend_cents: 0, valid_for_s: 3600,
+            created_at: at - chrono::Duration::minutes(1),
+        }).await.expect("campaign");
+        handler.handle(batch.clone()).await.expect("the batch replayed under the campaign");
+        handler.handle(batch).await.expect("and once more");
+        let coupons = app.services.marketing.coupons_of_user(buyer.id, Window::ALL).await.expect("coupons");
+        assert_eq!(coupons.len(), 1, "one coupon for the order: {coupons:?}");
+        assert_eq!(coupons[0].order_id, order);
+        assert!(coupons[0].revoked_at.is_some(), "the cancelled order's coupon is revoked: {coupons:?}");
+        assert_eq!(recorded(&app, &[&created, &cancelled]), 2, "events with an effect are recorded");
+
+        // A cancellation alone, of an order with a coupon, is recorded; of one without, is not.
+        let stray = DomainEvent::new(at, EventPayload::OrderCancelled {
+            order_id: Uuid::now_v7(), room_id: room, listing_id: listing, user_id: buyer.id, quantity: 1,
+        });
+        handler.handle(Arc::from(vec![stray.clone()])).await.expect("a stray cancellation");
+        assert_eq!(recorded(&app, &[&stray]), 0, "no coupon, nothing to revoke, nothing written");
+    }
+}

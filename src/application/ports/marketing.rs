@@ -5,7 +5,7 @@ use super::{StoreError, StoreFuture, Window};
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use livecart_actors::{OrderId, RoomId, UserId};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -51,12 +51,11 @@ pub enum RedeemError {
 }
 
 /// What one event does to the coupons, decided by the consumer and applied by
-/// [`MarketingRepo::handle_events_once`].
+/// [`MarketingRepo::handle_events_once`]. An event that does nothing to them (an order outside
+/// any campaign, a cancellation of an order without a coupon) has no effect and is not recorded:
+/// see `application::issue_coupon` for why a replay of it decides nothing again.
 #[derive(Debug, Clone)]
 pub enum CouponEffect {
-    /// Nothing (an order outside any campaign, or an event marketing does not act on), but the
-    /// event is recorded as handled all the same.
-    Nothing,
     Issue(CouponRecord),
     /// The order was cancelled at `at`: its coupon, if it has one, is revoked.
     Revoke {
@@ -83,6 +82,8 @@ pub trait MarketingRepo: Send + Sync + 'static {
     /// Records a batch of events as handled and applies the effects of those not handled before,
     /// in one transaction: a replayed event changes nothing.
     fn handle_events_once(&self, batch: Vec<(Uuid, CouponEffect)>) -> StoreFuture<CouponChanges>;
+    /// Which of these orders have a coupon (revoked, spent or not): a read, no write.
+    fn orders_with_coupons(&self, order_ids: Vec<OrderId>) -> StoreFuture<HashSet<OrderId>>;
     /// The buyer's coupons in the window, newest first.
     fn coupons_of_user(&self, user_id: UserId, window: Window) -> StoreFuture<Vec<CouponRecord>>;
     /// The room's coupons in the window, newest first, optionally only (un)redeemed ones.

@@ -106,20 +106,41 @@ impl Storage {
         .await
     }
 
-    /// The campaigns running in these rooms, by room.
+    /// The campaigns running in these rooms, by room. The coupon consumer asks once per relay
+    /// batch, usually for one room or a few: on SQLite one look-up by key per room, whose SQL never
+    /// changes and so is prepared once per connection (`room_id IN (…)` was parsed and planned
+    /// anew for every batch); on PostgreSQL `= ANY($1)`, one statement and one round trip.
     pub async fn campaigns_of_rooms(&self, room_ids: Vec<RoomId>) -> StorageResult<HashMap<RoomId, CampaignRecord>> {
         with_conn(&self.pool, move |conn| {
+            type Row = (String, i64, i64, i64, i64);
+            let columns = (
+                campaigns::room_id,
+                campaigns::amount_off_cents,
+                campaigns::min_spend_cents,
+                campaigns::valid_for_s,
+                campaigns::created_at,
+            );
             let ids: Vec<String> = room_ids.iter().map(|id| id.to_string()).collect();
-            let rows: Vec<(String, i64, i64, i64, i64)> = campaigns::marketing_campaigns
-                .filter(campaigns::room_id.eq_any(ids))
-                .select((
-                    campaigns::room_id,
-                    campaigns::amount_off_cents,
-                    campaigns::min_spend_cents,
-                    campaigns::valid_for_s,
-                    campaigns::created_at,
-                ))
-                .load(conn)?;
+            let rows: Vec<Row> = match &mut **conn {
+                DbConnection::Sqlite(c) => {
+                    let mut rows = Vec::new();
+                    for id in ids {
+                        // `load`, not `first`: a bound LIMIT makes SQLite prepare the statement
+                        // again on every execution (see `repos::outbox::Unpublished`), and the
+                        // key yields one row at most.
+                        let row: Vec<Row> = campaigns::marketing_campaigns
+                            .filter(campaigns::room_id.eq(id))
+                            .select(columns)
+                            .load(c)?;
+                        rows.extend(row);
+                    }
+                    rows
+                }
+                DbConnection::Pg(c) => campaigns::marketing_campaigns
+                    .filter(campaigns::room_id.eq_any(ids))
+                    .select(columns)
+                    .load(c)?,
+            };
             rows.into_iter()
                 .map(
                     |(room_id, amount_off_cents, min_spend_cents, valid_for_s, created_at)| {
@@ -142,7 +163,9 @@ impl Storage {
     /// Records a batch of events as handled and applies the effects of those not handled before,
     /// in one transaction: issues first, then revocations, so an order created and cancelled in
     /// the same batch ends revoked. An event seen before changes nothing, one order never gets two
-    /// coupons, and a coupon is revoked once (a later revocation keeps the first time).
+    /// coupons, and a coupon is revoked once (a later revocation keeps the first time). Only events
+    /// with an effect come here (see `application::issue_coupon`): the caller takes no write turn
+    /// for a batch without one.
     pub async fn handle_events_once(&self, batch: Vec<(Uuid, CouponEffect)>) -> StorageResult<CouponChanges> {
         let now = time::to_millis(Utc::now());
         with_write_conn(&self.pool, &self.writers, move |conn| {
@@ -207,6 +230,21 @@ impl Storage {
                 }
                 Ok(changes)
             })
+        })
+        .await
+    }
+
+    /// Which of these orders have a coupon (revoked, spent or not). A read on the unique index of
+    /// `order_id`, so the coupon consumer can tell a cancellation with nothing to revoke without
+    /// taking a write turn.
+    pub async fn orders_with_coupons(&self, order_ids: Vec<OrderId>) -> StorageResult<HashSet<OrderId>> {
+        with_conn(&self.pool, move |conn| {
+            let ids: Vec<String> = order_ids.iter().map(|id| id.to_string()).collect();
+            let found: Vec<String> = coupons::marketing_coupons
+                .filter(coupons::order_id.eq_any(ids))
+                .select(coupons::order_id)
+                .load(conn)?;
+            found.iter().map(|id| parse_id(id)).collect()
         })
         .await
     }

@@ -20,7 +20,7 @@ use livecart_actors::inventory::StoredHoldings;
 use livecart_actors::order::{Order, OrderStatus};
 use livecart_actors::room::RoomStatus;
 use livecart_actors::{ListingId, OrderId, RoomId, UserId};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -104,6 +104,7 @@ impl MarketingRepo for Storage {
         find_campaign(room_id: RoomId) -> Option<CampaignRecord>;
         campaigns_of_rooms(room_ids: Vec<RoomId>) -> HashMap<RoomId, CampaignRecord>;
         handle_events_once(batch: Vec<(Uuid, CouponEffect)>) -> CouponChanges;
+        orders_with_coupons(order_ids: Vec<OrderId>) -> HashSet<OrderId>;
         coupons_of_user(user_id: UserId, window: Window) -> Vec<CouponRecord>;
         coupons_of_room(room_id: RoomId, redeemed: Option<bool>, window: Window) -> Vec<CouponRecord>;
         find_coupon(id: Uuid) -> Option<CouponRecord>;
