@@ -5,6 +5,7 @@
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,11 @@ pub struct Driver {
 }
 
 impl Driver {
+    /// chromedriver's process id, which is also its process group's.
+    pub fn group(&self) -> u32 {
+        self.child.id()
+    }
+
     pub async fn start() -> Driver {
         for tool in [CHROMEDRIVER, CHROMIUM] {
             assert!(
@@ -34,10 +40,13 @@ impl Driver {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
+        // Its own process group, which the browsers it starts join: dropping the driver kills
+        // the group, so a test that fails with sessions open leaves no Chromium running.
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("chromedriver starts");
         let driver = Driver {
@@ -99,7 +108,10 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // chromedriver takes its browsers with it.
+        // Killing chromedriver alone orphans its browsers (they outlived failed runs, dozens
+        // of them, each burning CPU): the whole group goes.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

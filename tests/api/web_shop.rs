@@ -438,3 +438,35 @@ async fn the_merchant_edits_deletes_and_closes_listings(m: &Page, mei: &Page, le
     )
     .await;
 }
+
+/// A test that fails with its browsers open must not leave them running: they outlived failed
+/// runs before, dozens of them, each burning CPU beside the next tests.
+#[actix_web::test]
+async fn a_dropped_driver_leaves_no_browser_running() {
+    let driver = Driver::start().await;
+    let group = driver.group();
+    let _session = driver.desktop(800, 600).await;
+    let alive = |group: u32| {
+        let out = std::process::Command::new("ps")
+            .args(["-eo", "pgid=,stat=,comm="])
+            .output()
+            .expect("ps runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|line| {
+                let mut fields = line.split_whitespace();
+                fields.next() == Some(&group.to_string()) && fields.next().is_some_and(|stat| !stat.starts_with('Z'))
+            })
+            .count()
+    };
+    assert!(alive(group) >= 2, "chromedriver and its browser run in the group");
+    drop(driver);
+    let started = Instant::now();
+    while alive(group) > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "browsers left running after the driver was dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
