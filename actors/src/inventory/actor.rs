@@ -226,10 +226,24 @@ pub struct InventoryActor {
     saved_generation: u64,
     /// A snapshot write is on its way: the next waits for it.
     saving: bool,
+    /// When the last snapshot was taken, and what taking it cost this thread (copying the
+    /// holdings and encoding them grow with the listing's orders).
+    last_snapshot: Option<(Instant, Duration)>,
 }
 
 /// At most one snapshot write per listing per this interval, and only when its position moved.
 const SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
+
+/// A snapshot costs the actor's thread time that grows with the listing's orders (a hot listing
+/// of 400,000 orders took about a quarter of a second, every second, and the room actors sharing
+/// its thread stalled with it: fan-out's p99 went over 200 ms). So the next one waits at least
+/// this many times what the last one cost: snapshots take at most 1/40 of the thread.
+const SNAPSHOT_COST_FACTOR: u32 = 40;
+
+/// Whether a snapshot is due, given when the last one was taken and what it cost.
+fn snapshot_due(last: Option<(Instant, Duration)>, now: Instant) -> bool {
+    last.is_none_or(|(at, cost)| now.saturating_duration_since(at) >= SNAPSHOT_EVERY.max(cost * SNAPSHOT_COST_FACTOR))
+}
 
 /// How long stock changes are gathered into one announcement to the room.
 const ANNOUNCE_AFTER: Duration = Duration::from_millis(50);
@@ -278,6 +292,7 @@ impl InventoryActor {
             saved_position: None,
             saved_generation: 0,
             saving: false,
+            last_snapshot: None,
         }
     }
 
@@ -332,15 +347,18 @@ impl InventoryActor {
     /// counted and tried again on a later tick.
     fn persist(&mut self, ctx: &mut Context<Self>) {
         let generation = self.snapshots.generation();
-        if self.saving || !self.snapshot_stale(generation) {
+        if self.saving || !self.snapshot_stale(generation) || !snapshot_due(self.last_snapshot, Instant::now()) {
             return;
         }
+        let started = Instant::now();
         let Some(snapshot) = self.settled_snapshot() else {
             return;
         };
         let position = snapshot.position;
         self.saving = true;
+        // The store encodes the snapshot before it returns: its cost is counted here too.
         let save = self.snapshots.save_listing(self.state.terms().listing_id, snapshot);
+        self.last_snapshot = Some((started, started.elapsed()));
         ctx.spawn(save.into_actor(self).map(move |saved, act, _ctx| {
             act.saving = false;
             match saved {
@@ -838,5 +856,25 @@ impl Handler<Snapshot> for InventoryActor {
         MessageResult(InventorySnapshot {
             stock_left: self.state.stock_left(),
         })
+    }
+}
+
+#[cfg(test)]
+mod snapshot_cadence {
+    use super::*;
+
+    #[test]
+    fn a_cheap_snapshot_waits_the_interval_and_a_costly_one_forty_times_its_cost() {
+        let now = Instant::now();
+        assert!(snapshot_due(None, now), "the first is due at once");
+        let cheap = Some((now, Duration::from_millis(2)));
+        assert!(!snapshot_due(cheap, now + Duration::from_millis(999)));
+        assert!(snapshot_due(cheap, now + SNAPSHOT_EVERY));
+        let costly = Some((now, Duration::from_millis(250)));
+        assert!(
+            !snapshot_due(costly, now + Duration::from_secs(9)),
+            "250 ms of work: not every second"
+        );
+        assert!(snapshot_due(costly, now + Duration::from_secs(10)));
     }
 }
