@@ -49,8 +49,8 @@ fn start() -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000, 0).expect("valid")
 }
 
-fn actor(
-    journal: Arc<FakeJournal>,
+fn actor<J: Journal>(
+    journal: Arc<J>,
     clock: Arc<ManualClock>,
     opens_in: Duration,
 ) -> (actix::Addr<InventoryActor>, uuid::Uuid) {
@@ -87,7 +87,7 @@ fn request() -> ReserveRequest {
 #[actix_rt::test]
 async fn the_sale_opens_at_the_clocks_time() {
     let clock = Arc::new(ManualClock::new(start()));
-    let (inventory, room_id) = actor(Arc::default(), clock.clone(), Duration::seconds(30));
+    let (inventory, room_id) = actor(Arc::<FakeJournal>::default(), clock.clone(), Duration::seconds(30));
     let early = reserve(&inventory, room_id).await;
     assert_eq!(early, Err(ReserveFailed::Refused(ReserveError::SaleNotOpen)));
     clock.advance(Duration::seconds(30));
@@ -130,7 +130,7 @@ async fn a_failed_commit_answers_unavailable_and_gives_the_stock_back() {
 #[actix_rt::test]
 async fn a_listing_of_another_room_is_refused() {
     let clock = Arc::new(ManualClock::new(start()));
-    let (inventory, _room) = actor(Arc::default(), clock, Duration::zero());
+    let (inventory, _room) = actor(Arc::<FakeJournal>::default(), clock, Duration::zero());
     let elsewhere = reserve(&inventory, new_id()).await;
     assert_eq!(elsewhere, Err(ReserveFailed::NotInRoom));
 }
@@ -259,21 +259,8 @@ impl Journal for HeldJournal {
 
 #[actix_rt::test]
 async fn a_retired_actor_answers_the_orders_it_has_in_flight_before_it_stops() {
-    use actix::Actor;
     let journal = Arc::new(HeldJournal::default());
-    let room_id = new_id();
-    let terms = ListingTerms {
-        listing_id: new_id(),
-        room_id,
-        price_cents: 500,
-        per_user_limit: 5,
-        starts_at: None,
-        ends_at: None,
-    };
-    let state = InventoryState::new(terms, RoomStatus::Live, 3, Duration::minutes(15));
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(start()));
-    let fence = Fence { room_id, epoch: 1 };
-    let inventory = InventoryActor::new(state, fence, journal.clone(), clock, None).start();
+    let (inventory, room_id) = actor(journal.clone(), Arc::new(ManualClock::new(start())), Duration::zero());
 
     let in_flight = inventory.send(Reserve::new(room_id, request()));
     let in_flight = actix_rt::spawn(in_flight);
