@@ -442,14 +442,30 @@ mod tests {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
-    /// A fresh directory standing in for a working directory's `config/`.
-    fn config_dir(files: &[(&str, &str)]) -> PathBuf {
+    /// A fresh directory standing in for a working directory's `config/`, removed when dropped.
+    fn config_dir(files: &[(&str, &str)]) -> TempConfig {
         let dir = std::env::temp_dir().join(format!("livecart-config-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         for (name, text) in files {
             std::fs::write(dir.join(name), text).expect("config file");
         }
-        dir
+        TempConfig(dir)
+    }
+
+    struct TempConfig(PathBuf);
+
+    impl std::ops::Deref for TempConfig {
+        type Target = Path;
+
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempConfig {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     const REAL_SECRETS: &[(&str, &str)] = &[

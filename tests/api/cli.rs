@@ -12,11 +12,34 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-/// A fresh, empty directory to run the binary in, so nothing of the repository's `config/` helps.
-fn elsewhere() -> PathBuf {
+/// A fresh, empty directory to run the binary in, so nothing of the repository's `config/` helps;
+/// removed with whatever the binary wrote there when the value is dropped, pass or fail.
+fn elsewhere() -> Elsewhere {
     let dir = std::env::temp_dir().join(format!("livecart-cli-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    Elsewhere(dir)
+}
+
+struct Elsewhere(PathBuf);
+
+impl std::ops::Deref for Elsewhere {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Elsewhere {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Elsewhere {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// `livecart ARGS` in `dir` with exactly the given `LIVECART…` settings (none inherited).
@@ -302,7 +325,6 @@ fn the_log_is_plain_text_off_a_terminal_and_json_lines_when_asked() {
         done["timestamp"].is_string() && done["fields"]["migrations.applied"].is_number(),
         "{done}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -338,7 +360,6 @@ fn a_missing_postgres_database_is_created_at_start() {
     let log = stderr(&again);
     assert!(log.contains("migrations.applied=0"), "{log}");
     assert!(!log.contains("created the PostgreSQL database"), "{log}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
