@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use livecart_actors::ids::new_id;
 use livecart_actors::inventory::{
-    InventoryActor, InventoryState, ListingTerms, Placed, Reserve, ReserveError, ReserveFailed, ReserveRequest,
+    InventoryActor, InventoryState, ListingTerms, Placed, Reserve, ReserveError, ReserveFailed, ReserveRequest, Retire,
     Snapshot,
 };
 use livecart_actors::journal::{tell_listeners, Journal, JournalEntry, JournalError, Listener, Outcome};
@@ -239,4 +239,29 @@ async fn a_replay_of_an_order_whose_batch_failed_fails_with_it_and_frees_the_key
     handled(&inventory).await;
     journal.release(vec![Ok(())]);
     assert_eq!(placed_id(&answer(retried).await), Some(retry_id));
+}
+
+#[actix_rt::test]
+async fn a_retired_actor_answers_the_orders_it_has_in_flight_before_it_stops() {
+    let journal = Arc::new(HeldJournal::default());
+    let (inventory, room_id) = listing(journal.clone());
+    let in_flight = reserve(&inventory, room_id, request(None));
+    handled(&inventory).await;
+    // The room moves on: the Directory retires the actor and lets go of its address. New work
+    // goes to the next incarnation; the order already decided waits for its commit.
+    inventory.do_send(Retire);
+    let later = inventory
+        .send(Reserve::new(room_id, request(None)))
+        .await
+        .expect("mailbox");
+    assert_eq!(later, Err(ReserveFailed::Retiring));
+    drop(inventory);
+    actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+
+    journal.release(vec![Ok(())]);
+    let answer = answer(in_flight).await;
+    assert!(
+        matches!(answer, Ok(Placed::New(_))),
+        "the committed order is answered as placed, not dropped for a retry that would order twice: {answer:?}"
+    );
 }

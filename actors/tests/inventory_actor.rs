@@ -49,8 +49,8 @@ fn start() -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000, 0).expect("valid")
 }
 
-fn actor<J: Journal>(
-    journal: Arc<J>,
+fn actor(
+    journal: Arc<FakeJournal>,
     clock: Arc<ManualClock>,
     opens_in: Duration,
 ) -> (actix::Addr<InventoryActor>, uuid::Uuid) {
@@ -87,7 +87,7 @@ fn request() -> ReserveRequest {
 #[actix_rt::test]
 async fn the_sale_opens_at_the_clocks_time() {
     let clock = Arc::new(ManualClock::new(start()));
-    let (inventory, room_id) = actor(Arc::<FakeJournal>::default(), clock.clone(), Duration::seconds(30));
+    let (inventory, room_id) = actor(Arc::default(), clock.clone(), Duration::seconds(30));
     let early = reserve(&inventory, room_id).await;
     assert_eq!(early, Err(ReserveFailed::Refused(ReserveError::SaleNotOpen)));
     clock.advance(Duration::seconds(30));
@@ -130,7 +130,7 @@ async fn a_failed_commit_answers_unavailable_and_gives_the_stock_back() {
 #[actix_rt::test]
 async fn a_listing_of_another_room_is_refused() {
     let clock = Arc::new(ManualClock::new(start()));
-    let (inventory, _room) = actor(Arc::<FakeJournal>::default(), clock, Duration::zero());
+    let (inventory, _room) = actor(Arc::default(), clock, Duration::zero());
     let elsewhere = reserve(&inventory, new_id()).await;
     assert_eq!(elsewhere, Err(ReserveFailed::NotInRoom));
 }
@@ -229,56 +229,5 @@ async fn a_refusal_that_stands_whatever_hanging_commits_do_is_answered_as_it_is(
     assert!(
         matches!(one, Err(ReserveFailed::Storage(JournalError::Unavailable(_)))),
         "{one:?}"
-    );
-}
-
-/// Holds every entry until told, then answers them all as committed: a commit that is slow to
-/// land, as when storage stalls.
-#[derive(Default)]
-struct HeldJournal {
-    held: std::sync::Mutex<Vec<Listener>>,
-}
-
-impl HeldJournal {
-    fn held(&self) -> usize {
-        self.held.lock().expect("held lock").len()
-    }
-
-    fn commit_all(&self) {
-        let held: Vec<Listener> = std::mem::take(&mut *self.held.lock().expect("held lock"));
-        livecart_actors::journal::tell_listeners(held.clone(), held.iter().map(|_| Ok(())).collect());
-    }
-}
-
-impl Journal for HeldJournal {
-    fn append(&self, _fence: Fence, _entry: JournalEntry, listener: &Listener) -> Result<(), JournalError> {
-        self.held.lock().expect("held lock").push(listener.clone());
-        Ok(())
-    }
-}
-
-#[actix_rt::test]
-async fn a_retired_actor_answers_the_orders_it_has_in_flight_before_it_stops() {
-    let journal = Arc::new(HeldJournal::default());
-    let (inventory, room_id) = actor(journal.clone(), Arc::new(ManualClock::new(start())), Duration::zero());
-
-    let in_flight = inventory.send(Reserve::new(room_id, request()));
-    let in_flight = actix_rt::spawn(in_flight);
-    while journal.held() == 0 {
-        actix_rt::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    // The room moves on: the Directory retires the actor and lets go of its address. New work
-    // goes to the next incarnation; the order already decided waits for its commit.
-    inventory.do_send(livecart_actors::inventory::Retire);
-    let later = inventory.send(Reserve::new(room_id, request())).await.expect("mailbox");
-    assert_eq!(later, Err(ReserveFailed::Retiring));
-    drop(inventory);
-    actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
-
-    journal.commit_all();
-    let answer = in_flight.await.expect("the task ran");
-    assert!(
-        matches!(answer, Ok(Ok(Placed::New(_)))),
-        "the committed order is answered as placed, not dropped for a retry that would order twice: {answer:?}"
     );
 }

@@ -129,31 +129,28 @@ pub fn insert_new(conn: &mut DbConnection, batch: &[&Order]) -> QueryResult<Hash
         return Ok(HashSet::new());
     }
     let rows: Vec<NewOrder> = batch.iter().map(|o| NewOrder::from(*o)).collect();
+    // The same chunks on both backends; only the statement that skips a used key differs.
+    macro_rules! insert_chunks {
+        ($c:ident, |$chunk:ident| $insert:expr) => {
+            in_fixed_chunks!(rows.as_slice(), |$chunk| {
+                let insert = $insert;
+                if $chunk.iter().any(|row| row.idempotency_key.is_some()) {
+                    insert
+                        .returning(orders::id)
+                        .get_results::<String>($c)
+                        .and_then(|inserted| refused_rows($chunk, &inserted))
+                } else {
+                    insert.execute($c).and_then(|n| all_inserted($chunk.len(), n))
+                }
+            })
+        };
+    }
     let refused: Vec<Vec<String>> = match conn {
-        DbConnection::Sqlite(c) => in_fixed_chunks!(rows.as_slice(), |chunk| {
-            let insert = diesel::insert_or_ignore_into(orders::orders_orders).values(chunk);
-            if chunk.iter().any(|row| row.idempotency_key.is_some()) {
-                insert
-                    .returning(orders::id)
-                    .get_results::<String>(c)
-                    .and_then(|inserted| refused_rows(chunk, &inserted))
-            } else {
-                insert.execute(c).and_then(|n| all_inserted(chunk.len(), n))
-            }
-        }),
-        DbConnection::Pg(c) => in_fixed_chunks!(rows.as_slice(), |chunk| {
-            let insert = diesel::insert_into(orders::orders_orders)
-                .values(chunk)
-                .on_conflict_do_nothing();
-            if chunk.iter().any(|row| row.idempotency_key.is_some()) {
-                insert
-                    .returning(orders::id)
-                    .get_results::<String>(c)
-                    .and_then(|inserted| refused_rows(chunk, &inserted))
-            } else {
-                insert.execute(c).and_then(|n| all_inserted(chunk.len(), n))
-            }
-        }),
+        DbConnection::Sqlite(c) => insert_chunks!(c, |chunk| diesel::insert_or_ignore_into(orders::orders_orders)
+            .values(chunk)),
+        DbConnection::Pg(c) => insert_chunks!(c, |chunk| diesel::insert_into(orders::orders_orders)
+            .values(chunk)
+            .on_conflict_do_nothing()),
     }?;
     refused
         .iter()

@@ -29,6 +29,12 @@ export function serverNow() {
   return Date.now() + (skew ?? 0);
 }
 
+/** Whether a listing's sale has closed (its window ended, or the merchant closed it), by the
+ * server's clock. */
+export function saleClosed(listing, now = serverNow()) {
+  return Boolean(listing?.ends_at) && Date.parse(listing.ends_at) <= now;
+}
+
 /**
  * Calls the API. Resolves with the parsed body (null for 204); rejects with ApiError carrying
  * the contract's code, or code `network` when the server could not be reached.

@@ -3,7 +3,7 @@
 // coupon campaign. Live numbers come over the room's WebSocket; orders are read from
 // GET /v1/rooms/{id}/orders whenever stock moves, and every few seconds for payments.
 
-import { all, api, ApiError, el, money, parseMoney, serverNow } from './api.js';
+import { all, api, ApiError, el, money, parseMoney, saleClosed, serverNow } from './api.js';
 import { funnel, perListing, totals } from './dashboard.js';
 import { t } from './i18n.js';
 import { LiveRoom } from './live.js';
@@ -289,7 +289,7 @@ export class RoomView {
   closedNow() {
     const now = serverNow();
     return [...this.listings.values()]
-      .filter((listing) => listing.ends_at && Date.parse(listing.ends_at) <= now)
+      .filter((listing) => saleClosed(listing, now))
       .map((listing) => listing.id)
       .join();
   }
@@ -297,10 +297,12 @@ export class RoomView {
   renderListings() {
     const base = `/v1/rooms/${this.roomId}`;
     this.closedSeen = this.closedNow();
+    // Listings with an order: edit and delete are refused for them.
+    const ordered = new Set(this.orders.map((order) => order.listing_id));
     const items = [...this.listings.values()].map((listing) => {
       const pinned = listing.id === this.pinned;
-      const ordered = this.orders.some((order) => order.listing_id === listing.id);
-      const ended = listing.ends_at && Date.parse(listing.ends_at) <= serverNow();
+      const hasOrders = ordered.has(listing.id);
+      const ended = saleClosed(listing);
       const action = (key, onclick, extra = '') =>
         el('button', { type: 'button', class: `small ${extra}`.trim(), text: t(key), 'aria-label': `${t(key)}: ${listing.title}`, onclick });
       const amount = el('input', { type: 'number', min: '1', max: '100000000', value: '10', 'aria-label': t('console.restock_n'), class: 'amount' });
@@ -335,7 +337,7 @@ export class RoomView {
         }),
         // Edit and delete only before the first order (the server refuses them after, with
         // listing_has_orders); closing ends the sale at once and keeps its orders.
-        ordered ? '' : action('console.edit', () => this.editListing(listing), 'edit'),
+        hasOrders ? '' : action('console.edit', () => this.editListing(listing), 'edit'),
         ended
           ? ''
           : action('console.close', () =>
@@ -344,7 +346,7 @@ export class RoomView {
                 (updated) => this.listings.set(updated.id, updated),
               ),
             'close'),
-        ordered
+        hasOrders
           ? ''
           : action('console.delete', () => {
               if (!confirm(t('console.delete_confirm', { title: listing.title }))) return;

@@ -1,7 +1,7 @@
 // The viewer's room page (/r/{room_id}): join as a guest or log in, then the live room over the
 // WebSocket — player, chat, likes, the pinned listing with live stock, buying and paying.
 
-import { api, ApiError, clock, el, identity, money, serverNow } from './api.js';
+import { api, ApiError, clock, el, identity, money, saleClosed, serverNow } from './api.js';
 import { known, languageSwitch, onLanguage, t } from './i18n.js';
 import { LiveRoom } from './live.js';
 import { Player } from './player.js';
@@ -286,7 +286,7 @@ function renderTimers() {
   const now = serverNow();
   if (listing?.starts_at && Date.parse(listing.starts_at) > now) {
     countdown.textContent = t('listing.opens_in', { t: clock(Date.parse(listing.starts_at) - now) });
-  } else if (listing?.ends_at && Date.parse(listing.ends_at) <= now) {
+  } else if (saleClosed(listing, now)) {
     countdown.textContent = t('listing.closed');
   } else {
     countdown.textContent = '';
@@ -298,7 +298,7 @@ function renderTimers() {
 /** The Buy button: off while a buy is on its way, when sold out or the live ended, and once the
  * sale has closed, by the server's clock; so it is redrawn with the timers too. */
 function renderBuy(listing) {
-  const closed = Boolean(listing.ends_at) && Date.parse(listing.ends_at) <= serverNow();
+  const closed = saleClosed(listing);
   $('buy').textContent = closed ? t('listing.closed') : listing.stock_left > 0 ? t('buy') : t('outcome.sold_out');
   $('buy').disabled = closed || listing.stock_left <= 0 || state.status === 'ended' || state.buying;
 }
