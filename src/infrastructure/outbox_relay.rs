@@ -1,10 +1,17 @@
 //! The outbox relay: publishes committed events in commit order, at least once.
 //!
 //! It wakes when the journal commits (or every second, for events written elsewhere), publishes
-//! what is unpublished as one batch, and marks it only once the bus has taken it (for Redis: once
-//! Redis answered the XADDs). An event whose delivery fails stays unpublished and is tried again,
-//! with a growing pause while the bus is away; handlers dedupe by event id, so a repeat changes
-//! nothing. Orders never wait for the relay: the journal commits them with their outbox rows.
+//! the events after its position as one batch, and moves its position past them only once the
+//! bus has taken them (for Redis: once Redis answered the XADDs). A batch whose delivery fails is
+//! tried again, with a growing pause while the bus is away; handlers dedupe by event id, so a
+//! repeat changes nothing. Orders never wait for the relay: the journal commits them with their
+//! outbox rows.
+//!
+//! The position is kept in memory and saved at most every [`SAVE_EVERY`] (and whenever the relay
+//! has caught up), not per batch: during a sale a write per batch on its own connection was a
+//! commit of its own, and on SQLite it also made the journal's connection drop its page cache.
+//! After a crash the events published since the last save go out again, which at-least-once
+//! delivery allows.
 
 use super::backoff::Backoff;
 use super::event_bus::EventBus;
@@ -12,7 +19,7 @@ use super::repos::Storage;
 use livecart_actors::events::DomainEvent;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 const IDLE_POLL: Duration = Duration::from_secs(1);
@@ -20,6 +27,33 @@ const RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// The longest pause between attempts while the bus or the database is away: well inside the
 /// 10 s in which `/readyz` expects the loop to come round.
 const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
+/// The longest the relay publishes without saving its position: what a crash may deliver again.
+const SAVE_EVERY: Duration = Duration::from_millis(250);
+
+/// How far the relay has published, and how far that is saved.
+struct Position {
+    /// Every event up to this seq is published (0: as far as the saved position says).
+    published: i64,
+    saved: i64,
+    saved_at: Instant,
+}
+
+impl Position {
+    /// Saves the position when it moved and `due`; a failed save is tried again at the next
+    /// chance (meanwhile the relay goes on from its position in memory).
+    async fn save(&mut self, storage: &Storage, due: bool) {
+        if self.published == self.saved || !due {
+            return;
+        }
+        match storage.save_published(self.published).await {
+            Ok(()) => {
+                self.saved = self.published;
+                self.saved_at = Instant::now();
+            }
+            Err(err) => tracing::warn!(error = %err, relay.position = self.published, "could not save the outbox relay's position; will try again"),
+        }
+    }
+}
 
 /// The relay's sign of life for `/readyz`: when its loop last came round (unix millis).
 #[derive(Debug, Default)]
@@ -65,9 +99,14 @@ pub fn spawn(storage: Storage, bus: Arc<dyn EventBus>, committed: Arc<Notify>) -
 
 async fn relay(storage: Storage, bus: Arc<dyn EventBus>, committed: Arc<Notify>, health: Arc<RelayHealth>) {
     let mut backoff = Backoff::new(RETRY_PAUSE, MAX_RETRY_PAUSE);
+    let mut position = Position {
+        published: 0,
+        saved: 0,
+        saved_at: Instant::now(),
+    };
     loop {
         health.beat();
-        let outcome = relay_once(&storage, bus.as_ref()).await;
+        let outcome = relay_once(&storage, bus.as_ref(), &mut position.published).await;
         if outcome.is_ok() {
             let failures = backoff.succeed();
             if failures > 0 {
@@ -76,9 +115,13 @@ async fn relay(storage: Storage, bus: Arc<dyn EventBus>, committed: Arc<Notify>,
         }
         match outcome {
             Ok(0) => {
+                position.save(&storage, true).await;
                 let _ = tokio::time::timeout(IDLE_POLL, committed.notified()).await;
             }
-            Ok(_) => {}
+            Ok(_) => {
+                let due = position.saved_at.elapsed() >= SAVE_EVERY;
+                position.save(&storage, due).await;
+            }
             Err(err) => {
                 metrics::counter!("livecart_outbox_relay_failures_total").increment(1);
                 let pause = backoff.fail();
@@ -89,10 +132,10 @@ async fn relay(storage: Storage, bus: Arc<dyn EventBus>, committed: Arc<Notify>,
     }
 }
 
-/// Publishes one batch, in commit order, and marks it; returns how many events went out. A
-/// failed batch stays unpublished and is delivered again whole (handlers dedupe by event id).
-async fn relay_once(storage: &Storage, bus: &dyn EventBus) -> anyhow::Result<usize> {
-    let pending = storage.unpublished_events().await?;
+/// Publishes one batch, in commit order, and moves `published` past it; returns how many events
+/// went out. A failed batch is delivered again whole (handlers dedupe by event id).
+async fn relay_once(storage: &Storage, bus: &dyn EventBus, published: &mut i64) -> anyhow::Result<usize> {
+    let pending = storage.unpublished_events(*published).await?;
     let lag = pending
         .first()
         .map(|oldest| (chrono::Utc::now() - oldest.event.at).to_std().unwrap_or_default());
@@ -100,11 +143,11 @@ async fn relay_once(storage: &Storage, bus: &dyn EventBus) -> anyhow::Result<usi
     if pending.is_empty() {
         return Ok(0);
     }
-    let seqs: Vec<i64> = pending.iter().map(|p| p.seq).collect();
+    let last = pending.last().map_or(*published, |p| p.seq);
     let events: Arc<[DomainEvent]> = pending.into_iter().map(|p| p.event).collect();
+    let count = events.len();
     bus.publish(events).await?;
-    let count = seqs.len();
-    storage.mark_published(seqs).await?;
+    *published = last;
     metrics::counter!("livecart_outbox_published_total").increment(count as u64);
     Ok(count)
 }

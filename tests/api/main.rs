@@ -25,6 +25,7 @@ mod load_tool;
 mod logs;
 mod merchant_views;
 mod operations;
+mod outbox_order;
 mod ownership;
 mod passivation;
 mod process;

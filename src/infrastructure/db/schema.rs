@@ -98,7 +98,13 @@ diesel::table! {
         kind -> Text,
         payload -> Text,
         created_at -> BigInt,
-        published_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    outbox_cursor (id) {
+        id -> Integer,
+        published_seq -> BigInt,
     }
 }
 

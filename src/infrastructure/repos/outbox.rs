@@ -1,7 +1,9 @@
-//! `outbox_events`: events committed with the change they report, published later by the relay.
+//! `outbox_events`: events committed with the change they report, published later by the relay,
+//! which keeps its position in `outbox_cursor`.
 
 use super::Storage;
 use crate::in_fixed_chunks;
+use crate::infrastructure::db::schema::outbox_cursor::dsl as cursor;
 use crate::infrastructure::db::schema::outbox_events::dsl as outbox;
 use crate::infrastructure::db::{time, with_conn, with_write_conn, DbConnection, StorageError, StorageResult};
 use diesel::prelude::*;
@@ -9,13 +11,11 @@ use livecart_actors::events::DomainEvent;
 
 #[derive(Insertable)]
 #[diesel(table_name = crate::infrastructure::db::schema::outbox_events)]
-#[diesel(treat_none_as_default_value = false)]
 struct NewEvent {
     id: String,
     kind: &'static str,
     payload: String,
     created_at: i64,
-    published_at: Option<i64>,
 }
 
 /// An event waiting for the relay, in commit order.
@@ -25,7 +25,18 @@ pub struct PendingEvent {
     pub event: DomainEvent,
 }
 
+/// The key of the advisory lock every PostgreSQL transaction that appends events holds until it
+/// commits ("outbox" in ASCII).
+const OUTBOX_LOCK: i64 = 0x6f75_7462_6f78;
+
 /// Adds events inside the caller's transaction, so they commit or vanish with its change.
+///
+/// The relay reads events by position (`seq` above the last it published), so seq order must be
+/// commit order. On SQLite it is: one transaction writes at a time. On PostgreSQL a sequence
+/// number is taken at insert, and two transactions could commit out of that order; so the
+/// transaction first takes the outbox's advisory lock, which it holds until it ends, and
+/// appenders commit one after the other. Only the journal (once per batch) and room status
+/// changes append, so the lock is rarely waited for.
 pub fn append(conn: &mut DbConnection, events: &[&DomainEvent]) -> QueryResult<()> {
     if events.is_empty() {
         return Ok(());
@@ -38,7 +49,6 @@ pub fn append(conn: &mut DbConnection, events: &[&DomainEvent]) -> QueryResult<(
             // unwrap: a DomainEvent is plain data (ids, numbers, strings) and always serializes.
             payload: serde_json::to_string(e).unwrap(),
             created_at: time::to_millis(e.at),
-            published_at: None,
         })
         .collect();
     // On SQLite `OR IGNORE`: a plain multi-row insert may abort on its NOT NULL columns, so
@@ -51,9 +61,14 @@ pub fn append(conn: &mut DbConnection, events: &[&DomainEvent]) -> QueryResult<(
                 .values(chunk)
                 .execute(c)
         }),
-        DbConnection::Pg(c) => in_fixed_chunks!(rows.as_slice(), |chunk| {
-            diesel::insert_into(outbox::outbox_events).values(chunk).execute(c)
-        }),
+        DbConnection::Pg(c) => {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(OUTBOX_LOCK)
+                .execute(c)?;
+            in_fixed_chunks!(rows.as_slice(), |chunk| {
+                diesel::insert_into(outbox::outbox_events).values(chunk).execute(c)
+            })
+        }
     }?;
     let inserted: usize = inserted.iter().sum();
     if inserted != rows.len() {
@@ -64,12 +79,16 @@ pub fn append(conn: &mut DbConnection, events: &[&DomainEvent]) -> QueryResult<(
 }
 
 impl Storage {
-    /// The oldest unpublished events, up to [`UNPUBLISHED_BATCH`], in commit order.
-    pub async fn unpublished_events(&self) -> StorageResult<Vec<PendingEvent>> {
+    /// The oldest events after `after` and after the saved position, up to
+    /// [`UNPUBLISHED_BATCH`], in commit order. `after` is the relay's own position, which runs
+    /// ahead of the saved one between saves; the saved one may run ahead of it when another
+    /// node's relay published further.
+    pub async fn unpublished_events(&self, after: i64) -> StorageResult<Vec<PendingEvent>> {
         with_conn(&self.pool, move |conn| {
+            let read = Unpublished { after };
             let rows: Vec<(i64, String)> = match &mut **conn {
-                DbConnection::Sqlite(c) => Unpublished.load(c)?,
-                DbConnection::Pg(c) => Unpublished.load(c)?,
+                DbConnection::Sqlite(c) => read.load(c)?,
+                DbConnection::Pg(c) => read.load(c)?,
             };
             rows.into_iter()
                 .map(|(seq, payload)| {
@@ -82,107 +101,62 @@ impl Storage {
         .await
     }
 
-    /// Marks these events published: one `seq BETWEEN first AND last` per run of consecutive
-    /// sequence numbers. A run holds every seq from its first to its last, and sequence numbers
-    /// are unique, so the range names exactly the rows read and no other (not even one committed
-    /// since with a seq in a gap: gaps end runs). The relay reads in seq order, so a batch is
-    /// usually one run (a PostgreSQL sequence leaves gaps where a transaction rolled back). Runs
-    /// are marked one statement each, with no transaction around them: a batch left partly
-    /// marked is delivered again in part, which at-least-once delivery allows.
-    pub async fn mark_published(&self, seqs: Vec<i64>) -> StorageResult<()> {
-        if seqs.is_empty() {
-            return Ok(());
-        }
-        let now = time::to_millis(chrono::Utc::now());
+    /// Saves the relay's position: every event up to `seq` has been published. It never moves
+    /// back (another node's relay may have saved a later one).
+    pub async fn save_published(&self, seq: i64) -> StorageResult<()> {
         with_write_conn(&self.pool, &self.writers, move |conn| {
-            Ok(mark_published(conn, seqs, now)?)
+            save_published(conn, seq)?;
+            Ok(())
         })
         .await
     }
 }
 
-/// [`Storage::mark_published`] on a connection.
-fn mark_published(conn: &mut DbConnection, seqs: Vec<i64>, now: i64) -> QueryResult<()> {
-    for (first, last) in consecutive_runs(seqs) {
-        let mark = MarkRange { now, first, last };
-        match conn {
-            DbConnection::Sqlite(c) => mark.execute(c)?,
-            DbConnection::Pg(c) => mark.execute(c)?,
-        };
-    }
-    Ok(())
+/// [`Storage::save_published`] on a connection.
+fn save_published(conn: &mut DbConnection, seq: i64) -> QueryResult<usize> {
+    diesel::update(cursor::outbox_cursor.filter(cursor::id.eq(1).and(cursor::published_seq.lt(seq))))
+        .set(cursor::published_seq.eq(seq))
+        .execute(conn)
 }
-
-/// `UPDATE outbox_events SET published_at = $1 WHERE seq BETWEEN $2 AND $3`, written out because
-/// diesel never caches the statement of its own `update(…)` (a changeset may leave columns out),
-/// so the relay prepared it, parsed and planned, on every batch; this one has a static query id
-/// and is prepared once per connection.
-#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
-struct MarkRange {
-    now: i64,
-    first: i64,
-    last: i64,
-}
-
-impl<DB> diesel::query_builder::QueryFragment<DB> for MarkRange
-where
-    DB: diesel::backend::Backend,
-    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
-{
-    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql("UPDATE outbox_events SET published_at = ");
-        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.now)?;
-        out.push_sql(" WHERE seq BETWEEN ");
-        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.first)?;
-        out.push_sql(" AND ");
-        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.last)?;
-        Ok(())
-    }
-}
-
-impl<Conn> RunQueryDsl<Conn> for MarkRange {}
 
 /// How many events the relay reads at a time: large, because on SQLite each batch's writes wait
 /// for the journal's turn, so fewer, bigger batches keep the relay level with a flash sale.
 pub const UNPUBLISHED_BATCH: usize = 2_000;
 
-/// `SELECT seq, payload FROM outbox_events WHERE published_at IS NULL ORDER BY seq LIMIT 2000`,
-/// with its limit written into the SQL. diesel binds a `.limit(n)` as a parameter, and SQLite
-/// (3.47 on) reads a bound LIMIT while planning, so it marks the statement to be prepared again
-/// whenever that parameter is bound: diesel binds on every execution, so the relay's cached read
-/// was parsed and planned anew on every batch (`sqlite3Reprepare` in a flash sale's profile).
+/// `SELECT seq, payload FROM outbox_events WHERE seq > $1 AND seq > (the saved position) ORDER BY
+/// seq LIMIT 2000`, with its limit written into the SQL. diesel binds a `.limit(n)` as a
+/// parameter, and SQLite (3.47 on) reads a bound LIMIT while planning, so it marks the statement
+/// to be prepared again whenever that parameter is bound: diesel binds on every execution, so
+/// the relay's cached read was parsed and planned anew on every batch (`sqlite3Reprepare` in a
+/// flash sale's profile).
 #[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
-struct Unpublished;
+struct Unpublished {
+    after: i64,
+}
 
-const UNPUBLISHED_SQL: &str =
-    "SELECT seq, payload FROM outbox_events WHERE published_at IS NULL ORDER BY seq LIMIT 2000";
+const UNPUBLISHED_SQL: [&str; 2] = [
+    "SELECT seq, payload FROM outbox_events WHERE seq > ",
+    " AND seq > (SELECT published_seq FROM outbox_cursor WHERE id = 1) ORDER BY seq LIMIT 2000",
+];
 
 impl diesel::query_builder::Query for Unpublished {
     type SqlType = (diesel::sql_types::BigInt, diesel::sql_types::Text);
 }
 
-impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for Unpublished {
+impl<DB> diesel::query_builder::QueryFragment<DB> for Unpublished
+where
+    DB: diesel::backend::Backend,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+{
     fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql(UNPUBLISHED_SQL);
+        out.push_sql(UNPUBLISHED_SQL[0]);
+        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.after)?;
+        out.push_sql(UNPUBLISHED_SQL[1]);
         Ok(())
     }
 }
 
 impl<Conn> RunQueryDsl<Conn> for Unpublished {}
-
-/// The runs of consecutive numbers in `seqs`, as (first, last), in ascending order.
-fn consecutive_runs(mut seqs: Vec<i64>) -> Vec<(i64, i64)> {
-    seqs.sort_unstable();
-    seqs.dedup();
-    let mut runs: Vec<(i64, i64)> = Vec::new();
-    for seq in seqs {
-        match runs.last_mut() {
-            Some((_, last)) if last.checked_add(1) == Some(seq) => *last = seq,
-            _ => runs.push((seq, seq)),
-        }
-    }
-    runs
-}
 
 #[cfg(test)]
 mod tests {
@@ -192,59 +166,53 @@ mod tests {
     use livecart_actors::events::EventPayload;
     use livecart_actors::ids::new_id;
 
-    #[test]
-    fn marks_exactly_the_events_it_was_given_not_those_in_their_gaps() {
+    fn migrated() -> DbConnection {
         let mut conn = DbConnection::Sqlite(SqliteConnection::establish(":memory:").expect("an in-memory database"));
         migrate::run_pending(&mut conn).expect("migrated");
-        let events: Vec<DomainEvent> = (0..6)
+        conn
+    }
+
+    fn append_started(conn: &mut DbConnection, n: usize) -> Vec<i64> {
+        let events: Vec<DomainEvent> = (0..n)
             .map(|_| DomainEvent::new(chrono::Utc::now(), EventPayload::LiveStarted { room_id: new_id() }))
             .collect();
-        append(&mut conn, &events.iter().collect::<Vec<_>>()).expect("appended");
-        let seqs: Vec<i64> = outbox::outbox_events
+        append(conn, &events.iter().collect::<Vec<_>>()).expect("appended");
+        outbox::outbox_events
             .order(outbox::seq.asc())
             .select(outbox::seq)
-            .load(&mut conn)
-            .expect("seqs");
-        // As if the relay read the 1st, 2nd, 4th and 5th (the others committed after its read).
-        let read = vec![seqs[0], seqs[1], seqs[3], seqs[4]];
-        mark_published(&mut conn, read, 42).expect("marked");
-        let unpublished: Vec<i64> = outbox::outbox_events
-            .filter(outbox::published_at.is_null())
-            .order(outbox::seq.asc())
-            .select(outbox::seq)
-            .load(&mut conn)
-            .expect("unpublished");
-        assert_eq!(unpublished, vec![seqs[2], seqs[5]]);
-        mark_published(&mut conn, vec![], 43).expect("nothing to mark");
+            .load(conn)
+            .expect("seqs")
+    }
+
+    fn read_after(conn: &mut DbConnection, after: i64) -> Vec<i64> {
+        let DbConnection::Sqlite(c) = conn else {
+            unreachable!("an SQLite connection")
+        };
+        let read: Vec<(i64, String)> = Unpublished { after }.load(c).expect("read");
+        read.into_iter().map(|(seq, _)| seq).collect()
+    }
+
+    #[test]
+    fn the_relay_reads_after_its_own_position_and_after_the_saved_one() {
+        let mut conn = migrated();
+        let seqs = append_started(&mut conn, 6);
+        assert_eq!(read_after(&mut conn, 0), seqs, "nothing published yet: every event, in order");
+        assert_eq!(read_after(&mut conn, seqs[3]), seqs[4..], "after the relay's own position");
+        assert_eq!(save_published(&mut conn, seqs[2]).expect("saved"), 1);
+        assert_eq!(read_after(&mut conn, 0), seqs[3..], "after the saved position (another relay's)");
+        assert_eq!(read_after(&mut conn, seqs[4]), seqs[5..], "after whichever is later");
+        assert_eq!(save_published(&mut conn, seqs[1]).expect("saved"), 0, "a position never moves back");
+        assert_eq!(read_after(&mut conn, 0), seqs[3..]);
+        assert_eq!(save_published(&mut conn, seqs[5]).expect("saved"), 1);
+        assert!(read_after(&mut conn, 0).is_empty(), "everything published");
     }
 
     #[test]
     fn the_relay_read_limits_to_its_batch() {
-        assert!(UNPUBLISHED_SQL.ends_with(&format!(" LIMIT {UNPUBLISHED_BATCH}")));
-        let mut conn = DbConnection::Sqlite(SqliteConnection::establish(":memory:").expect("an in-memory database"));
-        migrate::run_pending(&mut conn).expect("migrated");
-        let events: Vec<DomainEvent> = (0..UNPUBLISHED_BATCH + 3)
-            .map(|_| DomainEvent::new(chrono::Utc::now(), EventPayload::LiveStarted { room_id: new_id() }))
-            .collect();
-        append(&mut conn, &events.iter().collect::<Vec<_>>()).expect("appended");
-        let DbConnection::Sqlite(c) = &mut conn else {
-            unreachable!("an SQLite connection")
-        };
-        let read: Vec<(i64, String)> = Unpublished.load(c).expect("read");
-        assert_eq!(read.len(), UNPUBLISHED_BATCH);
-        assert!(read.windows(2).all(|w| w[0].0 < w[1].0), "in commit order");
-    }
-
-    #[test]
-    fn runs_cover_exactly_the_given_seqs() {
-        assert_eq!(consecutive_runs(vec![]), vec![]);
-        assert_eq!(consecutive_runs(vec![7]), vec![(7, 7)]);
-        assert_eq!(consecutive_runs(vec![1, 2, 3, 4]), vec![(1, 4)]);
-        assert_eq!(consecutive_runs(vec![1, 2, 4, 5, 9]), vec![(1, 2), (4, 5), (9, 9)]);
-        assert_eq!(consecutive_runs(vec![5, 3, 4, 4, 1]), vec![(1, 1), (3, 5)]);
-        assert_eq!(
-            consecutive_runs(vec![i64::MAX - 1, i64::MAX]),
-            vec![(i64::MAX - 1, i64::MAX)]
-        );
+        assert!(UNPUBLISHED_SQL[1].ends_with(&format!(" LIMIT {UNPUBLISHED_BATCH}")));
+        let mut conn = migrated();
+        let seqs = append_started(&mut conn, UNPUBLISHED_BATCH + 3);
+        let read = read_after(&mut conn, 0);
+        assert_eq!(read, seqs[..UNPUBLISHED_BATCH], "the oldest batch, in commit order");
     }
 }
