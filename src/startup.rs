@@ -18,6 +18,7 @@ use crate::infrastructure::event_bus::{EventBus, InProcessBus};
 use crate::infrastructure::journal::{JournalSettings, SqlJournal};
 use crate::infrastructure::leases::SqlLeases;
 use crate::infrastructure::probes::RedisPing;
+use crate::infrastructure::repos::outbox::RelayPosition;
 use crate::infrastructure::repos::Storage;
 use crate::infrastructure::room_store::SqlRoomStore;
 use crate::infrastructure::snapshots::{RedisSnapshots, SqlSnapshots};
@@ -54,6 +55,8 @@ pub struct Application {
     services: Services,
     /// The SQL store behind the services' ports, for tests and tools that read it directly.
     storage: Storage,
+    /// How far the outbox relay has published: saved once more when the app stops.
+    relay_position: Arc<RelayPosition>,
     /// SQLite only: this process's hold on the database file, let go when the app stops.
     file_lock: Option<FileLock>,
 }
@@ -101,8 +104,14 @@ impl Application {
             queue_capacity: settings.orders.journal_queue,
             commit_timeout: Duration::from_millis(settings.orders.commit_timeout_ms),
         };
-        let journal = SqlJournal::start(connector.clone(), journal_settings, committed.clone())
-            .context("cannot start the journal")?;
+        let relay_position = Arc::new(RelayPosition::default());
+        let journal = SqlJournal::start(
+            connector.clone(),
+            journal_settings,
+            committed.clone(),
+            relay_position.clone(),
+        )
+        .context("cannot start the journal")?;
         let journal_health = journal.health();
         // The relay and its consumers write derived data that is redone if lost: their own
         // connections, with commits that do not wait for the disk.
@@ -129,7 +138,7 @@ impl Application {
                 Arc::new(RedisStreamBus::new(pool.clone(), stream))
             }
         };
-        let relay_health = outbox_relay::spawn(relay_storage.clone(), bus, committed);
+        let relay_health = outbox_relay::spawn(relay_storage.clone(), bus, committed, relay_position.clone());
         let lease_ttl = Duration::from_millis(settings.ownership.lease_ttl_ms.max(300));
         let leases = SqlLeases::new(connector.clone(), node.clone(), lease_ttl);
         tracing::info!(node.id = %node, lease.ttl_ms = lease_ttl.as_millis() as u64, "node identity for room leases");
@@ -240,6 +249,7 @@ impl Application {
             server,
             services,
             storage,
+            relay_position,
             file_lock,
         })
     }
@@ -271,6 +281,7 @@ impl Application {
         let served = self.server.await;
         signalled.abort();
         self.services.directory.release_all().await;
+        outbox_relay::save_on_stop(&self.storage, &self.relay_position).await;
         drop(self.file_lock);
         served
     }

@@ -7,14 +7,14 @@
 //! repeat changes nothing. Orders never wait for the relay: the journal commits them with their
 //! outbox rows.
 //!
-//! The position is kept in memory and saved at most every [`SAVE_EVERY`] (and whenever the relay
-//! has caught up), not per batch: during a sale a write per batch on its own connection was a
-//! commit of its own, and on SQLite it also made the journal's connection drop its page cache.
-//! After a crash the events published since the last save go out again, which at-least-once
-//! delivery allows.
+//! The position ([`RelayPosition`]) is saved by the journal, in its next batch, and by the relay
+//! itself only when the journal has left it unsaved for [`SAVE_WITHIN`]: see
+//! `RelayPosition` for why. After a crash the events published since the last save go out
+//! again, which at-least-once delivery allows.
 
 use super::backoff::Backoff;
 use super::event_bus::EventBus;
+use super::repos::outbox::RelayPosition;
 use super::repos::Storage;
 use livecart_actors::events::DomainEvent;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -27,30 +27,28 @@ const RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// The longest pause between attempts while the bus or the database is away: well inside the
 /// 10 s in which `/readyz` expects the loop to come round.
 const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
-/// The longest the relay publishes without saving its position: what a crash may deliver again.
-const SAVE_EVERY: Duration = Duration::from_millis(250);
+/// How long the relay lets its position go unsaved before it saves it itself: normally the
+/// journal saves it in its next batch, but when no orders come (the relay caught up, or catching
+/// up after a restart) it needs its own: a quiet relay has saved what it published within this
+/// plus [`IDLE_POLL`].
+const SAVE_WITHIN: Duration = Duration::from_secs(1);
 
-/// How far the relay has published, and how far that is saved.
-struct Position {
-    /// Every event up to this seq is published (0: as far as the saved position says).
-    published: i64,
-    saved: i64,
-    saved_at: Instant,
+/// Saves what the relay has published, when the app stops: a clean stop leaves nothing to deliver
+/// again (what the relay publishes after this is, on the next start).
+pub async fn save_on_stop(storage: &Storage, position: &RelayPosition) {
+    save_position(storage, position, true).await;
 }
 
-impl Position {
-    /// Saves the position when it moved and `due`; a failed save is tried again at the next
-    /// chance (meanwhile the relay goes on from its position in memory).
-    async fn save(&mut self, storage: &Storage, due: bool) {
-        if self.published == self.saved || !due {
-            return;
-        }
-        match storage.save_published(self.published).await {
-            Ok(()) => {
-                self.saved = self.published;
-                self.saved_at = Instant::now();
-            }
-            Err(err) => tracing::warn!(error = %err, relay.position = self.published, "could not save the outbox relay's position; will try again"),
+/// Saves the relay's position itself when it moved and `due`; a failed save is tried again at
+/// the next chance (meanwhile the relay goes on from its position in memory).
+async fn save_position(storage: &Storage, position: &RelayPosition, due: bool) {
+    let Some(seq) = position.unsaved().filter(|_| due) else {
+        return;
+    };
+    match storage.save_published(seq).await {
+        Ok(()) => position.saved(seq),
+        Err(err) => {
+            tracing::warn!(error = %err, relay.position = seq, "could not save the outbox relay's position; will try again")
         }
     }
 }
@@ -76,13 +74,24 @@ impl RelayHealth {
 
 /// Runs the relay, and runs it again if it ever panics: events must not stop flowing because of
 /// one bad batch (what was not marked published is delivered again; handlers dedupe).
-pub fn spawn(storage: Storage, bus: Arc<dyn EventBus>, committed: Arc<Notify>) -> Arc<RelayHealth> {
+pub fn spawn(
+    storage: Storage,
+    bus: Arc<dyn EventBus>,
+    committed: Arc<Notify>,
+    position: Arc<RelayPosition>,
+) -> Arc<RelayHealth> {
     let health = Arc::new(RelayHealth::default());
     health.beat();
     let watched = health.clone();
     tokio::spawn(async move {
         loop {
-            let run = tokio::spawn(relay(storage.clone(), bus.clone(), committed.clone(), watched.clone()));
+            let run = tokio::spawn(relay(
+                storage.clone(),
+                bus.clone(),
+                committed.clone(),
+                position.clone(),
+                watched.clone(),
+            ));
             match run.await {
                 Err(err) if err.is_panic() => {
                     tracing::error!(error = %err, "the outbox relay panicked; restarting it");
@@ -97,31 +106,41 @@ pub fn spawn(storage: Storage, bus: Arc<dyn EventBus>, committed: Arc<Notify>) -
     health
 }
 
-async fn relay(storage: Storage, bus: Arc<dyn EventBus>, committed: Arc<Notify>, health: Arc<RelayHealth>) {
+async fn relay(
+    storage: Storage,
+    bus: Arc<dyn EventBus>,
+    committed: Arc<Notify>,
+    position: Arc<RelayPosition>,
+    health: Arc<RelayHealth>,
+) {
     let mut backoff = Backoff::new(RETRY_PAUSE, MAX_RETRY_PAUSE);
-    let mut position = Position {
-        published: 0,
-        saved: 0,
-        saved_at: Instant::now(),
-    };
+    // Where this run starts: after what it published before a restart, else after the saved
+    // position (the read takes the later of the two).
+    let mut published = position.published();
+    // When the saved position last moved (whoever saved it).
+    let (mut last_saved, mut saved_moved) = (position.last_saved(), Instant::now());
     loop {
         health.beat();
-        let outcome = relay_once(&storage, bus.as_ref(), &mut position.published).await;
+        let outcome = relay_once(&storage, bus.as_ref(), &mut published).await;
+        position.publish(published);
+        if position.last_saved() != last_saved {
+            (last_saved, saved_moved) = (position.last_saved(), Instant::now());
+        }
         if outcome.is_ok() {
             let failures = backoff.succeed();
             if failures > 0 {
                 tracing::info!(relay.failures = failures, "outbox relay publishing again");
             }
         }
+        // Caught up or not, the journal saves the position with its next batch; the relay saves
+        // it itself only once the journal has left it unsaved for a while (no orders coming).
+        let due = saved_moved.elapsed() >= SAVE_WITHIN;
         match outcome {
             Ok(0) => {
-                position.save(&storage, true).await;
+                save_position(&storage, &position, due).await;
                 let _ = tokio::time::timeout(IDLE_POLL, committed.notified()).await;
             }
-            Ok(_) => {
-                let due = position.saved_at.elapsed() >= SAVE_EVERY;
-                position.save(&storage, due).await;
-            }
+            Ok(_) => save_position(&storage, &position, due).await,
             Err(err) => {
                 metrics::counter!("livecart_outbox_relay_failures_total").increment(1);
                 let pause = backoff.fail();

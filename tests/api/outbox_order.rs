@@ -38,7 +38,9 @@ fn an_append_waits_for_the_open_transaction_that_appended_before_it_on_postgres(
             })
             .expect("the first transaction commits");
     });
-    appended.recv_timeout(Duration::from_secs(10)).expect("the first append");
+    appended
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the first append");
 
     let (done_tx, done) = mpsc::channel();
     let later_id = later.id;
@@ -56,7 +58,8 @@ fn an_append_waits_for_the_open_transaction_that_appended_before_it_on_postgres(
     );
     go_tx.send(()).expect("the holder waits");
     holder.join().expect("the holder");
-    done.recv_timeout(Duration::from_secs(10)).expect("the rival commits once the holder has");
+    done.recv_timeout(Duration::from_secs(10))
+        .expect("the rival commits once the holder has");
     rival.join().expect("the rival");
 
     let last = format!("SELECT seq AS n FROM outbox_events WHERE id = '{later_id}'");

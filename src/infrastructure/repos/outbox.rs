@@ -8,6 +8,7 @@ use crate::infrastructure::db::schema::outbox_events::dsl as outbox;
 use crate::infrastructure::db::{time, with_conn, with_write_conn, DbConnection, StorageError, StorageResult};
 use diesel::prelude::*;
 use livecart_actors::events::DomainEvent;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 #[derive(Insertable)]
 #[diesel(table_name = crate::infrastructure::db::schema::outbox_events)]
@@ -76,6 +77,61 @@ pub fn append(conn: &mut DbConnection, events: &[&DomainEvent]) -> QueryResult<(
         return Err(diesel::result::Error::QueryBuilderError(why.into()));
     }
     Ok(())
+}
+
+/// How far the relay has published, and how far that is saved in `outbox_cursor`; shared by the
+/// relay, which publishes, and the journal, which saves the position in its next batch.
+///
+/// During a sale the journal commits dozens of times a second and the relay follows each
+/// commit. Saving the position in a transaction of its own was a commit on another connection,
+/// and on SQLite any commit by another connection makes the journal's connection drop its whole
+/// page cache and read its pages back (the buyers' key index is touched at a random page per
+/// order). Written by the journal it costs one row in a batch that commits anyway. The relay
+/// saves it itself only while the journal is quiet.
+#[derive(Debug, Default)]
+pub struct RelayPosition {
+    published: AtomicI64,
+    saved: AtomicI64,
+}
+
+impl RelayPosition {
+    /// Every event up to `seq` is published (by the relay, once the bus took them).
+    pub fn publish(&self, seq: i64) {
+        self.published.fetch_max(seq, Ordering::Release);
+    }
+
+    /// Every event up to this seq is published (0: none by this process yet).
+    pub fn published(&self) -> i64 {
+        self.published.load(Ordering::Acquire)
+    }
+
+    /// The position last saved by this process.
+    pub fn last_saved(&self) -> i64 {
+        self.saved.load(Ordering::Acquire)
+    }
+
+    /// The position to save, if it moved since it was last saved.
+    pub fn unsaved(&self) -> Option<i64> {
+        let published = self.published.load(Ordering::Acquire);
+        (published > self.saved.load(Ordering::Acquire)).then_some(published)
+    }
+
+    /// `seq` is saved (its transaction committed).
+    pub fn saved(&self, seq: i64) {
+        self.saved.fetch_max(seq, Ordering::Release);
+    }
+}
+
+/// Saves `position` inside the caller's transaction when it moved; returns what to mark saved
+/// once that transaction has committed.
+pub fn save_position(conn: &mut DbConnection, position: &RelayPosition) -> QueryResult<Option<i64>> {
+    match position.unsaved() {
+        Some(seq) => {
+            save_published(conn, seq)?;
+            Ok(Some(seq))
+        }
+        None => Ok(None),
+    }
 }
 
 impl Storage {
@@ -196,15 +252,48 @@ mod tests {
     fn the_relay_reads_after_its_own_position_and_after_the_saved_one() {
         let mut conn = migrated();
         let seqs = append_started(&mut conn, 6);
-        assert_eq!(read_after(&mut conn, 0), seqs, "nothing published yet: every event, in order");
-        assert_eq!(read_after(&mut conn, seqs[3]), seqs[4..], "after the relay's own position");
+        assert_eq!(
+            read_after(&mut conn, 0),
+            seqs,
+            "nothing published yet: every event, in order"
+        );
+        assert_eq!(
+            read_after(&mut conn, seqs[3]),
+            seqs[4..],
+            "after the relay's own position"
+        );
         assert_eq!(save_published(&mut conn, seqs[2]).expect("saved"), 1);
-        assert_eq!(read_after(&mut conn, 0), seqs[3..], "after the saved position (another relay's)");
+        assert_eq!(
+            read_after(&mut conn, 0),
+            seqs[3..],
+            "after the saved position (another relay's)"
+        );
         assert_eq!(read_after(&mut conn, seqs[4]), seqs[5..], "after whichever is later");
-        assert_eq!(save_published(&mut conn, seqs[1]).expect("saved"), 0, "a position never moves back");
+        assert_eq!(
+            save_published(&mut conn, seqs[1]).expect("saved"),
+            0,
+            "a position never moves back"
+        );
         assert_eq!(read_after(&mut conn, 0), seqs[3..]);
         assert_eq!(save_published(&mut conn, seqs[5]).expect("saved"), 1);
         assert!(read_after(&mut conn, 0).is_empty(), "everything published");
+    }
+
+    #[test]
+    fn a_published_position_is_saved_in_a_transaction_once_and_never_moves_back() {
+        let mut conn = migrated();
+        let seqs = append_started(&mut conn, 4);
+        let position = RelayPosition::default();
+        assert_eq!(save_position(&mut conn, &position).expect("nothing to save"), None);
+        position.publish(seqs[2]);
+        let saved = conn.transaction(|conn| save_position(conn, &position)).expect("saved");
+        assert_eq!(saved, Some(seqs[2]));
+        position.saved(seqs[2]);
+        assert_eq!(read_after(&mut conn, 0), seqs[3..], "the saved position holds");
+        assert_eq!(save_position(&mut conn, &position).expect("saved"), None, "saved once");
+        position.publish(seqs[1]);
+        assert_eq!(position.published(), seqs[2], "a position never moves back");
+        assert_eq!(position.unsaved(), None);
     }
 
     #[test]
