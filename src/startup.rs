@@ -12,6 +12,7 @@ use crate::gateway::limits::Limits;
 use crate::gateway::shared_app::SharedApp;
 use crate::gateway::ws::upgrade::AllowedOrigins;
 use crate::gateway::{self, auth::TokenKeys, input};
+use crate::infrastructure::db::checkpointer::Checkpointer;
 use crate::infrastructure::db::file_lock::FileLock;
 use crate::infrastructure::db::{build_pool, migrate, Backend, Connector};
 use crate::infrastructure::event_bus::{EventBus, InProcessBus};
@@ -57,6 +58,8 @@ pub struct Application {
     storage: Storage,
     /// How far the outbox relay has published: saved once more when the app stops.
     relay_position: Arc<RelayPosition>,
+    /// SQLite only: copies the log into the database file; stops with the app.
+    _checkpointer: Option<Checkpointer>,
     /// SQLite only: this process's hold on the database file, let go when the app stops.
     file_lock: Option<FileLock>,
 }
@@ -104,6 +107,7 @@ impl Application {
             queue_capacity: settings.orders.journal_queue,
             commit_timeout: Duration::from_millis(settings.orders.commit_timeout_ms),
         };
+        let checkpointer = Checkpointer::start(&connector).context("cannot start the SQLite checkpointer")?;
         let relay_position = Arc::new(RelayPosition::default());
         let journal = SqlJournal::start(
             connector.clone(),
@@ -250,6 +254,7 @@ impl Application {
             services,
             storage,
             relay_position,
+            _checkpointer: checkpointer,
             file_lock,
         })
     }
@@ -282,6 +287,7 @@ impl Application {
         signalled.abort();
         self.services.directory.release_all().await;
         outbox_relay::save_on_stop(&self.storage, &self.relay_position).await;
+        drop(self._checkpointer);
         drop(self.file_lock);
         served
     }

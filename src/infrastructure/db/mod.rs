@@ -1,5 +1,6 @@
 //! SQL storage through diesel: SQLite embedded by default, PostgreSQL in production.
 
+pub mod checkpointer;
 pub mod connection;
 pub mod create_database;
 pub mod file_lock;
