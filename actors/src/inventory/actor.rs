@@ -226,18 +226,19 @@ pub struct InventoryActor {
     saved_generation: u64,
     /// A snapshot write is on its way: the next waits for it.
     saving: bool,
-    /// When the last snapshot was taken, and what taking it cost this thread (copying the
-    /// holdings and encoding them grow with the listing's orders).
+    /// When the last snapshot was taken, and what taking it cost, from the copy of the holdings
+    /// to the write (both grow with the listing's orders).
     last_snapshot: Option<(Instant, Duration)>,
 }
 
 /// At most one snapshot write per listing per this interval, and only when its position moved.
 const SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
 
-/// A snapshot costs the actor's thread time that grows with the listing's orders (a hot listing
-/// of 400,000 orders took about a quarter of a second, every second, and the room actors sharing
-/// its thread stalled with it: fan-out's p99 went over 200 ms). So the next one waits at least
-/// this many times what the last one cost: snapshots take at most 1/40 of the thread.
+/// A snapshot costs time that grows with the listing's orders (a hot listing of 400,000 orders
+/// took about a quarter of a second, every second, and the room actors sharing its thread
+/// stalled with it: fan-out's p99 went over 200 ms). The store encodes it off the actor's
+/// thread, and the next one waits at least this many times what the last one cost in all: a
+/// hot listing's snapshots take at most about 1/40 of a core.
 const SNAPSHOT_COST_FACTOR: u32 = 40;
 
 /// Whether a snapshot is due, given when the last one was taken and what it cost.
@@ -356,11 +357,12 @@ impl InventoryActor {
         };
         let position = snapshot.position;
         self.saving = true;
-        // The store encodes the snapshot before it returns: its cost is counted here too.
+        // The store encodes the snapshot on a thread of its own; the copy above is all this
+        // thread pays.
         let save = self.snapshots.save_listing(self.state.terms().listing_id, snapshot);
-        self.last_snapshot = Some((started, started.elapsed()));
         ctx.spawn(save.into_actor(self).map(move |saved, act, _ctx| {
             act.saving = false;
+            act.last_snapshot = Some((started, started.elapsed()));
             match saved {
                 Ok(()) => {
                     metrics::counter!("livecart_snapshots_written_total").increment(1);

@@ -111,7 +111,8 @@ impl SnapshotStore for RedisSnapshots {
         listing_id: ListingId,
         snapshot: ListingSnapshot,
     ) -> BoxFuture<'static, Result<(), SnapshotError>> {
-        self.writes.save_json(SnapshotKey::Listing(listing_id), &snapshot)
+        self.writes
+            .save_json_off_thread(SnapshotKey::Listing(listing_id), snapshot)
     }
 
     fn load_listings(

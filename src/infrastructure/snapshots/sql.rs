@@ -155,7 +155,8 @@ impl SnapshotStore for SqlSnapshots {
         listing_id: ListingId,
         snapshot: ListingSnapshot,
     ) -> BoxFuture<'static, Result<(), SnapshotError>> {
-        self.writes.save_json(SnapshotKey::Listing(listing_id), &snapshot)
+        self.writes
+            .save_json_off_thread(SnapshotKey::Listing(listing_id), snapshot)
     }
 
     fn load_listings(

@@ -94,6 +94,30 @@ impl WriteBehind {
         }
     }
 
+    /// [`save_json`](Self::save_json), encoded on a blocking thread: a hot listing's snapshot (its
+    /// holdings of hundreds of thousands of orders) took a quarter of a second to encode, on
+    /// the arbiter thread the listing's room actor shares.
+    pub(super) fn save_json_off_thread<T>(
+        &self,
+        key: SnapshotKey,
+        snapshot: T,
+    ) -> BoxFuture<'static, Result<(), SnapshotError>>
+    where
+        T: serde::Serialize + Send + 'static,
+    {
+        let writes = WriteBehind {
+            queue: self.queue.clone(),
+            generation: self.generation.clone(),
+        };
+        Box::pin(async move {
+            let body = tokio::task::spawn_blocking(move || serde_json::to_string(&snapshot))
+                .await
+                .map_err(fail)?
+                .map_err(fail)?;
+            writes.save(key, body).await
+        })
+    }
+
     /// Resolves once everything queued before the call is written (or its write failed): the
     /// last step of a graceful stop, so the next process reads what this one saved.
     pub(super) fn flush(&self) -> BoxFuture<'static, Result<(), SnapshotError>> {
