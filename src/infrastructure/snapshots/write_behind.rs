@@ -62,24 +62,7 @@ impl WriteBehind {
     /// Queues the snapshot, replacing one of the same key not yet written; resolves once it is
     /// written (or its flush failed).
     pub(super) fn save(&self, key: SnapshotKey, body: String) -> BoxFuture<'static, Result<(), SnapshotError>> {
-        let (reply, written) = oneshot::channel();
-        {
-            let mut waiting = lock(&self.queue.waiting);
-            let entry = waiting.entry(key).or_insert_with(|| Waiting {
-                body: String::new(),
-                replies: Vec::new(),
-            });
-            entry.body = body;
-            entry.replies.push(reply);
-        }
-        self.queue.wake.notify_one();
-        Box::pin(async move {
-            match tokio::time::timeout(TIMEOUT * 2, written).await {
-                Ok(Ok(outcome)) => outcome,
-                Ok(Err(_)) => Err(SnapshotError("the snapshot writer stopped".into())),
-                Err(_) => Err(SnapshotError("the snapshot write timed out".into())),
-            }
-        })
+        enqueue(&self.queue, key, body)
     }
 
     /// [`save`](Self::save) of the snapshot as JSON.
@@ -105,16 +88,13 @@ impl WriteBehind {
     where
         T: serde::Serialize + Send + 'static,
     {
-        let writes = WriteBehind {
-            queue: self.queue.clone(),
-            generation: self.generation.clone(),
-        };
+        let queue = self.queue.clone();
         Box::pin(async move {
             let body = tokio::task::spawn_blocking(move || serde_json::to_string(&snapshot))
                 .await
                 .map_err(fail)?
                 .map_err(fail)?;
-            writes.save(key, body).await
+            enqueue(&queue, key, body).await
         })
     }
 
@@ -150,6 +130,29 @@ impl WriteBehind {
     pub(super) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Relaxed)
     }
+}
+
+/// Queues the snapshot on `queue`, replacing one of the same key not yet written; resolves once
+/// it is written (or its flush failed).
+fn enqueue(queue: &Queue, key: SnapshotKey, body: String) -> BoxFuture<'static, Result<(), SnapshotError>> {
+    let (reply, written) = oneshot::channel();
+    {
+        let mut waiting = lock(&queue.waiting);
+        let entry = waiting.entry(key).or_insert_with(|| Waiting {
+            body: String::new(),
+            replies: Vec::new(),
+        });
+        entry.body = body;
+        entry.replies.push(reply);
+    }
+    queue.wake.notify_one();
+    Box::pin(async move {
+        match tokio::time::timeout(TIMEOUT * 2, written).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => Err(SnapshotError("the snapshot writer stopped".into())),
+            Err(_) => Err(SnapshotError("the snapshot write timed out".into())),
+        }
+    })
 }
 
 async fn flush_forever(queue: std::sync::Weak<Queue>, sink: impl Sink, generation: Arc<AtomicU64>) {
