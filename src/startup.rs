@@ -12,6 +12,7 @@ use crate::gateway::limits::Limits;
 use crate::gateway::shared_app::SharedApp;
 use crate::gateway::ws::upgrade::AllowedOrigins;
 use crate::gateway::{self, auth::TokenKeys, input};
+use crate::infrastructure::committed_feed::CommittedFeed;
 use crate::infrastructure::db::checkpointer::Checkpointer;
 use crate::infrastructure::db::file_lock::FileLock;
 use crate::infrastructure::db::{build_pool, migrate, Backend, Connector};
@@ -41,7 +42,6 @@ use livecart_actors::{Clock, SystemClock};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
 /// How often rooms with reservations are looked for (the first look is at start).
 const WAKE_RESERVED_ROOMS_EVERY: Duration = Duration::from_secs(300);
@@ -101,7 +101,7 @@ impl Application {
         tracing::info!(database.backend = ?backend, migrations.applied = applied, "storage ready");
         let storage = Storage::new(pool, connector.writers());
 
-        let committed = Arc::new(Notify::new());
+        let committed = Arc::new(CommittedFeed::default());
         let journal_settings = JournalSettings {
             max_batch: settings.orders.journal_max_batch,
             queue_capacity: settings.orders.journal_queue,

@@ -22,8 +22,9 @@
 //! once, with its entries' outcomes in the order it appended them (`tell_listeners`). `append`
 //! only queues, so an order costs no channel or future of its own here.
 
+use super::committed_feed::CommittedFeed;
 use super::db::{Connector, DbConnection};
-use super::repos::outbox::RelayPosition;
+use super::repos::outbox::{PendingEvent, RelayPosition};
 use super::repos::payments::{self, PaymentState};
 use super::repos::{catalog, leases, orders, outbox};
 use diesel::connection::SimpleConnection;
@@ -40,7 +41,6 @@ use std::sync::mpsc::{self, RecvTimeoutError, TrySendError};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
 /// How the journal batches and how long it trusts a commit.
 #[derive(Debug, Clone, Copy)]
@@ -86,13 +86,13 @@ pub struct SqlJournal {
 }
 
 impl SqlJournal {
-    /// Starts the dispatcher thread. `committed` is notified after every batch that wrote events,
-    /// so the outbox relay publishes them without polling; each batch also saves the relay's
-    /// `position` when it moved (see [`RelayPosition`]).
+    /// Starts the dispatcher thread. Every batch that wrote events hands them to `feed`, so the
+    /// outbox relay publishes them without polling or reading them back; each batch also saves
+    /// the relay's `position` when it moved (see [`RelayPosition`]).
     pub fn start(
         connector: Connector,
         settings: JournalSettings,
-        committed: Arc<Notify>,
+        feed: Arc<CommittedFeed>,
         position: Arc<RelayPosition>,
     ) -> anyhow::Result<Self> {
         let writer_id = uuid::Uuid::new_v4().to_string();
@@ -105,7 +105,7 @@ impl SqlJournal {
             writer: Some(writer),
             position,
             settings,
-            committed,
+            feed,
             health: health.clone(),
             batch_no: 0,
         };
@@ -192,10 +192,17 @@ impl Drop for StoppedOnExit {
 type Outcomes = Vec<Result<(), JournalError>>;
 type Batch = Arc<Vec<(Fence, JournalEntry)>>;
 
+/// A committed batch: each entry's outcome, and the sequence numbers of the events it wrote (one
+/// per entry written, in order).
+struct Committed {
+    outcomes: Outcomes,
+    seqs: Vec<i64>,
+}
+
 /// A writer thread with its own connection, and the server session it runs in (PostgreSQL).
 struct Writer {
     jobs: mpsc::Sender<(i64, Batch)>,
-    done: mpsc::Receiver<QueryResult<Outcomes>>,
+    done: mpsc::Receiver<QueryResult<Committed>>,
     session: Option<leases::Session>,
 }
 
@@ -231,11 +238,11 @@ impl Writer {
                         let started = Instant::now();
                         let outcome = commit(&mut conn, &writer_id, batch_no, &batch, &position);
                         metrics::histogram!("livecart_journal_commit_seconds").record(started.elapsed().as_secs_f64());
-                        outcome.map(|(outcomes, saved)| {
+                        outcome.map(|(committed, saved)| {
                             if let Some(seq) = saved {
                                 position.saved(seq);
                             }
-                            outcomes
+                            committed
                         })
                     };
                     let failed = outcome.is_err();
@@ -255,7 +262,7 @@ struct Dispatcher {
     writer: Option<Writer>,
     position: Arc<RelayPosition>,
     settings: JournalSettings,
-    committed: Arc<Notify>,
+    feed: Arc<CommittedFeed>,
     health: Arc<JournalHealth>,
     batch_no: i64,
 }
@@ -280,20 +287,26 @@ impl Dispatcher {
             let (listeners, entries): (Vec<_>, Vec<_>) =
                 batch.drain(..).map(|p| (p.listener, (p.fence, p.entry))).unzip();
             let waiters = Waiters(listeners);
-            let outcomes = self.write(Arc::new(entries));
-            let wrote = outcomes.iter().any(Result::is_ok);
+            let batch = Arc::new(entries);
+            let (outcomes, seqs) = self.write(batch.clone());
+            let written: Vec<bool> = outcomes.iter().map(Result::is_ok).collect();
             waiters.answer(outcomes);
-            if wrote {
-                self.committed.notify_one();
+            // After the answers: the buyers wait for those, the relay for this.
+            match seqs {
+                Some(seqs) => self.feed.push(committed_events(&batch, &written, seqs)),
+                // A resolved batch's events are in the table only.
+                None if written.contains(&true) => self.feed.wake(),
+                None => {}
             }
         }
     }
 
-    /// Writes one batch and returns each entry's outcome, known for certain.
-    fn write(&mut self, batch: Batch) -> Outcomes {
+    /// Writes one batch and returns each entry's outcome, known for certain, and the sequence
+    /// numbers of its events when the commit itself answered (a resolved batch has none).
+    fn write(&mut self, batch: Batch) -> (Outcomes, Option<Vec<i64>>) {
         self.batch_no += 1;
         let batch_no = self.batch_no;
-        let failure = |why: String| vec![Err(JournalError::Unavailable(why)); batch.len()];
+        let failure = |why: String| (vec![Err(JournalError::Unavailable(why)); batch.len()], None);
         if self.writer.is_none() {
             match Writer::open(&self.connector, &self.writer_id, &self.position) {
                 Ok(writer) => self.writer = Some(writer),
@@ -313,7 +326,7 @@ impl Dispatcher {
             return failure("the journal writer stopped".into());
         }
         let why = match writer.done.recv_timeout(self.settings.commit_timeout) {
-            Ok(Ok(outcomes)) => return outcomes,
+            Ok(Ok(committed)) => return (committed.outcomes, Some(committed.seqs)),
             Ok(Err(err)) => err.to_string(),
             Err(RecvTimeoutError::Timeout) => format!("no answer within {:?}", self.settings.commit_timeout),
             Err(RecvTimeoutError::Disconnected) => "the journal writer died".to_owned(),
@@ -322,7 +335,7 @@ impl Dispatcher {
         tracing::error!(error = %why, batch.no = batch_no, batch.size = batch.len(), "journal batch failed; resolving its outcome before answering");
         // The writer is abandoned whatever happened: its connection is suspect.
         let session = self.writer.take().and_then(|w| w.session);
-        self.resolve(batch_no, &batch, session)
+        (self.resolve(batch_no, &batch, session), None)
     }
 
     /// Finds out for certain whether the batch landed, retrying until storage answers.
@@ -369,15 +382,15 @@ impl Dispatcher {
     }
 }
 
-/// Writes a batch in one transaction; per entry, `Ok` or why that entry alone was refused; and
-/// the relay's position it saved, if that had moved.
+/// Writes a batch in one transaction; per entry, `Ok` or why that entry alone was refused, with
+/// the events' sequence numbers; and the relay's position it saved, if that had moved.
 fn commit(
     conn: &mut DbConnection,
     writer_id: &str,
     batch_no: i64,
     batch: &[(Fence, JournalEntry)],
     position: &RelayPosition,
-) -> QueryResult<(Outcomes, Option<i64>)> {
+) -> QueryResult<(Committed, Option<i64>)> {
     conn.transaction(|conn| {
         // A write first: on SQLite it takes the write lock at once (waiting its turn), where a
         // read first would make the later writes fail on a busy database instead of waiting.
@@ -458,7 +471,7 @@ fn commit(
             };
             results.push(result);
         }
-        outbox::append(conn, &events)?;
+        let seqs = outbox::append(conn, &events)?;
         for (listing_id, entries) in written_per_listing(batch, &results) {
             catalog::advance_position(conn, listing_id, entries)?;
         }
@@ -467,8 +480,27 @@ fn commit(
             leases::record_batch(conn, writer_id, batch_no, &refused)?;
         }
         let saved = outbox::save_position(conn, position)?;
-        Ok((results, saved))
+        let committed = Committed {
+            outcomes: results,
+            seqs,
+        };
+        Ok((committed, saved))
     })
+}
+
+/// The events a committed batch wrote, with their sequence numbers: each entry written wrote its
+/// one event, in entry order.
+fn committed_events(batch: &[(Fence, JournalEntry)], written: &[bool], seqs: Vec<i64>) -> Vec<PendingEvent> {
+    batch
+        .iter()
+        .zip(written)
+        .filter(|(_, written)| **written)
+        .zip(seqs)
+        .map(|(((_, entry), _), seq)| PendingEvent {
+            seq,
+            event: entry.event().clone(),
+        })
+        .collect()
 }
 
 /// How many entries of each listing a batch wrote: what its journal position advances by.

@@ -3,6 +3,7 @@
 //! It implements the domain's ports; nothing inward depends on it except through them.
 
 pub mod backoff;
+pub mod committed_feed;
 pub mod db;
 pub mod event_bus;
 pub mod journal;

@@ -2,10 +2,11 @@
 //!
 //! It wakes when the journal commits (or every second, for events written elsewhere), publishes
 //! the events after its position as one batch, and moves its position past them only once the
-//! bus has taken them (for Redis: once Redis answered the XADDs). A batch whose delivery fails is
-//! tried again, with a growing pause while the bus is away; handlers dedupe by event id, so a
-//! repeat changes nothing. Orders never wait for the relay: the journal commits them with their
-//! outbox rows.
+//! bus has taken them (for Redis: once Redis answered the XADDs). The journal hands it the events
+//! it committed ([`CommittedFeed`]); it reads `outbox_events` only when those do not continue its
+//! position (events written elsewhere, a restart). A batch whose delivery fails is tried again,
+//! with a growing pause while the bus is away; handlers dedupe by event id, so a repeat changes
+//! nothing. Orders never wait for the relay: the journal commits them with their outbox rows.
 //!
 //! The position ([`RelayPosition`]) is saved by the journal, in its next batch, and by the relay
 //! itself only when the journal has left it unsaved for [`SAVE_WITHIN`]: see
@@ -13,14 +14,14 @@
 //! again, which at-least-once delivery allows.
 
 use super::backoff::Backoff;
+use super::committed_feed::CommittedFeed;
 use super::event_bus::EventBus;
-use super::repos::outbox::RelayPosition;
+use super::repos::outbox::{RelayPosition, UNPUBLISHED_BATCH};
 use super::repos::Storage;
 use livecart_actors::events::DomainEvent;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
 const IDLE_POLL: Duration = Duration::from_secs(1);
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
@@ -77,7 +78,7 @@ impl RelayHealth {
 pub fn spawn(
     storage: Storage,
     bus: Arc<dyn EventBus>,
-    committed: Arc<Notify>,
+    committed: Arc<CommittedFeed>,
     position: Arc<RelayPosition>,
 ) -> Arc<RelayHealth> {
     let health = Arc::new(RelayHealth::default());
@@ -109,7 +110,7 @@ pub fn spawn(
 async fn relay(
     storage: Storage,
     bus: Arc<dyn EventBus>,
-    committed: Arc<Notify>,
+    committed: Arc<CommittedFeed>,
     position: Arc<RelayPosition>,
     health: Arc<RelayHealth>,
 ) {
@@ -121,7 +122,7 @@ async fn relay(
     let (mut last_saved, mut saved_moved) = (position.last_saved(), Instant::now());
     loop {
         health.beat();
-        let outcome = relay_once(&storage, bus.as_ref(), &mut published).await;
+        let outcome = relay_once(&storage, &committed, bus.as_ref(), &mut published).await;
         position.publish(published);
         if position.last_saved() != last_saved {
             (last_saved, saved_moved) = (position.last_saved(), Instant::now());
@@ -138,7 +139,7 @@ async fn relay(
         match outcome {
             Ok(0) => {
                 save_position(&storage, &position, due).await;
-                let _ = tokio::time::timeout(IDLE_POLL, committed.notified()).await;
+                committed.wait(IDLE_POLL).await;
             }
             Ok(_) => save_position(&storage, &position, due).await,
             Err(err) => {
@@ -152,9 +153,18 @@ async fn relay(
 }
 
 /// Publishes one batch, in commit order, and moves `published` past it; returns how many events
-/// went out. A failed batch is delivered again whole (handlers dedupe by event id).
-async fn relay_once(storage: &Storage, bus: &dyn EventBus, published: &mut i64) -> anyhow::Result<usize> {
-    let pending = storage.unpublished_events(*published).await?;
+/// went out. A failed batch is delivered again whole (handlers dedupe by event id), read from the
+/// table: the feed gave its events up.
+async fn relay_once(
+    storage: &Storage,
+    committed: &CommittedFeed,
+    bus: &dyn EventBus,
+    published: &mut i64,
+) -> anyhow::Result<usize> {
+    let pending = match committed.take_after(*published, UNPUBLISHED_BATCH) {
+        Some(pending) => pending,
+        None => storage.unpublished_events(*published).await?,
+    };
     let lag = pending
         .first()
         .map(|oldest| (chrono::Utc::now() - oldest.event.at).to_std().unwrap_or_default());

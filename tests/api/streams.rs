@@ -167,6 +167,49 @@ on_both_backends! {
         assert!(counter(&app, "livecart_stream_entries_handled_total", &stream).await >= N as u64);
     }
 
+    // The journal hands the relay its events in memory; a room going live or ending appends its
+    // event in a transaction of its own, between journal batches. Each must reach the stream
+    // once, in commit order.
+    async fn events_written_beside_the_journal_reach_the_stream_once_and_in_commit_order(backend) {
+        const WAVE: usize = 8;
+        let server = RedisServer::start().await;
+        let (url, stream) = (server.url(), fresh_stream_key());
+        let mut redis = connect(&url).await;
+        let app = spawn_app_with(fresh_database(backend), on_stream(&url, &stream)).await;
+        let (room, listing, buyers) = campaign_room(&app, 3 * WAVE).await;
+        let merchant = app.merchant().await;
+        let other = app.room(&merchant).await;
+
+        let mut waves = Vec::new();
+        waves.push(buy(&app, room, listing, &buyers[..WAVE]).await);
+        app.start(&merchant, other).await;
+        waves.push(buy(&app, room, listing, &buyers[WAVE..2 * WAVE]).await);
+        let res = app.post(&format!("/v1/rooms/{other}/end"), Some(&merchant.token), json!({})).await;
+        expect_status(res, StatusCode::OK).await;
+        waves.push(buy(&app, room, listing, &buyers[2 * WAVE..]).await);
+
+        let mut held = Vec::new();
+        until("every event reaches the stream", Duration::from_secs(15), async || {
+            held = entries(&mut redis, &stream).await;
+            held.iter().filter_map(order_created).count() >= 3 * WAVE
+                && held.iter().any(|e| e.event.kind() == "live.ended")
+        })
+        .await;
+        let mut ids: Vec<Uuid> = held.iter().map(|e| e.event.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), held.len(), "no event twice");
+        let at = |wanted: &dyn Fn(&Entry) -> bool| {
+            held.iter().position(|e| wanted(e)).unwrap_or_else(|| panic!("an expected event is missing"))
+        };
+        let other_started = at(&|e| matches!(e.event.payload, EventPayload::LiveStarted { room_id } if room_id == other));
+        let other_ended = at(&|e| matches!(e.event.payload, EventPayload::LiveEnded { room_id } if room_id == other));
+        let position_of = |order: &Uuid| at(&|e| order_created(e) == Some(*order));
+        assert!(waves[0].iter().all(|o| position_of(o) < other_started), "orders acknowledged before the room went live precede it");
+        assert!(waves[1].iter().all(|o| (other_started..other_ended).contains(&position_of(o))), "orders between the two changes sit between them");
+        assert!(waves[2].iter().all(|o| position_of(o) > other_ended), "orders after the room ended follow it");
+    }
+
     async fn entries_a_dead_consumer_read_but_never_acknowledged_are_claimed_after_the_idle_time_and_handled_once(backend) {
         const N: usize = 8;
         const MIN_IDLE: Duration = Duration::from_millis(1_500);

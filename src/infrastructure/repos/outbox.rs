@@ -30,7 +30,8 @@ pub struct PendingEvent {
 /// commits ("outbox" in ASCII).
 const OUTBOX_LOCK: i64 = 0x6f75_7462_6f78;
 
-/// Adds events inside the caller's transaction, so they commit or vanish with its change.
+/// Adds events inside the caller's transaction, so they commit or vanish with its change, and
+/// returns their sequence numbers, in order.
 ///
 /// The relay reads events by position (`seq` above the last it published), so seq order must be
 /// commit order. On SQLite it is: one transaction writes at a time. On PostgreSQL a sequence
@@ -38,9 +39,9 @@ const OUTBOX_LOCK: i64 = 0x6f75_7462_6f78;
 /// transaction first takes the outbox's advisory lock, which it holds until it ends, and
 /// appenders commit one after the other. Only the journal (once per batch) and room status
 /// changes append, so the lock is rarely waited for.
-pub fn append(conn: &mut DbConnection, events: &[&DomainEvent]) -> QueryResult<()> {
+pub fn append(conn: &mut DbConnection, events: &[&DomainEvent]) -> QueryResult<Vec<i64>> {
     if events.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let rows: Vec<NewEvent> = events
         .iter()
@@ -56,27 +57,39 @@ pub fn append(conn: &mut DbConnection, events: &[&DomainEvent]) -> QueryResult<(
     // SQLite keeps a statement journal (a copy of every page the statement touches) for it. No
     // row can be ignored (the sequence is the rowid, and no column is ever null), and the count
     // says so: a short one fails the batch.
-    let inserted: Vec<usize> = match conn {
+    let seqs: Vec<Vec<i64>> = match conn {
         DbConnection::Sqlite(c) => in_fixed_chunks!(rows.as_slice(), |chunk| {
             diesel::insert_or_ignore_into(outbox::outbox_events)
                 .values(chunk)
-                .execute(c)
+                .returning(outbox::seq)
+                .get_results(c)
         }),
         DbConnection::Pg(c) => {
             diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
                 .bind::<diesel::sql_types::BigInt, _>(OUTBOX_LOCK)
                 .execute(c)?;
             in_fixed_chunks!(rows.as_slice(), |chunk| {
-                diesel::insert_into(outbox::outbox_events).values(chunk).execute(c)
+                diesel::insert_into(outbox::outbox_events)
+                    .values(chunk)
+                    .returning(outbox::seq)
+                    .get_results(c)
             })
         }
     }?;
-    let inserted: usize = inserted.iter().sum();
-    if inserted != rows.len() {
-        let why = format!("{inserted} of {} outbox events inserted", rows.len());
+    // A statement inserts its rows in the order listed, each taking the next number, but RETURNING
+    // promises no order: sorted, a chunk's numbers are its rows' in order.
+    let seqs: Vec<i64> = seqs
+        .into_iter()
+        .flat_map(|mut chunk| {
+            chunk.sort_unstable();
+            chunk
+        })
+        .collect();
+    if seqs.len() != rows.len() {
+        let why = format!("{} of {} outbox events inserted", seqs.len(), rows.len());
         return Err(diesel::result::Error::QueryBuilderError(why.into()));
     }
-    Ok(())
+    Ok(seqs)
 }
 
 /// How far the relay has published, and how far that is saved in `outbox_cursor`; shared by the
@@ -232,12 +245,25 @@ mod tests {
         let events: Vec<DomainEvent> = (0..n)
             .map(|_| DomainEvent::new(chrono::Utc::now(), EventPayload::LiveStarted { room_id: new_id() }))
             .collect();
-        append(conn, &events.iter().collect::<Vec<_>>()).expect("appended");
-        outbox::outbox_events
+        let returned = append(conn, &events.iter().collect::<Vec<_>>()).expect("appended");
+        let stored: Vec<(i64, String)> = outbox::outbox_events
             .order(outbox::seq.asc())
-            .select(outbox::seq)
+            .select((outbox::seq, outbox::id))
             .load(conn)
-            .expect("seqs")
+            .expect("seqs");
+        let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+        assert_eq!(
+            stored.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>()[stored.len() - n..],
+            ids,
+            "stored in the order given"
+        );
+        let seqs: Vec<i64> = stored.into_iter().map(|(seq, _)| seq).collect();
+        assert_eq!(
+            returned,
+            seqs[seqs.len() - n..],
+            "append returns each event's number, in order"
+        );
+        seqs
     }
 
     fn read_after(conn: &mut DbConnection, after: i64) -> Vec<i64> {
