@@ -4,6 +4,7 @@ pub mod checkpointer;
 pub mod connection;
 pub mod create_database;
 pub mod file_lock;
+pub mod fixed_sql;
 pub mod migrate;
 pub mod schema;
 pub mod time;

@@ -41,9 +41,17 @@ pub fn advance_position(
     id: ListingId,
     entries: u32,
 ) -> QueryResult<usize> {
-    diesel::update(listings::catalog_listings.find(id.to_string()))
-        .set(listings::journal_position.eq(listings::journal_position + i64::from(entries)))
-        .execute(conn)
+    AdvancePosition {
+        by: i64::from(entries),
+        id: id.to_string(),
+    }
+    .execute(conn)
+}
+
+crate::fixed_sql! {
+    /// The journal's every batch, per listing: see `db::fixed_sql`.
+    struct AdvancePosition { by: i64 as BigInt, id: String as Text }
+    sql = ["UPDATE catalog_listings SET journal_position = journal_position + ", " WHERE id = ", ""];
 }
 
 macro_rules! listing_columns {

@@ -70,10 +70,19 @@ pub fn register_writer(conn: &mut DbConnection, writer_id: &str) -> QueryResult<
 
 /// Inside the batch's transaction: this batch is the writer's last, with what it refused.
 pub fn record_batch(conn: &mut DbConnection, writer_id: &str, batch_no: i64, refused: &str) -> QueryResult<()> {
-    diesel::update(writers::orders_journal_writers.find(writer_id))
-        .set((writers::last_batch.eq(batch_no), writers::refused.eq(refused)))
-        .execute(conn)?;
+    RecordBatch {
+        batch_no,
+        refused: refused.to_owned(),
+        writer: writer_id.to_owned(),
+    }
+    .execute(conn)?;
     Ok(())
+}
+
+crate::fixed_sql! {
+    /// The journal's every batch: see `db::fixed_sql`.
+    struct RecordBatch { batch_no: i64 as BigInt, refused: String as Text, writer: String as Text }
+    sql = ["UPDATE orders_journal_writers SET last_batch = ", ", refused = ", " WHERE writer = ", ""];
 }
 
 /// The writer's last committed batch and what it refused.
@@ -86,19 +95,34 @@ pub fn writer_position(conn: &mut DbConnection, writer_id: &str) -> QueryResult<
 
 /// Inside the batch's transaction: each room's epoch now. PostgreSQL holds the rows with
 /// `FOR SHARE`, so a takeover waits until the batch has committed and then sees it.
+/// One room at a time (a batch rarely spans more than a few), so the statement is always the same.
 pub fn current_epochs(conn: &mut DbConnection, rooms: &HashSet<RoomId>) -> QueryResult<HashMap<RoomId, Epoch>> {
-    let ids: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
-    let query = leases::live_room_leases
-        .filter(leases::room_id.eq_any(ids))
-        .select((leases::room_id, leases::epoch));
-    let rows: Vec<(String, i64)> = match conn {
-        DbConnection::Pg(c) => query.for_share().load(c)?,
-        DbConnection::Sqlite(c) => query.load(c)?,
-    };
-    Ok(rows
-        .into_iter()
-        .filter_map(|(room, epoch)| Some((room.parse().ok()?, u64::try_from(epoch).ok()?)))
-        .collect())
+    let mut epochs = HashMap::with_capacity(rooms.len());
+    for &room in rooms {
+        let room_id = room.to_string();
+        let epoch: Option<i64> = match conn {
+            DbConnection::Pg(c) => HeldLeaseEpoch { room_id }.get_result(c).optional()?,
+            DbConnection::Sqlite(c) => LeaseEpoch { room_id }.get_result(c).optional()?,
+        };
+        if let Some(epoch) = epoch.and_then(|e| u64::try_from(e).ok()) {
+            epochs.insert(room, epoch);
+        }
+    }
+    Ok(epochs)
+}
+
+crate::fixed_sql! {
+    /// A room's lease epoch (SQLite: one process holds the file, nothing to lock).
+    struct LeaseEpoch { room_id: String as Text }
+    sql = ["SELECT epoch FROM live_room_leases WHERE room_id = ", ""];
+    loads = BigInt;
+}
+
+crate::fixed_sql! {
+    /// A room's lease epoch, the row held until the batch commits.
+    struct HeldLeaseEpoch { room_id: String as Text }
+    sql = ["SELECT epoch FROM live_room_leases WHERE room_id = ", " FOR SHARE"];
+    loads = BigInt;
 }
 
 #[derive(QueryableByName)]

@@ -3,7 +3,6 @@
 
 use super::Storage;
 use crate::in_fixed_chunks;
-use crate::infrastructure::db::schema::outbox_cursor::dsl as cursor;
 use crate::infrastructure::db::schema::outbox_events::dsl as outbox;
 use crate::infrastructure::db::{time, with_conn, with_write_conn, DbConnection, StorageError, StorageResult};
 use diesel::prelude::*;
@@ -183,49 +182,32 @@ impl Storage {
 
 /// [`Storage::save_published`] on a connection.
 fn save_published(conn: &mut DbConnection, seq: i64) -> QueryResult<usize> {
-    diesel::update(cursor::outbox_cursor.filter(cursor::id.eq(1).and(cursor::published_seq.lt(seq))))
-        .set(cursor::published_seq.eq(seq))
-        .execute(conn)
+    SavePublished { seq, below: seq }.execute(conn)
+}
+
+crate::fixed_sql! {
+    /// In the journal's batches: see `db::fixed_sql`.
+    struct SavePublished { seq: i64 as BigInt, below: i64 as BigInt }
+    sql = ["UPDATE outbox_cursor SET published_seq = ", " WHERE id = 1 AND published_seq < ", ""];
 }
 
 /// How many events the relay reads at a time: large, because on SQLite each batch's writes wait
 /// for the journal's turn, so fewer, bigger batches keep the relay level with a flash sale.
 pub const UNPUBLISHED_BATCH: usize = 2_000;
 
-/// `SELECT seq, payload FROM outbox_events WHERE seq > $1 AND seq > (the saved position) ORDER BY
-/// seq LIMIT 2000`, with its limit written into the SQL. diesel binds a `.limit(n)` as a
-/// parameter, and SQLite (3.47 on) reads a bound LIMIT while planning, so it marks the statement
-/// to be prepared again whenever that parameter is bound: diesel binds on every execution, so
-/// the relay's cached read was parsed and planned anew on every batch (`sqlite3Reprepare` in a
-/// flash sale's profile).
-#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
-struct Unpublished {
-    after: i64,
+crate::fixed_sql! {
+    /// The relay's read, with its limit written into the SQL. diesel binds a `.limit(n)` as a
+    /// parameter, and SQLite (3.47 on) reads a bound LIMIT while planning, so it marks the
+    /// statement to be prepared again whenever that parameter is bound: diesel binds on every
+    /// execution, so the relay's cached read was parsed and planned anew on every batch
+    /// (`sqlite3Reprepare` in a flash sale's profile).
+    struct Unpublished { after: i64 as BigInt }
+    sql = [
+        "SELECT seq, payload FROM outbox_events WHERE seq > ",
+        " AND seq > (SELECT published_seq FROM outbox_cursor WHERE id = 1) ORDER BY seq LIMIT 2000",
+    ];
+    loads = (diesel::sql_types::BigInt, diesel::sql_types::Text);
 }
-
-const UNPUBLISHED_SQL: [&str; 2] = [
-    "SELECT seq, payload FROM outbox_events WHERE seq > ",
-    " AND seq > (SELECT published_seq FROM outbox_cursor WHERE id = 1) ORDER BY seq LIMIT 2000",
-];
-
-impl diesel::query_builder::Query for Unpublished {
-    type SqlType = (diesel::sql_types::BigInt, diesel::sql_types::Text);
-}
-
-impl<DB> diesel::query_builder::QueryFragment<DB> for Unpublished
-where
-    DB: diesel::backend::Backend,
-    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
-{
-    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql(UNPUBLISHED_SQL[0]);
-        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.after)?;
-        out.push_sql(UNPUBLISHED_SQL[1]);
-        Ok(())
-    }
-}
-
-impl<Conn> RunQueryDsl<Conn> for Unpublished {}
 
 #[cfg(test)]
 mod tests {
@@ -324,7 +306,8 @@ mod tests {
 
     #[test]
     fn the_relay_read_limits_to_its_batch() {
-        assert!(UNPUBLISHED_SQL[1].ends_with(&format!(" LIMIT {UNPUBLISHED_BATCH}")));
+        let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&Unpublished { after: 0 }).to_string();
+        assert!(sql.contains(&format!(" LIMIT {UNPUBLISHED_BATCH}")), "{sql}");
         let mut conn = migrated();
         let seqs = append_started(&mut conn, UNPUBLISHED_BATCH + 3);
         let read = read_after(&mut conn, 0);
