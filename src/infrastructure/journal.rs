@@ -291,10 +291,10 @@ impl Dispatcher {
             let (outcomes, seqs) = self.write(batch.clone());
             let written: Vec<bool> = outcomes.iter().map(Result::is_ok).collect();
             waiters.answer(outcomes);
-            // After the answers: the buyers wait for those, the relay for this.
-            match seqs {
-                Some(seqs) => self.feed.push(committed_events(&batch, &written, seqs)),
-                // A resolved batch's events are in the table only.
+            // After the answers: the buyers wait for those, the relay for this. A resolved batch's
+            // events are in the table only.
+            match seqs.and_then(|seqs| committed_events(&batch, &written, seqs)) {
+                Some(events) => self.feed.push(events),
                 None if written.contains(&true) => self.feed.wake(),
                 None => {}
             }
@@ -489,18 +489,25 @@ fn commit(
 }
 
 /// The events a committed batch wrote, with their sequence numbers: each entry written wrote its
-/// one event, in entry order.
-fn committed_events(batch: &[(Fence, JournalEntry)], written: &[bool], seqs: Vec<i64>) -> Vec<PendingEvent> {
-    batch
+/// one event, in entry order. `None` if the numbers do not pair up (the relay then reads them from
+/// the table).
+fn committed_events(batch: &[(Fence, JournalEntry)], written: &[bool], seqs: Vec<i64>) -> Option<Vec<PendingEvent>> {
+    let entries: Vec<&JournalEntry> = batch
         .iter()
         .zip(written)
         .filter(|(_, written)| **written)
-        .zip(seqs)
-        .map(|(((_, entry), _), seq)| PendingEvent {
-            seq,
-            event: entry.event().clone(),
-        })
-        .collect()
+        .map(|((_, entry), _)| entry)
+        .collect();
+    (entries.len() == seqs.len()).then(|| {
+        entries
+            .into_iter()
+            .zip(seqs)
+            .map(|(entry, seq)| PendingEvent {
+                seq,
+                event: entry.event().clone(),
+            })
+            .collect()
+    })
 }
 
 /// How many entries of each listing a batch wrote: what its journal position advances by.
@@ -623,6 +630,24 @@ mod tests {
         let outcomes = told(&recorder);
         assert_eq!(outcomes.len(), 3, "every queued entry gets an outcome");
         assert!(outcomes.iter().all(|o| matches!(o, Err(JournalError::Unavailable(_)))));
+    }
+
+    #[test]
+    fn only_written_entries_hand_their_events_to_the_relay_each_with_its_number() {
+        let listener: Listener = Arc::new(Recorder::default());
+        let batch: Vec<(Fence, JournalEntry)> = (0..3)
+            .map(|_| {
+                let pending = restock(&listener);
+                (pending.fence, pending.entry)
+            })
+            .collect();
+        let events = committed_events(&batch, &[true, false, true], vec![41, 42]).expect("paired");
+        let got: Vec<(i64, uuid::Uuid)> = events.iter().map(|e| (e.seq, e.event.id)).collect();
+        assert_eq!(got, vec![(41, batch[0].1.event().id), (42, batch[2].1.event().id)]);
+        assert!(
+            committed_events(&batch, &[true, true, true], vec![41, 42]).is_none(),
+            "numbers that do not pair up are not guessed"
+        );
     }
 
     #[test]

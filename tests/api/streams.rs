@@ -200,7 +200,7 @@ on_both_backends! {
         ids.dedup();
         assert_eq!(ids.len(), held.len(), "no event twice");
         let at = |wanted: &dyn Fn(&Entry) -> bool| {
-            held.iter().position(|e| wanted(e)).unwrap_or_else(|| panic!("an expected event is missing"))
+            held.iter().position(wanted).unwrap_or_else(|| panic!("an expected event is missing"))
         };
         let other_started = at(&|e| matches!(e.event.payload, EventPayload::LiveStarted { room_id } if room_id == other));
         let other_ended = at(&|e| matches!(e.event.payload, EventPayload::LiveEnded { room_id } if room_id == other));
