@@ -21,6 +21,17 @@ use tokio::sync::Notify;
 /// Most events held for the relay; beyond this the oldest go (the relay reads them from the table).
 const HELD: usize = 8_000;
 
+/// What the feed holds after the relay's position.
+#[derive(Debug)]
+pub enum Take {
+    /// The events right after it, in commit order.
+    Events(Vec<PendingEvent>),
+    /// Nothing: no batch committed since (events written beside the journal do not come here).
+    Nothing,
+    /// Events that do not continue it: what lies between is in the table only.
+    Gap,
+}
+
 #[derive(Default)]
 pub struct CommittedFeed {
     held: Mutex<VecDeque<PendingEvent>>,
@@ -44,15 +55,15 @@ impl CommittedFeed {
         self.wake.notify_one();
     }
 
-    /// Waits for the next push or wake (one that came since the last wait counts), or `timeout`.
-    pub async fn wait(&self, timeout: Duration) {
-        let _ = tokio::time::timeout(timeout, self.wake.notified()).await;
+    /// Waits for the next push or wake (one that came since the last wait counts), or `timeout`;
+    /// `false` when the time ran out.
+    pub async fn wait(&self, timeout: Duration) -> bool {
+        tokio::time::timeout(timeout, self.wake.notified()).await.is_ok()
     }
 
-    /// The events right after `published`, in commit order, at most `max`; `None` when the feed
-    /// holds nothing that continues `published` without a gap (the relay reads the table then).
+    /// The events right after `published`, in commit order, at most `max`, or why there are none.
     /// Events at or before `published` are dropped: the relay has them.
-    pub fn take_after(&self, published: i64, max: usize) -> Option<Vec<PendingEvent>> {
+    pub fn take_after(&self, published: i64, max: usize) -> Take {
         let mut held = self.lock();
         let stale = held.iter().take_while(|e| e.seq <= published).count();
         held.drain(..stale);
@@ -66,7 +77,11 @@ impl CommittedFeed {
                 continues
             })
             .count();
-        (contiguous > 0).then(|| held.drain(..contiguous).collect())
+        match (contiguous, held.is_empty()) {
+            (0, true) => Take::Nothing,
+            (0, false) => Take::Gap,
+            _ => Take::Events(held.drain(..contiguous).collect()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<PendingEvent>> {
@@ -90,8 +105,13 @@ mod tests {
             .collect()
     }
 
-    fn seqs(taken: Option<Vec<PendingEvent>>) -> Option<Vec<i64>> {
-        taken.map(|events| events.into_iter().map(|e| e.seq).collect())
+    /// The numbers taken; `None` for a gap, empty for nothing.
+    fn seqs(taken: Take) -> Option<Vec<i64>> {
+        match taken {
+            Take::Events(events) => Some(events.into_iter().map(|e| e.seq).collect()),
+            Take::Nothing => Some(Vec::new()),
+            Take::Gap => None,
+        }
     }
 
     #[test]
@@ -101,7 +121,7 @@ mod tests {
         feed.push(events(16..=17));
         assert_eq!(seqs(feed.take_after(10, 4)), Some(vec![11, 12, 13, 14]));
         assert_eq!(seqs(feed.take_after(14, 100)), Some(vec![15, 16, 17]));
-        assert_eq!(seqs(feed.take_after(17, 100)), None, "nothing left");
+        assert_eq!(seqs(feed.take_after(17, 100)), Some(vec![]), "nothing left, and no gap");
     }
 
     #[test]

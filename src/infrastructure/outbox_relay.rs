@@ -14,7 +14,7 @@
 //! again, which at-least-once delivery allows.
 
 use super::backoff::Backoff;
-use super::committed_feed::CommittedFeed;
+use super::committed_feed::{CommittedFeed, Take};
 use super::event_bus::EventBus;
 use super::repos::outbox::{RelayPosition, UNPUBLISHED_BATCH};
 use super::repos::Storage;
@@ -120,9 +120,11 @@ async fn relay(
     let mut published = position.published();
     // When the saved position last moved (whoever saved it).
     let (mut last_saved, mut saved_moved) = (position.last_saved(), Instant::now());
+    // When the relay last read the table; none yet, so it starts there.
+    let mut read_table: Option<Instant> = None;
     loop {
         health.beat();
-        let outcome = relay_once(&storage, &committed, bus.as_ref(), &mut published).await;
+        let outcome = relay_once(&storage, &committed, bus.as_ref(), &mut published, &mut read_table).await;
         position.publish(published);
         if position.last_saved() != last_saved {
             (last_saved, saved_moved) = (position.last_saved(), Instant::now());
@@ -139,10 +141,15 @@ async fn relay(
         match outcome {
             Ok(0) => {
                 save_position(&storage, &position, due).await;
-                committed.wait(IDLE_POLL).await;
+                if !committed.wait(IDLE_POLL).await {
+                    // A quiet second: look in the table for events written beside the journal.
+                    read_table = None;
+                }
             }
             Ok(_) => save_position(&storage, &position, due).await,
             Err(err) => {
+                // The batch left the feed: it is delivered again from the table.
+                read_table = None;
                 metrics::counter!("livecart_outbox_relay_failures_total").increment(1);
                 let pause = backoff.fail();
                 tracing::warn!(error = %err, relay.retry_in_ms = pause.as_millis() as u64, "outbox relay will retry");
@@ -154,16 +161,23 @@ async fn relay(
 
 /// Publishes one batch, in commit order, and moves `published` past it; returns how many events
 /// went out. A failed batch is delivered again whole (handlers dedupe by event id), read from the
-/// table: the feed gave its events up.
+/// table: the feed gave its events up. With nothing in the feed the table is read only when
+/// `read_table` is unset or [`IDLE_POLL`] old, for events written beside the journal that no
+/// later batch revealed as a gap.
 async fn relay_once(
     storage: &Storage,
     committed: &CommittedFeed,
     bus: &dyn EventBus,
     published: &mut i64,
+    read_table: &mut Option<Instant>,
 ) -> anyhow::Result<usize> {
     let pending = match committed.take_after(*published, UNPUBLISHED_BATCH) {
-        Some(pending) => pending,
-        None => storage.unpublished_events(*published).await?,
+        Take::Events(pending) => pending,
+        Take::Nothing if read_table.is_some_and(|at| at.elapsed() < IDLE_POLL) => Vec::new(),
+        Take::Nothing | Take::Gap => {
+            *read_table = Some(Instant::now());
+            storage.unpublished_events(*published).await?
+        }
     };
     let lag = pending
         .first()
