@@ -4,7 +4,8 @@
 //! the events after its position as one batch, and moves its position past them only once the
 //! bus has taken them (for Redis: once Redis answered the XADDs). The journal hands it the events
 //! it committed ([`CommittedFeed`]); it reads `outbox_events` only when those do not continue its
-//! position (events written elsewhere, a restart). A batch whose delivery fails is tried again,
+//! position (events written elsewhere, a restart, a failed delivery) and after a quiet second.
+//! After each batch it lets [`GATHER`] pass, so a round carries several commits. A batch whose delivery fails is tried again,
 //! with a growing pause while the bus is away; handlers dedupe by event id, so a repeat changes
 //! nothing. Orders never wait for the relay: the journal commits them with their outbox rows.
 //!

@@ -30,6 +30,16 @@ fn on_stream(url: &str, stream: &str) -> impl FnOnce(&mut Settings) {
     }
 }
 
+/// A Redis of its own, a fresh stream key on it, a connection to read it, and an app whose events
+/// go through that stream. The server runs until the caller drops it (keep it bound, `_server`).
+async fn streamed_app(backend: Backend) -> (RedisServer, String, MultiplexedConnection, TestApp) {
+    let server = RedisServer::start().await;
+    let (url, stream) = (server.url(), fresh_stream_key());
+    let redis = connect(&url).await;
+    let app = spawn_app_with(fresh_database(backend), on_stream(&url, &stream)).await;
+    (server, stream, redis, app)
+}
+
 /// One stream entry, as a consumer in any language would read it.
 struct Entry {
     stream_id: String,
@@ -148,10 +158,7 @@ async fn until(what: &str, within: Duration, mut done: impl AsyncFnMut() -> bool
 on_both_backends! {
     async fn with_redis_every_order_in_a_campaign_room_earns_one_coupon_through_the_stream(backend) {
         const N: usize = 12;
-        let server = RedisServer::start().await;
-        let (url, stream) = (server.url(), fresh_stream_key());
-        let mut redis = connect(&url).await;
-        let app = spawn_app_with(fresh_database(backend), on_stream(&url, &stream)).await;
+        let (_server, stream, mut redis, app) = streamed_app(backend).await;
         let (room, listing, buyers) = campaign_room(&app, N).await;
         let orders = buy(&app, room, listing, &buyers).await;
 
@@ -172,10 +179,7 @@ on_both_backends! {
     // once, in commit order.
     async fn events_written_beside_the_journal_reach_the_stream_once_and_in_commit_order(backend) {
         const WAVE: usize = 8;
-        let server = RedisServer::start().await;
-        let (url, stream) = (server.url(), fresh_stream_key());
-        let mut redis = connect(&url).await;
-        let app = spawn_app_with(fresh_database(backend), on_stream(&url, &stream)).await;
+        let (_server, stream, mut redis, app) = streamed_app(backend).await;
         let (room, listing, buyers) = campaign_room(&app, 3 * WAVE).await;
         let merchant = app.merchant().await;
         let other = app.room(&merchant).await;
@@ -275,10 +279,7 @@ on_both_backends! {
     }
 
     async fn a_replayed_entry_issues_nothing_new_and_revives_no_revoked_coupon(backend) {
-        let server = RedisServer::start().await;
-        let (url, stream) = (server.url(), fresh_stream_key());
-        let mut redis = connect(&url).await;
-        let app = spawn_app_with(fresh_database(backend), on_stream(&url, &stream)).await;
+        let (_server, stream, mut redis, app) = streamed_app(backend).await;
         let (room, listing, buyers) = campaign_room(&app, 1).await;
         let order = buy(&app, room, listing, &buyers).await[0];
         one_coupon_each(&app, &buyers, &[order], Duration::from_secs(15)).await;

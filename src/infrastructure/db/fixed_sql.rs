@@ -8,7 +8,7 @@
 //! its binds, and tells diesel so.
 
 /// Declares a statement type: its fields are bound, in order, between the SQL pieces (one more
-/// piece than fields). With `-> (sql types)` it is a query that loads rows of those types;
+/// piece than fields). With `loads = <sql types>;` it is a query that loads rows of those types;
 /// without, a statement to `execute`. Each statement must be its own type: diesel keys its
 /// cache by the type.
 ///
