@@ -242,6 +242,12 @@ impl InventoryState {
         StoredHoldings { settled, reserved }
     }
 
+    /// About how many entries [`holdings`](Self::holdings) would hold (at most this many), without
+    /// building them: what a snapshot costs to take and write.
+    pub fn snapshot_entries(&self) -> usize {
+        self.holdings.len() + self.per_user.len()
+    }
+
     /// False when the stored totals contradicted each other at rehydration; the listing then
     /// refuses every reserve with [`ReserveError::Suspended`].
     pub fn is_consistent(&self) -> bool {
