@@ -210,16 +210,13 @@ impl Writer {
     fn open(connector: &Connector, writer_id: &str, position: &Arc<RelayPosition>) -> anyhow::Result<Writer> {
         let mut conn = connector.connect()?;
         if let DbConnection::Sqlite(c) = &mut conn {
-            // Checkpoints run on the checkpointer's thread (`db::checkpointer`), off the order
-            // path.
-            //
             // Each order lands on a random page of the buyers' key index (one buyer's orders
             // sit together, and buyers come in any order), so the journal re-reads pages unless
             // its connection keeps them. It keeps them while no other connection commits (see
             // `RelayPosition`): up to 64 MiB of them, with the file mapped so a page not held
             // costs no `pread`.
             c.batch_execute(
-                "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824;",
+                "PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824;",
             )?;
         }
         let session = leases::session_of(&mut conn)?;

@@ -147,6 +147,11 @@ impl Connector {
         self.backend
     }
 
+    /// The database file, on SQLite.
+    pub fn sqlite_file(&self) -> Option<&Path> {
+        (self.backend == Backend::Sqlite).then(|| Path::new(self.url.trim_start_matches("sqlite://")))
+    }
+
     pub fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match self.backend {
             Backend::Postgres => {
@@ -169,9 +174,12 @@ impl Connector {
                 // power cut, and group commit pays that sync once per batch, not once per order.
                 // busy_timeout makes a statement wait for another process's write lock instead of
                 // failing; this process's writers take turns before they write (see `Writers`).
+                // Checkpoints are the checkpointer's alone (see `checkpointer`): one run inside a
+                // commit holds the write turn.
                 let synchronous = if self.relaxed { "NORMAL" } else { "FULL" };
                 conn.batch_execute(&format!(
-                    "PRAGMA busy_timeout = {}; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON;",
+                    "PRAGMA busy_timeout = {}; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; \
+                     PRAGMA wal_autocheckpoint = 0;",
                     self.busy_timeout_ms
                 ))
                 .map_err(r2d2::Error::QueryError)?;
