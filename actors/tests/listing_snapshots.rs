@@ -10,9 +10,7 @@ use livecart_actors::inventory::{InventoryActor, InventoryState, ListingTerms, P
 use livecart_actors::journal::{Journal, JournalEntry, JournalError, Listener};
 use livecart_actors::lease::Fence;
 use livecart_actors::room::RoomStatus;
-use livecart_actors::snapshot::{
-    ListingSnapshot, RoomSnapshot, SessionSnapshot, SnapshotError, SnapshotStore,
-};
+use livecart_actors::snapshot::{ListingSnapshot, RoomSnapshot, SessionSnapshot, SnapshotError, SnapshotStore};
 use livecart_actors::{ListingId, ManualClock, RoomId, UserId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -93,9 +91,17 @@ fn listing(store: Arc<Recorder>) -> (actix::Addr<InventoryActor>, RoomId) {
         ends_at: None,
     };
     let state = InventoryState::new(terms, RoomStatus::Live, 1_000_000, Duration::minutes(15));
-    let clock = Arc::new(ManualClock::new(DateTime::<Utc>::from_timestamp(1_800_000_000, 0).expect("valid")));
-    let actor = InventoryActor::new(state, Fence { room_id, epoch: 1 }, Arc::new(InstantJournal), clock, None)
-        .with_snapshots(store, 0, false);
+    let clock = Arc::new(ManualClock::new(
+        DateTime::<Utc>::from_timestamp(1_800_000_000, 0).expect("valid"),
+    ));
+    let actor = InventoryActor::new(
+        state,
+        Fence { room_id, epoch: 1 },
+        Arc::new(InstantJournal),
+        clock,
+        None,
+    )
+    .with_snapshots(store, 0, false);
     (actor.start(), room_id)
 }
 
@@ -140,5 +146,9 @@ async fn a_small_listing_is_written_during_its_sale() {
 async fn a_large_listing_is_written_once_its_sale_pauses_and_never_during_it() {
     let (during, after, sold) = sale(2_500).await;
     assert_eq!(during, Vec::<u64>::new(), "no large snapshot while orders come");
-    assert_eq!(after, vec![sold], "one snapshot once the orders stopped, at the last position");
+    assert_eq!(
+        after,
+        vec![sold],
+        "one snapshot once the orders stopped, at the last position"
+    );
 }

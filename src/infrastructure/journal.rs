@@ -215,9 +215,7 @@ impl Writer {
             // its connection keeps them. It keeps them while no other connection commits (see
             // `RelayPosition`): up to 64 MiB of them, with the file mapped so a page not held
             // costs no `pread`.
-            c.batch_execute(
-                "PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824;",
-            )?;
+            c.batch_execute("PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824;")?;
         }
         let session = leases::session_of(&mut conn)?;
         leases::register_writer(&mut conn, writer_id)?;
