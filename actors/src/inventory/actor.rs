@@ -248,7 +248,7 @@ const SNAPSHOT_COST_FACTOR: u32 = 40;
 /// once the listing has been quiet for a whole tick, never during its sale. Writing it costs
 /// about a microsecond per entry, with SQLite's one write lock held throughout: a hot listing's
 /// snapshot of 270,000 reserved orders held it for a quarter of a second, and every order of
-/// every listing waited behind it (the open-loop p99 went from 5 to 300 ms). A snapshot taken
+/// every listing waited behind it (the open-loop p99 of a flash sale reached 300 ms). A snapshot taken
 /// mid-sale is stale at the next order anyway; the one that lets a restart skip reading the
 /// orders is the one taken after the last change. Below it, a write holds the lock for about
 /// 2 ms and is still taken every tick, so a listing that never pauses keeps a recent one.
@@ -359,8 +359,8 @@ impl InventoryActor {
 
     /// Writes the snapshot in the background when the position moved (or the store lost it),
     /// the state is settled, no earlier write is still on its way, and (for a large listing)
-    /// nothing happened since the last tick. A failed write is
-    /// counted and tried again on a later tick.
+    /// nothing happened since the last tick. A failed write is counted and tried again on a
+    /// later tick.
     fn persist(&mut self, ctx: &mut Context<Self>) {
         let quiet = self.activity == self.activity_at_tick;
         self.activity_at_tick = self.activity;
