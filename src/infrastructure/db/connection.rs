@@ -149,7 +149,12 @@ impl Connector {
 
     /// The database file, on SQLite.
     pub fn sqlite_file(&self) -> Option<&Path> {
-        (self.backend == Backend::Sqlite).then(|| Path::new(self.url.trim_start_matches("sqlite://")))
+        (self.backend == Backend::Sqlite).then(|| Path::new(self.sqlite_path()))
+    }
+
+    /// The URL without its scheme: what SQLite opens.
+    fn sqlite_path(&self) -> &str {
+        self.url.trim_start_matches("sqlite://")
     }
 
     pub fn connect(&self) -> Result<DbConnection, r2d2::Error> {
@@ -164,7 +169,7 @@ impl Connector {
                 Ok(DbConnection::Pg(conn))
             }
             Backend::Sqlite => {
-                let path = self.url.trim_start_matches("sqlite://");
+                let path = self.sqlite_path();
                 if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
                     // An error here resurfaces, better worded, from establish below.
                     let _ = std::fs::create_dir_all(dir);
