@@ -60,6 +60,19 @@ struct Pending {
     listener: Listener,
 }
 
+/// The journal connection's page cache, in KiB: the hot pages of a sale (the buyers' key index
+/// leaves of a thousand buyers, the tails of the append-only tables) and not many more.
+///
+/// A bigger cache costs every commit, not only memory. SQLite's page cache looks through its
+/// whole hash table at the end of a transaction whenever it has seen a page number past the
+/// file's end since the last one, and a B-tree split that swaps two pages' numbers parks one of
+/// them at the lock-byte page (page 262,145 with 4 KiB pages) for a moment: in a database under
+/// 1 GiB almost every batch that split an index page paid a walk of the whole table. At 64 MiB
+/// (16,384 hash slots, 6,000 pages held) that walk was 7 % of the server's CPU in a flash sale
+/// (perf; the call found with gdb), and an order cost 12 % more CPU than at 8 MiB
+/// (docs/BENCHMARKS.md, "The journal's page cache").
+const JOURNAL_CACHE_KIB: u32 = 8 * 1024;
+
 /// What `/readyz` reads: is the dispatcher alive, and since when is a batch unresolved.
 #[derive(Debug, Default)]
 pub struct JournalHealth {
@@ -213,9 +226,10 @@ impl Writer {
             // Each order lands on a random page of the buyers' key index (one buyer's orders
             // sit together, and buyers come in any order), so the journal re-reads pages unless
             // its connection keeps them. It keeps them while no other connection commits (see
-            // `RelayPosition`): up to 64 MiB of them, with the file mapped so a page not held
-            // costs no `pread`.
-            c.batch_execute("PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824;")?;
+            // `RelayPosition`), with the file mapped so a page not held costs no `pread`.
+            c.batch_execute(&format!(
+                "PRAGMA cache_size = -{JOURNAL_CACHE_KIB}; PRAGMA mmap_size = 1073741824;"
+            ))?;
         }
         let session = leases::session_of(&mut conn)?;
         leases::register_writer(&mut conn, writer_id)?;
