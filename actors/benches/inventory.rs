@@ -2,7 +2,7 @@
 //! `cargo bench -p livecart-actors --bench inventory`.
 //!
 //! DESIGN.md ("Performance targets") asks an InventoryActor to decide ≥ 1M reservations per
-//! second per core. Four benches split that claim into its layers, so a shortfall points at its
+//! second per core. Six benches split that claim into its layers, so a shortfall points at its
 //! cause:
 //!
 //! - `state/reserve` — the rules alone, `InventoryState::reserve`, one flash listing with huge
@@ -14,6 +14,13 @@
 //!   event, the entry queued, its share of the batch's notification, the reply). `cross_thread`
 //!   puts the actor on its own arbiter as the server does, so the hop between an HTTP worker and
 //!   the actor's thread is counted too.
+//! - `actor/same_thread_gathered` and `actor/cross_thread_gathered` — the same, sent as the
+//!   server sends them: `inventory::reserve`, which gathers the reserves a thread sends one
+//!   listing in a turn into one message and takes their answers back together.
+//!
+//! The actor benches are closed loops: the journal answers a batch once the actor has yielded,
+//! so the sender and the actor mostly take turns, and `cross_thread` measures the two threads'
+//! costs added up plus the hops, not what the actor's core alone could decide.
 //!
 //! Each sample starts from a fresh listing, so the state's maps grow as they do during a sale
 //! and the samples stay independent.
@@ -23,7 +30,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use livecart_actors::ids::new_id;
 use livecart_actors::inventory::{
-    InventoryActor, InventoryState, ListingTerms, Placed, Reserve, ReserveRequest, Reserved, MAX_ORDER_QUANTITY,
+    self, InventoryActor, InventoryState, ListingTerms, Placed, Reserve, ReserveRequest, Reserved, MAX_ORDER_QUANTITY,
 };
 use livecart_actors::journal::{tell_listeners, Journal, JournalEntry, JournalError, Listener};
 use livecart_actors::lease::Fence;
@@ -126,8 +133,10 @@ fn reserve_on_the_state(c: &mut Criterion) {
 }
 
 /// Sends every request through the actor's mailbox with `IN_FLIGHT` awaiting replies at once,
-/// and fails loudly unless each one placed a new order.
-async fn drive(actor: Addr<InventoryActor>, room_id: RoomId, batch: Vec<ReserveRequest>) {
+/// and fails loudly unless each one placed a new order. `gathered`: as the server sends them
+/// (`inventory::reserve`, the reserves of one turn of the thread in one message); otherwise one
+/// `Addr::send` each.
+async fn drive(actor: Addr<InventoryActor>, room_id: RoomId, batch: Vec<ReserveRequest>, gathered: bool) {
     let total = batch.len();
     let mut batch = batch.into_iter();
     let mut in_flight = FuturesUnordered::new();
@@ -135,7 +144,15 @@ async fn drive(actor: Addr<InventoryActor>, room_id: RoomId, batch: Vec<ReserveR
     loop {
         while in_flight.len() < IN_FLIGHT {
             let Some(request) = batch.next() else { break };
-            in_flight.push(actor.send(Reserve::new(room_id, request)));
+            let reserve = Reserve::new(room_id, request);
+            let actor = actor.clone();
+            in_flight.push(async move {
+                if gathered {
+                    inventory::reserve(&actor, reserve).await
+                } else {
+                    actor.send(reserve).await
+                }
+            });
         }
         let Some(reply) = in_flight.next().await else {
             break;
@@ -159,7 +176,13 @@ fn reserve_through_the_actor(c: &mut Criterion) {
     let journal: Arc<dyn Journal> = Arc::new(BatchingJournal::default());
     let mut group = c.benchmark_group("actor");
     group.throughput(Throughput::Elements(1));
-    for (name, own_thread) in [("same_thread", false), ("cross_thread", true)] {
+    let variants = [
+        ("same_thread", false, false),
+        ("cross_thread", true, false),
+        ("same_thread_gathered", false, true),
+        ("cross_thread_gathered", true, true),
+    ];
+    for (name, own_thread, gathered) in variants {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let room_id = new_id();
@@ -179,7 +202,7 @@ fn reserve_through_the_actor(c: &mut Criterion) {
                         actor.start()
                     };
                     let started = Instant::now();
-                    drive(addr, room_id, batch).await;
+                    drive(addr, room_id, batch, gathered).await;
                     started.elapsed()
                 })
             });

@@ -6,7 +6,7 @@
 
 use super::{order_metrics, AppError, Caller, Services};
 use livecart_actors::ids::new_id;
-use livecart_actors::inventory::{Placed, Reserve, ReserveError, ReserveFailed, ReserveRequest};
+use livecart_actors::inventory::{self, Placed, Reserve, ReserveError, ReserveFailed, ReserveRequest};
 use livecart_actors::order::Order;
 use livecart_actors::{ListingId, Role, RoomId};
 use std::time::Instant;
@@ -101,7 +101,9 @@ async fn decide(
             quantity: req.quantity,
             idempotency_key: req.idempotency_key.clone(),
         };
-        let sent = inventory.send(Reserve::new(req.room_id, request)).await;
+        // With the other reserves this worker thread sends the listing in the same turn, as one
+        // message (see `inventory::gather`).
+        let sent = inventory::reserve(&inventory, Reserve::new(req.room_id, request)).await;
         match sent {
             Ok(Err(ReserveFailed::Retiring)) if attempt < ATTEMPTS => continue,
             // Stopped before it handled the message: nothing was decided.

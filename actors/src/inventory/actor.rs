@@ -12,8 +12,9 @@ mod commits;
 pub use amend::{Amend, AmendFailed, CloseSale, ListingWrite, Withdraw, WriteRefused};
 pub use commits::{Committed, ReserveReply};
 
-use commits::{Commits, InFlight, ToActor, Waiting};
+use commits::{Commits, InFlight, Replier, ToActor, Waiting};
 
+use super::gather::ReserveMany;
 use super::state::{
     CancelError, InventoryState, PayError, PayPlan, ReserveError, ReserveRequest, Reserved, StoredPayment,
 };
@@ -606,6 +607,23 @@ impl Handler<Reserve> for InventoryActor {
     type Result = ReserveReply;
 
     fn handle(&mut self, msg: Reserve, _ctx: &mut Self::Context) -> ReserveReply {
+        self.decide_reserve(msg)
+    }
+}
+
+impl Handler<ReserveMany> for InventoryActor {
+    type Result = ();
+
+    /// Each reserve is decided as a `Reserve` of its own would be, in the order gathered.
+    fn handle(&mut self, msg: ReserveMany, _ctx: &mut Self::Context) {
+        for (reserve, slot) in msg.entries {
+            self.decide_reserve(reserve).park(Replier::Gathered(slot));
+        }
+    }
+}
+
+impl InventoryActor {
+    fn decide_reserve(&mut self, msg: Reserve) -> ReserveReply {
         self.activity = self.activity.wrapping_add(1);
         if self.retiring {
             return ReserveReply::now(Err(ReserveFailed::Retiring));

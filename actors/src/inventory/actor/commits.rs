@@ -7,10 +7,13 @@
 //! custom [`MessageResponse`]) parks actix's reply sender in the queue beside the order, and the
 //! batch's notification answers it. Nothing is spawned into the actor's context per order, so a
 //! wake-up of the actor costs nothing per order in flight (actix polls every spawned future on
-//! each wake-up), and the path to the acknowledgement allocates nothing per order.
+//! each wake-up), and the path to the acknowledgement allocates nothing per order. A reserve
+//! that came in a gathered batch ([`ReserveMany`](crate::inventory::ReserveMany)) parks its place
+//! in the batch's answers instead of a reply sender.
 
 use super::{InventoryActor, Placed, Reserve, ReserveFailed};
 use crate::ids::OrderId;
+use crate::inventory::gather::Slot;
 use crate::journal::{CommitListener, JournalError, Outcome};
 use crate::order::Order;
 use actix::dev::{MessageResponse, OneshotSender};
@@ -31,13 +34,12 @@ pub(super) struct InFlight {
 
 /// Who waits for an entry's outcome.
 pub(super) enum Waiting {
-    /// A new order, answered from here. `reply` is actix's sender for the `Reserve` (none for a
-    /// `do_send`); `replays` are the callers that sent the same idempotency key meanwhile (none,
-    /// almost always: no allocation per order for them).
+    /// A new order, answered from here. `replays` are the callers that sent the same idempotency
+    /// key meanwhile (none, almost always: no allocation per order for them).
     Order {
         order: Order,
-        reply: Option<OneshotSender<ReserveAnswer>>,
-        replays: Vec<OneshotSender<ReserveAnswer>>,
+        reply: Replier,
+        replays: Vec<Replier>,
     },
     /// A cancel, restock, payment or expiry: rare, so its handler keeps a future, woken by this.
     Change(tokio::sync::oneshot::Sender<Outcome>),
@@ -64,6 +66,32 @@ impl Commits {
     /// consistent as any single push or pop does, so a poisoned lock is taken as it is.
     pub(super) fn lock(&self) -> MutexGuard<'_, VecDeque<InFlight>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Where a reserve's answer goes.
+pub(crate) enum Replier {
+    /// actix's reply sender of a `Reserve` (none for a `do_send`).
+    Sent(Option<OneshotSender<ReserveAnswer>>),
+    /// Its place in a gathered batch's answers.
+    Gathered(Slot),
+}
+
+impl Replier {
+    /// Answers the caller; one that gave up (its deadline passed) is simply not there any more.
+    pub(crate) fn answer(self, answer: ReserveAnswer) {
+        match self {
+            Replier::Sent(Some(tx)) => {
+                let _ = tx.send(answer);
+            }
+            Replier::Sent(None) => {}
+            Replier::Gathered(slot) => slot.answer(answer),
+        }
+    }
+
+    /// Whether anyone is there to answer (a `do_send` has nobody).
+    fn is_waiting(&self) -> bool {
+        !matches!(self, Replier::Sent(None))
     }
 }
 
@@ -101,15 +129,16 @@ impl ReserveReply {
     }
 }
 
-impl MessageResponse<InventoryActor, Reserve> for ReserveReply {
-    fn handle(self, _ctx: &mut Context<InventoryActor>, tx: Option<OneshotSender<ReserveAnswer>>) {
+impl ReserveReply {
+    /// Answers `reply` now, or parks it with the order until the order's batch has an outcome.
+    pub(crate) fn park(self, reply: Replier) {
         match self.0 {
-            Reply::Now(answer) => answer_with(tx, answer),
+            Reply::Now(answer) => reply.answer(answer),
             Reply::AtCommit { commits, order, sent } => commits.lock().push_back(InFlight {
                 sent,
                 waiting: Waiting::Order {
                     order,
-                    reply: tx,
+                    reply,
                     replays: Vec::new(),
                 },
             }),
@@ -119,20 +148,19 @@ impl MessageResponse<InventoryActor, Reserve> for ReserveReply {
                     Waiting::Order { order, replays, .. } if order.id == order_id => Some(replays),
                     _ => None,
                 });
-                match (original, tx) {
-                    (Some(replays), Some(tx)) => replays.push(tx),
-                    (Some(_), None) => {}
-                    (None, tx) => answer_with(tx, Ok(Placed::Replayed(order_id))),
+                match original {
+                    Some(replays) if reply.is_waiting() => replays.push(reply),
+                    Some(_) => {}
+                    None => reply.answer(Ok(Placed::Replayed(order_id))),
                 }
             }
         }
     }
 }
 
-/// Answers a caller; one that gave up (its deadline passed) is simply not there any more.
-fn answer_with(tx: Option<OneshotSender<ReserveAnswer>>, answer: ReserveAnswer) {
-    if let Some(tx) = tx {
-        let _ = tx.send(answer);
+impl MessageResponse<InventoryActor, Reserve> for ReserveReply {
+    fn handle(self, _ctx: &mut Context<InventoryActor>, tx: Option<OneshotSender<ReserveAnswer>>) {
+        self.park(Replier::Sent(tx));
     }
 }
 
@@ -179,19 +207,19 @@ impl Handler<Committed> for InventoryActor {
                     self.answered(outcome.is_ok());
                     for replay in replays {
                         let again = outcome.clone().map(|()| Placed::Replayed(order.id));
-                        let _ = replay.send(again.map_err(Into::into));
+                        replay.answer(again.map_err(Into::into));
                     }
                     match outcome {
                         Ok(()) => {
                             placed = true;
-                            answer_with(reply, Ok(Placed::New(order)));
+                            reply.answer(Ok(Placed::New(order)));
                         }
                         Err(err) => {
                             // Only a commit known not to have happened is undone: the journal
                             // resolves an ambiguous one before it answers.
                             self.state.undo_reserve(order.id);
                             fenced |= err == JournalError::Fenced;
-                            answer_with(reply, Err(err.into()));
+                            reply.answer(Err(err.into()));
                         }
                     }
                 }

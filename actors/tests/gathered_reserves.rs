@@ -1,0 +1,141 @@
+//! Reserves gathered per thread (`inventory::reserve`): sent together from one thread to an
+//! actor on another, each is decided as a `Reserve` of its own and answered exactly once, and a
+//! gathering that cannot reach its actor answers `Closed` instead of leaving its callers waiting.
+
+use actix::{Actor, Arbiter};
+use futures_util::future::join_all;
+use livecart_actors::ids::new_id;
+use livecart_actors::inventory::{
+    self, InventoryActor, InventoryState, ListingTerms, Placed, Reserve, ReserveError, ReserveFailed, ReserveRequest,
+    Snapshot,
+};
+use livecart_actors::journal::{Journal, JournalEntry, JournalError, Listener};
+use livecart_actors::lease::Fence;
+use livecart_actors::room::RoomStatus;
+use livecart_actors::{RoomId, SystemClock, UserId};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Commits every entry at once, as a batch of one, and counts them.
+#[derive(Default)]
+struct CountingJournal(AtomicUsize);
+
+impl Journal for CountingJournal {
+    fn append(&self, _fence: Fence, _entry: JournalEntry, listener: &Listener) -> Result<(), JournalError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        listener.committed(vec![Ok(())]);
+        Ok(())
+    }
+}
+
+const STOCK: u64 = 100;
+const PER_USER_LIMIT: u32 = 2;
+
+/// A live flash listing on an arbiter of its own, as the server runs it.
+fn listing_on(arbiter: &Arbiter, journal: Arc<CountingJournal>) -> (actix::Addr<InventoryActor>, RoomId) {
+    let room_id = new_id();
+    let terms = ListingTerms {
+        listing_id: new_id(),
+        room_id,
+        price_cents: 500,
+        per_user_limit: PER_USER_LIMIT,
+        starts_at: None,
+        ends_at: None,
+    };
+    let state = InventoryState::new(terms, RoomStatus::Live, STOCK, chrono::Duration::minutes(15));
+    let fence = Fence { room_id, epoch: 1 };
+    let actor = InventoryActor::new(state, fence, journal, Arc::new(SystemClock), None);
+    (InventoryActor::start_in_arbiter(&arbiter.handle(), |_| actor), room_id)
+}
+
+fn one_unit(user_id: UserId, key: Option<&str>) -> ReserveRequest {
+    ReserveRequest {
+        order_id: new_id(),
+        user_id,
+        quantity: 1,
+        idempotency_key: key.map(str::to_owned),
+    }
+}
+
+#[actix_rt::test]
+async fn reserves_sent_together_are_each_decided_and_answered_once() {
+    let arbiter = Arbiter::new();
+    let journal = Arc::new(CountingJournal::default());
+    let (listing, room_id) = listing_on(&arbiter, journal.clone());
+    let buyers: Vec<UserId> = (0..100).map(|_| new_id()).collect();
+
+    // Three tries per buyer in one turn of this thread: more than the stock, and one more than
+    // each buyer may hold.
+    let tries = buyers
+        .iter()
+        .cycle()
+        .take(buyers.len() * 3)
+        .map(|&buyer| inventory::reserve(&listing, Reserve::new(room_id, one_unit(buyer, None))));
+    let answers = join_all(tries).await;
+
+    let mut orders = HashSet::new();
+    let mut held_by: std::collections::HashMap<UserId, u32> = Default::default();
+    let (mut sold_out, mut over_limit) = (0, 0);
+    for answer in answers {
+        match answer.expect("the actor is running") {
+            Ok(Placed::New(order)) => {
+                assert!(orders.insert(order.id), "an order answered twice");
+                *held_by.entry(order.user_id).or_default() += order.quantity;
+            }
+            Err(ReserveFailed::Refused(ReserveError::SoldOut)) => sold_out += 1,
+            Err(ReserveFailed::Refused(ReserveError::LimitExceeded)) => over_limit += 1,
+            other => panic!("unexpected answer: {other:?}"),
+        }
+    }
+    let left = listing.send(Snapshot).await.expect("the actor is running").stock_left;
+    assert_eq!(orders.len() as u64 + left, STOCK, "sold + left == initial");
+    assert_eq!(left, 0, "more tries than stock sells out");
+    assert_eq!(
+        orders.len(),
+        journal.0.load(Ordering::SeqCst),
+        "every order journaled once"
+    );
+    assert!(held_by.values().all(|&units| units <= PER_USER_LIMIT));
+    assert_eq!(
+        orders.len() + sold_out + over_limit,
+        buyers.len() * 3,
+        "every try answered"
+    );
+    arbiter.stop();
+}
+
+#[actix_rt::test]
+async fn a_key_sent_twice_in_one_gathering_places_one_order() {
+    let arbiter = Arbiter::new();
+    let journal = Arc::new(CountingJournal::default());
+    let (listing, room_id) = listing_on(&arbiter, journal.clone());
+    let buyer = new_id();
+
+    let first = inventory::reserve(&listing, Reserve::new(room_id, one_unit(buyer, Some("k-1"))));
+    let again = inventory::reserve(&listing, Reserve::new(room_id, one_unit(buyer, Some("k-1"))));
+    let (first, again) = futures_util::join!(first, again);
+
+    let Ok(Ok(Placed::New(order))) = first else {
+        panic!("the first try places the order: {first:?}");
+    };
+    assert_eq!(again.expect("the actor is running"), Ok(Placed::Replayed(order.id)));
+    assert_eq!(journal.0.load(Ordering::SeqCst), 1, "one order journaled");
+    arbiter.stop();
+}
+
+#[actix_rt::test]
+async fn a_gathering_for_a_stopped_actor_answers_closed() {
+    let arbiter = Arbiter::new();
+    let (listing, room_id) = listing_on(&arbiter, Arc::default());
+    arbiter.stop();
+    arbiter.join().expect("the arbiter stopped");
+
+    let tries = (0..3).map(|_| inventory::reserve(&listing, Reserve::new(room_id, one_unit(new_id(), None))));
+    let answers = tokio::time::timeout(std::time::Duration::from_secs(5), join_all(tries))
+        .await
+        .expect("answered, not left waiting");
+    for answer in answers {
+        assert_eq!(answer, Err(actix::MailboxError::Closed));
+    }
+}
