@@ -1,6 +1,8 @@
 //! Reserves gathered per thread (`inventory::reserve`): sent together from one thread to an
-//! actor on another, each is decided as a `Reserve` of its own and answered exactly once, and a
-//! gathering that cannot reach its actor answers `Closed` instead of leaving its callers waiting.
+//! actor on another, each is decided as a `Reserve` of its own and answered exactly once, a
+//! reserve whose caller gave up before the actor read it is not decided (as actix skips such a
+//! `send`), and a gathering that cannot reach its actor answers `Closed` instead of leaving its
+//! callers waiting.
 
 use actix::{Actor, Arbiter};
 use futures_util::future::join_all;
@@ -138,4 +140,27 @@ async fn a_gathering_for_a_stopped_actor_answers_closed() {
     for answer in answers {
         assert_eq!(answer, Err(actix::MailboxError::Closed));
     }
+}
+
+#[actix_rt::test]
+async fn a_reserve_whose_caller_gave_up_before_the_actor_read_it_is_not_decided() {
+    let arbiter = Arbiter::new();
+    let journal = Arc::new(CountingJournal::default());
+    let (listing, room_id) = listing_on(&arbiter, journal.clone());
+    // The listing's thread is busy long enough for the caller's deadline to pass.
+    arbiter.spawn(async { std::thread::sleep(std::time::Duration::from_millis(300)) });
+
+    let late = tokio::time::timeout(
+        std::time::Duration::from_millis(50),
+        inventory::reserve(&listing, Reserve::new(room_id, one_unit(new_id(), None))),
+    )
+    .await;
+    assert!(late.is_err(), "the caller gave up before an answer: {late:?}");
+
+    let on_time = inventory::reserve(&listing, Reserve::new(room_id, one_unit(new_id(), None))).await;
+    assert!(matches!(on_time, Ok(Ok(Placed::New(_)))), "{on_time:?}");
+    let left = listing.send(Snapshot).await.expect("the actor is running").stock_left;
+    assert_eq!(left, STOCK - 1, "only the order someone waited for was made");
+    assert_eq!(journal.0.load(Ordering::SeqCst), 1);
+    arbiter.stop();
 }

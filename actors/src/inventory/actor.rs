@@ -614,9 +614,13 @@ impl Handler<Reserve> for InventoryActor {
 impl Handler<ReserveMany> for InventoryActor {
     type Result = ();
 
-    /// Each reserve is decided as a `Reserve` of its own would be, in the order gathered.
+    /// Each reserve is decided as a `Reserve` of its own would be, in the order gathered; one
+    /// whose caller has given up is not decided (its slot answers `Closed` to nobody).
     fn handle(&mut self, msg: ReserveMany, _ctx: &mut Self::Context) {
         for (reserve, slot) in msg.entries {
+            if slot.caller_gone() {
+                continue;
+            }
             self.decide_reserve(reserve).park(Replier::Gathered(slot));
         }
     }

@@ -12,14 +12,17 @@
 //!
 //! The actor decides each reserve exactly as it decides a `Reserve` (same rules, in the order
 //! gathered, same journal entry, answered at the same commit); only the way there and back is
-//! shared. An answer that cannot come (the actor stopped with the message unread) is
-//! `MailboxError::Closed`, as from `send`, so callers retry the next incarnation the same way.
+//! shared. As with `send`, a reserve whose caller has given up (its deadline passed while the
+//! message waited) is not decided at all, so a buyer told "retry" has no order made behind their
+//! back; and an answer that cannot come (the actor stopped with the message unread) is
+//! `MailboxError::Closed`, so callers retry the next incarnation the same way.
 
 use super::actor::{InventoryActor, Placed, Reserve, ReserveFailed};
 use actix::prelude::*;
 use futures_util::task::AtomicWaker;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context as TaskContext, Poll};
 use tokio::sync::oneshot;
@@ -40,9 +43,27 @@ pub struct Answers {
     given: Mutex<Vec<(usize, Delivered)>>,
     /// The flush waiting for them, on the gathering thread.
     flush: AtomicWaker,
+    /// The callers that stopped waiting, by index; `gone_count` lets the actor skip the lock
+    /// while there are none (almost always).
+    gone: Mutex<Vec<usize>>,
+    gone_count: AtomicUsize,
 }
 
 impl Answers {
+    fn give_up(&self, index: usize) {
+        self.gone.lock().unwrap_or_else(PoisonError::into_inner).push(index);
+        self.gone_count.fetch_add(1, Ordering::Release);
+    }
+
+    fn is_gone(&self, index: usize) -> bool {
+        self.gone_count.load(Ordering::Acquire) > 0
+            && self
+                .gone
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(&index)
+    }
+
     fn give(&self, index: usize, answer: Delivered) {
         // A panic while this was held cannot leave the list half-pushed: taken as it is.
         self.given
@@ -83,6 +104,12 @@ pub struct Slot {
 }
 
 impl Slot {
+    /// Whether its caller stopped waiting (its deadline passed): the reserve is then not decided,
+    /// as actix skips a `send` whose caller has gone.
+    pub(crate) fn caller_gone(&self) -> bool {
+        self.answers.is_gone(self.index)
+    }
+
     pub(crate) fn answer(mut self, answer: ReserveAnswer) {
         self.answered = true;
         self.answers.give(self.index, Ok(answer));
@@ -97,10 +124,28 @@ impl Drop for Slot {
     }
 }
 
-/// The reserves gathered for one actor on this thread, and who waits for each.
+/// The reserves gathered for one actor on this thread, who waits for each, and where their
+/// answers will come.
 struct Gathering {
     reserves: Vec<Reserve>,
     callers: Vec<oneshot::Sender<Delivered>>,
+    answers: Arc<Answers>,
+}
+
+/// A caller's wait for its answer. Dropped before the answer came (the caller's deadline passed),
+/// it tells the actor not to decide the reserve if it has not yet.
+struct Waiting {
+    answers: Arc<Answers>,
+    index: usize,
+    answered: bool,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.answers.give_up(self.index);
+        }
+    }
 }
 
 thread_local! {
@@ -117,30 +162,31 @@ pub async fn reserve(actor: &Addr<InventoryActor>, reserve: Reserve) -> Delivere
         return actor.send(reserve).await;
     }
     let (caller, answer) = oneshot::channel();
-    let first = GATHERINGS.with(|gatherings| {
+    let (mut waiting, first) = GATHERINGS.with(|gatherings| {
         let mut gatherings = gatherings.borrow_mut();
-        match gatherings.get_mut(actor) {
-            Some(gathering) => {
-                gathering.reserves.push(reserve);
-                gathering.callers.push(caller);
-                false
-            }
-            None => {
-                let gathering = Gathering {
-                    reserves: vec![reserve],
-                    callers: vec![caller],
-                };
-                gatherings.insert(actor.clone(), gathering);
-                true
-            }
-        }
+        let first = !gatherings.contains_key(actor);
+        let gathering = gatherings.entry(actor.clone()).or_insert_with(|| Gathering {
+            reserves: Vec::new(),
+            callers: Vec::new(),
+            answers: Arc::default(),
+        });
+        let waiting = Waiting {
+            answers: gathering.answers.clone(),
+            index: gathering.reserves.len(),
+            answered: false,
+        };
+        gathering.reserves.push(reserve);
+        gathering.callers.push(caller);
+        (waiting, first)
     });
     if first {
         actix::spawn(flush(actor.clone()));
     }
     // The flush ends only once every caller has its answer, so a dropped sender means the
     // thread's tasks are going away.
-    answer.await.unwrap_or(Err(MailboxError::Closed))
+    let answer = answer.await.unwrap_or(Err(MailboxError::Closed));
+    waiting.answered = true;
+    answer
 }
 
 /// Sends the actor's gathering as one message and hands out the answers as they come.
@@ -148,7 +194,7 @@ async fn flush(actor: Addr<InventoryActor>) {
     let Some(gathering) = GATHERINGS.with(|gatherings| gatherings.borrow_mut().remove(&actor)) else {
         return;
     };
-    let answers = Arc::new(Answers::default());
+    let answers = gathering.answers;
     let entries = gathering
         .reserves
         .into_iter()
