@@ -69,8 +69,8 @@ struct Pending {
 /// them at the lock-byte page (page 262,145 with 4 KiB pages) for a moment: in a database under
 /// 1 GiB almost every batch that split an index page paid a walk of the whole table. At 64 MiB
 /// (16,384 hash slots, 6,000 pages held) that walk was 7 % of the server's CPU in a flash sale
-/// (perf; the call found with gdb), and an order cost 12 % more CPU than at 8 MiB
-/// (docs/BENCHMARKS.md, "The journal's page cache").
+/// (perf; the call found with gdb), and an HTTP order cost 7–16 % more CPU than at 8 MiB
+/// (docs/BENCHMARKS.md, "The journal's page cache shrinks").
 const JOURNAL_CACHE_KIB: u32 = 8 * 1024;
 
 /// What `/readyz` reads: is the dispatcher alive, and since when is a batch unresolved.

@@ -132,6 +132,20 @@ struct Gathering {
     answers: Arc<Answers>,
 }
 
+impl Gathering {
+    /// Adds a reserve and its caller; the caller waits through what this returns.
+    fn join(&mut self, reserve: Reserve, caller: oneshot::Sender<Delivered>) -> Waiting {
+        let waiting = Waiting {
+            answers: self.answers.clone(),
+            index: self.reserves.len(),
+            answered: false,
+        };
+        self.reserves.push(reserve);
+        self.callers.push(caller);
+        waiting
+    }
+}
+
 /// A caller's wait for its answer. Dropped before the answer came (the caller's deadline passed),
 /// it tells the actor not to decide the reserve if it has not yet.
 struct Waiting {
@@ -164,20 +178,21 @@ pub async fn reserve(actor: &Addr<InventoryActor>, reserve: Reserve) -> Delivere
     let (caller, answer) = oneshot::channel();
     let (mut waiting, first) = GATHERINGS.with(|gatherings| {
         let mut gatherings = gatherings.borrow_mut();
-        let first = !gatherings.contains_key(actor);
-        let gathering = gatherings.entry(actor.clone()).or_insert_with(|| Gathering {
-            reserves: Vec::new(),
-            callers: Vec::new(),
-            answers: Arc::default(),
-        });
-        let waiting = Waiting {
-            answers: gathering.answers.clone(),
-            index: gathering.reserves.len(),
-            answered: false,
-        };
-        gathering.reserves.push(reserve);
-        gathering.callers.push(caller);
-        (waiting, first)
+        // The address is cloned once per gathering, not per reserve: its count is shared with
+        // every thread that sends the listing.
+        match gatherings.get_mut(actor) {
+            Some(gathering) => (gathering.join(reserve, caller), false),
+            None => {
+                let mut gathering = Gathering {
+                    reserves: Vec::new(),
+                    callers: Vec::new(),
+                    answers: Arc::default(),
+                };
+                let waiting = gathering.join(reserve, caller);
+                gatherings.insert(actor.clone(), gathering);
+                (waiting, true)
+            }
+        }
     });
     if first {
         actix::spawn(flush(actor.clone()));
