@@ -99,7 +99,7 @@ impl Application {
         })
         .await??;
         tracing::info!(database.backend = ?backend, migrations.applied = applied, "storage ready");
-        let storage = Storage::new(pool, connector.writers());
+        let storage = Storage::new(pool, &connector);
 
         let committed = Arc::new(CommittedFeed::default());
         let journal_settings = JournalSettings {
@@ -120,7 +120,7 @@ impl Application {
         // The relay and its consumers write derived data that is redone if lost: their own
         // connections, with commits that do not wait for the disk.
         let relay_pool = build_pool(connector.clone().relaxed(), 2).context("cannot open the relay's connections")?;
-        let relay_storage = Storage::new(relay_pool, connector.writers());
+        let relay_storage = Storage::new(relay_pool, &connector);
         let node = uuid::Uuid::new_v4().to_string();
         let redis = match settings.redis.url.as_str() {
             "" => None,

@@ -24,6 +24,7 @@
 
 use super::committed_feed::CommittedFeed;
 use super::db::{Connector, DbConnection};
+use super::repos::buyer_index::{self, Filing, Unfiled};
 use super::repos::outbox::{PendingEvent, RelayPosition};
 use super::repos::payments::{self, PaymentState};
 use super::repos::{catalog, leases, orders, outbox};
@@ -233,6 +234,13 @@ impl Writer {
         }
         let session = leases::session_of(&mut conn)?;
         leases::register_writer(&mut conn, writer_id)?;
+        let unfiled = connector.unfiled();
+        {
+            // What the last connection left unfiled (a sweep cut short, a crash), before any batch.
+            let writers = connector.writers();
+            let _turn = writers.turn();
+            buyer_index::file_everything(&mut conn, &unfiled)?;
+        }
         let (jobs, job_inbox) = mpsc::channel::<(i64, Batch)>();
         let (done_tx, done) = mpsc::channel();
         let writer_id = writer_id.to_owned();
@@ -241,11 +249,20 @@ impl Writer {
         thread::Builder::new()
             .name("livecart-journal-writer".into())
             .spawn(move || {
+                let mut filing = Filing::default();
                 for (batch_no, batch) in job_inbox {
                     let outcome = {
                         let _turn = writers.turn();
                         let started = Instant::now();
-                        let outcome = commit(&mut conn, &writer_id, batch_no, &batch, &position);
+                        let outcome = commit(
+                            &mut conn,
+                            &writer_id,
+                            batch_no,
+                            &batch,
+                            &position,
+                            &mut filing,
+                            &unfiled,
+                        );
                         metrics::histogram!("livecart_journal_commit_seconds").record(started.elapsed().as_secs_f64());
                         outcome.map(|(committed, saved)| {
                             if let Some(seq) = saved {
@@ -392,15 +409,18 @@ impl Dispatcher {
 }
 
 /// Writes a batch in one transaction; per entry, `Ok` or why that entry alone was refused, with
-/// the events' sequence numbers; and the relay's position it saved, if that had moved.
+/// the events' sequence numbers; and the relay's position it saved, if that had moved. On SQLite
+/// the batch also files a stretch of keyless orders in the buyers' index (`buyer_index`).
 fn commit(
     conn: &mut DbConnection,
     writer_id: &str,
     batch_no: i64,
     batch: &[(Fence, JournalEntry)],
     position: &RelayPosition,
+    filing: &mut Filing,
+    unfiled: &Unfiled,
 ) -> QueryResult<(Committed, Option<i64>)> {
-    conn.transaction(|conn| {
+    let written = conn.transaction(|conn| {
         // A write first: on SQLite it takes the write lock at once (waiting its turn), where a
         // read first would make the later writes fail on a busy database instead of waiting.
         leases::record_batch(conn, writer_id, batch_no, "")?;
@@ -417,6 +437,7 @@ fn commit(
             })
             .collect();
         let key_conflicts = orders::insert_new(conn, &placed)?;
+        filing.step(conn, &placed, unfiled)?;
 
         let mut events: Vec<&DomainEvent> = Vec::with_capacity(batch.len());
         let mut results = Vec::with_capacity(batch.len());
@@ -494,7 +515,11 @@ fn commit(
             seqs,
         };
         Ok((committed, saved))
-    })
+    });
+    if written.is_ok() {
+        filing.committed(unfiled);
+    }
+    written
 }
 
 /// The events a committed batch wrote, with their sequence numbers: each entry written wrote its

@@ -51,7 +51,7 @@ async fn stop(mut server: ServerProcess) {
 
 fn storage(database: &TestDatabase) -> Storage {
     let connector = Connector::new(&database.url);
-    Storage::new(build_pool(connector.clone(), 2).expect("pool"), connector.writers())
+    Storage::new(build_pool(connector.clone(), 2).expect("pool"), &connector)
 }
 
 /// The snapshot store the server writes to, opened by the test to read and rewind it.

@@ -3,6 +3,7 @@
 //! `DbConnection` derives diesel's `MultiConnection`, so most queries are written once. The few
 //! that need a backend's own SQL (`ON CONFLICT … RETURNING` in the journal) match on the variant.
 
+use crate::infrastructure::repos::buyer_index::Unfiled;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool};
@@ -104,6 +105,9 @@ pub struct Connector {
     relaxed: bool,
     /// Shared by every clone, so the journal, the pools and the relay of one database share it.
     writers: Writers,
+    /// The keyless orders the journal has not filed in the buyers' index yet (SQLite), shared by
+    /// every clone like `writers`: the journal names them, readers of a buyer's orders ask.
+    unfiled: Arc<Unfiled>,
     /// SQLite's `busy_timeout`: how long a statement waits for another process's write lock.
     busy_timeout_ms: u64,
 }
@@ -118,6 +122,7 @@ impl Connector {
                 Backend::Sqlite => Writers(Some(Arc::new(Mutex::new(())))),
                 Backend::Postgres => Writers(None),
             },
+            unfiled: Arc::default(),
             busy_timeout_ms: 10_000,
         }
     }
@@ -131,6 +136,11 @@ impl Connector {
     /// The write turns of this database (see [`Writers`]).
     pub fn writers(&self) -> Writers {
         self.writers.clone()
+    }
+
+    /// The orders of this database not in its buyers' index yet (see [`Unfiled`]).
+    pub fn unfiled(&self) -> Arc<Unfiled> {
+        self.unfiled.clone()
     }
 
     /// The same database, for writers whose commits may be lost in a crash because they are

@@ -4,7 +4,7 @@ use super::connection::DbConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
-const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub(crate) const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
 /// Applies every pending migration; returns how many ran.
 pub fn run_pending(conn: &mut DbConnection) -> anyhow::Result<usize> {

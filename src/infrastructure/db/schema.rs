@@ -1,4 +1,5 @@
-//! The diesel schema, one `table!` per table of `migrations/`; identical on both backends.
+//! The diesel schema, one `table!` per table of `migrations/`; identical on both backends but for
+//! `orders_buyers` and its position, which SQLite alone has (see `repos::buyer_index`).
 
 diesel::table! {
     identity_users (id) {
@@ -57,6 +58,26 @@ diesel::table! {
         updated_at -> BigInt,
     }
 }
+
+// SQLite only: the keyless orders of each buyer, filed behind the journal's commits.
+diesel::table! {
+    orders_buyers (user_id, created_at, order_id) {
+        user_id -> Text,
+        created_at -> BigInt,
+        order_id -> Text,
+    }
+}
+
+// SQLite only: how far `orders_buyers` is filed.
+diesel::table! {
+    orders_buyers_position (id) {
+        id -> Integer,
+        indexed_rowid -> BigInt,
+    }
+}
+
+diesel::joinable!(orders_buyers -> orders_orders (order_id));
+diesel::allow_tables_to_appear_in_same_query!(orders_buyers, orders_orders);
 
 diesel::table! {
     marketing_campaigns (room_id) {

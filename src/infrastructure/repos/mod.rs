@@ -20,6 +20,7 @@ macro_rules! newest_first {
     }};
 }
 
+pub mod buyer_index;
 pub mod catalog;
 pub mod identity;
 pub mod leases;
@@ -30,7 +31,9 @@ pub mod outbox;
 pub mod payments;
 mod ports;
 
-use super::db::{DbPool, Writers};
+use super::db::{Connector, DbPool, Writers};
+use buyer_index::Unfiled;
+use std::sync::Arc;
 
 /// The SQL store, shared by every use case; cheap to clone.
 #[derive(Clone)]
@@ -39,11 +42,17 @@ pub struct Storage {
     /// This database's write turns, taken by every write through `with_write_conn`, so on SQLite
     /// the writers queue with the journal instead of sleeping in the busy handler.
     pub writers: Writers,
+    /// The orders the journal has not filed in the buyers' index yet (SQLite).
+    pub unfiled: Arc<Unfiled>,
 }
 
 impl Storage {
-    pub fn new(pool: DbPool, writers: Writers) -> Self {
-        Self { pool, writers }
+    pub fn new(pool: DbPool, connector: &Connector) -> Self {
+        Self {
+            pool,
+            writers: connector.writers(),
+            unfiled: connector.unfiled(),
+        }
     }
 
     /// Whether the database answers now (for `/readyz`).

@@ -2,12 +2,14 @@
 
 use super::Storage;
 use crate::application::ports::Window;
+use crate::infrastructure::db::schema::orders_buyers::dsl as buyers;
 use crate::infrastructure::db::schema::orders_orders::dsl as orders;
 use crate::infrastructure::db::{parse_id, time, with_conn, DbConnection, StorageError, StorageResult};
 use crate::{in_fixed_chunks, per_backend};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error;
+use diesel::sqlite::SqliteConnection;
 use livecart_actors::inventory::{StoredHoldings, StoredOrder};
 use livecart_actors::order::{Order, OrderStatus};
 use livecart_actors::{ListingId, OrderId, RoomId, UserId};
@@ -189,6 +191,49 @@ fn not_inserted(what: &str) -> Error {
     Error::QueryBuilderError(format!("orders without an idempotency key were not inserted: {what}").into())
 }
 
+/// A buyer's orders on SQLite, from three places: those with a key through the key index's
+/// prefix, the keyless ones filed in `orders_buyers`, and `unfiled`, the ids of those not filed
+/// yet (see `buyer_index`, and `Storage::orders_of_user` for when they must be taken). Each is
+/// read in the window, and the three merged; an order filed after its id was taken is found
+/// twice and kept once.
+pub(super) fn sqlite_orders_of_user(
+    c: &mut SqliteConnection,
+    user_id: &str,
+    unfiled: Vec<String>,
+    window: Window,
+) -> QueryResult<Vec<Row>> {
+    let keyed = orders::orders_orders
+        .filter(orders::user_id.eq(user_id).and(orders::idempotency_key.is_not_null()))
+        .into_boxed();
+    let mut rows: Vec<Row> = newest_first!(keyed, orders::created_at, orders::id, window)
+        .select(order_columns!())
+        .load(c)?;
+    let filed = buyers::orders_buyers
+        .inner_join(orders::orders_orders)
+        .filter(buyers::user_id.eq(user_id))
+        .into_boxed();
+    rows.extend(
+        newest_first!(filed, buyers::created_at, buyers::order_id, window)
+            .select(order_columns!())
+            .load::<Row>(c)?,
+    );
+    if !unfiled.is_empty() {
+        let unfiled = orders::orders_orders.filter(orders::id.eq_any(unfiled)).into_boxed();
+        rows.extend(
+            newest_first!(unfiled, orders::created_at, orders::id, window)
+                .select(order_columns!())
+                .load::<Row>(c)?,
+        );
+    }
+    // Newest first by (created_at, id), as each part was read.
+    rows.sort_unstable_by(|a, b| (b.10, &b.0).cmp(&(a.10, &a.0)));
+    rows.dedup_by(|a, b| a.0 == b.0);
+    if let Some(limit) = window.limit {
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+    }
+    Ok(rows)
+}
+
 /// Moves an order from one of `from` to `to` inside the journal's transaction (the actor
 /// decided it; the condition keeps a replay from moving it twice).
 pub fn mark_status(
@@ -220,16 +265,23 @@ impl Storage {
         .await
     }
 
-    /// The buyer's orders in the window, newest first (found through the prefix of the
-    /// `(user_id, idempotency_key)` index).
+    /// The buyer's orders in the window, newest first. PostgreSQL finds them through the prefix
+    /// of the `(user_id, idempotency_key)` index; SQLite as [`sqlite_orders_of_user`] says.
     pub async fn orders_of_user(&self, user_id: UserId, window: Window) -> StorageResult<Vec<Order>> {
+        let user_id = user_id.to_string();
+        // Before the read transaction opens: an order leaves `unfiled` only once the commit that
+        // filed it is done, so the snapshot taken after sees it in one place or the other.
+        let unfiled = self.unfiled.of(&user_id);
         with_conn(&self.pool, move |conn| {
-            let query = orders::orders_orders
-                .filter(orders::user_id.eq(user_id.to_string()))
-                .into_boxed();
-            let rows: Vec<Row> = newest_first!(query, orders::created_at, orders::id, window)
-                .select(order_columns!())
-                .load(conn)?;
+            let rows: Vec<Row> = match &mut **conn {
+                DbConnection::Sqlite(c) => c.transaction(|c| sqlite_orders_of_user(c, &user_id, unfiled, window))?,
+                DbConnection::Pg(c) => {
+                    let query = orders::orders_orders.filter(orders::user_id.eq(&user_id)).into_boxed();
+                    newest_first!(query, orders::created_at, orders::id, window)
+                        .select(order_columns!())
+                        .load(c)?
+                }
+            };
             rows.into_iter().map(from_row).collect()
         })
         .await
@@ -371,6 +423,7 @@ impl Storage {
 mod tests {
     use super::*;
     use crate::infrastructure::db::migrate;
+    use crate::infrastructure::repos::buyer_index;
     use diesel::sqlite::SqliteConnection;
     use livecart_actors::ids::new_id;
 
@@ -417,6 +470,92 @@ mod tests {
         let refused = insert_new(&mut conn, &batch).expect("inserted");
         assert_eq!(refused, HashSet::from([reused.id]), "the reused key alone");
         assert_eq!(stored(&mut conn), 35);
+    }
+
+    fn sqlite(conn: &mut DbConnection) -> &mut SqliteConnection {
+        match conn {
+            DbConnection::Sqlite(c) => c,
+            DbConnection::Pg(_) => unreachable!("an in-memory SQLite database"),
+        }
+    }
+
+    fn ids_of(rows: Vec<Row>) -> Vec<String> {
+        rows.into_iter().map(|row| row.0).collect()
+    }
+
+    #[test]
+    fn a_buyers_orders_come_from_the_key_index_the_filed_index_and_the_unfiled_alike() {
+        let mut conn = database();
+        let unfiled = buyer_index::Unfiled::default();
+        let buyer = new_id();
+        let at = |ms: i64| {
+            let mut o = order(buyer, None);
+            o.created_at = time::from_millis(ms);
+            o
+        };
+        let keyed = Order {
+            idempotency_key: Some("k".into()),
+            ..at(1_000)
+        };
+        let (filed_early, filed_late, not_filed) = (at(2_000), at(3_000), at(4_000));
+        let someone_else = order(new_id(), None);
+        insert_new(&mut conn, &[&keyed, &filed_early, &someone_else]).expect("inserted");
+        insert_new(&mut conn, &[&filed_late]).expect("inserted");
+        let filed = buyer_index::file_everything(&mut conn, &unfiled).expect("filed");
+        assert_eq!(filed, 2 + 1, "keyless orders only");
+        insert_new(&mut conn, &[&not_filed]).expect("inserted");
+
+        let user = buyer.to_string();
+        let newest_first = [not_filed.id, filed_late.id, filed_early.id, keyed.id];
+        let newest_first: Vec<String> = newest_first.iter().map(ToString::to_string).collect();
+        // As a reader may find them: one order named although the sweep filed it since.
+        let named = || vec![not_filed.id.to_string(), filed_late.id.to_string()];
+        let all = sqlite_orders_of_user(sqlite(&mut conn), &user, named(), Window::ALL).expect("read");
+        assert_eq!(ids_of(all), newest_first, "each order once, newest first");
+
+        // Paging walks across the three parts without losing or repeating one.
+        let mut after = None;
+        let mut paged = Vec::new();
+        loop {
+            let window = Window { after, limit: Some(1) };
+            let page = sqlite_orders_of_user(sqlite(&mut conn), &user, named(), window).expect("read");
+            let Some(last) = page.last() else { break };
+            after = Some((time::from_millis(last.10), parse_id(&last.0).expect("an id")));
+            paged.extend(ids_of(page));
+        }
+        assert_eq!(paged, newest_first);
+    }
+
+    #[test]
+    fn orders_stored_before_the_buyers_index_are_all_found_and_their_keys_still_hold() {
+        use diesel_migrations::MigrationHarness;
+        let mut conn = database();
+        sqlite(&mut conn)
+            .revert_last_migration(migrate::SQLITE)
+            .expect("reverted");
+        let buyer = new_id();
+        let keyed = order(buyer, Some("k"));
+        let keyless = order(buyer, None);
+        insert_new(&mut conn, &[&keyed, &keyless]).expect("inserted");
+        migrate::run_pending(&mut conn).expect("migrated again");
+
+        let all = sqlite_orders_of_user(sqlite(&mut conn), &buyer.to_string(), Vec::new(), Window::ALL).expect("read");
+        let mut found = ids_of(all);
+        found.sort();
+        let mut expected = vec![keyed.id.to_string(), keyless.id.to_string()];
+        expected.sort();
+        assert_eq!(found, expected);
+        let unfiled = buyer_index::Unfiled::default();
+        assert_eq!(
+            buyer_index::file_everything(&mut conn, &unfiled).expect("filed"),
+            0,
+            "filed by the migration"
+        );
+        let resent = order(buyer, Some("k"));
+        assert_eq!(
+            insert_new(&mut conn, &[&resent]).expect("inserted"),
+            HashSet::from([resent.id])
+        );
     }
 
     #[test]
