@@ -19,6 +19,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel::sqlite::SqliteConnection;
 use livecart_actors::order::Order;
+use livecart_actors::{OrderId, UserId};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -29,12 +30,31 @@ pub const SWEEP_AFTER: usize = 4096;
 /// Orders a sweep files per batch beyond as many as the batch added, so it always outruns them.
 const STRETCH_EXTRA: usize = 64;
 
-#[derive(Insertable, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-#[diesel(table_name = orders_buyers)]
+/// A keyless order as the buyers' index keys it. Ids stay ids until the row is written: a UUID
+/// sorts as its text does, so the sweep's order is the index's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Filed {
+    user_id: UserId,
+    created_at: i64,
+    order_id: OrderId,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = orders_buyers)]
+struct FiledRow {
     user_id: String,
     created_at: i64,
     order_id: String,
+}
+
+impl From<&Filed> for FiledRow {
+    fn from(f: &Filed) -> Self {
+        Self {
+            user_id: f.user_id.to_string(),
+            created_at: f.created_at,
+            order_id: f.order_id.to_string(),
+        }
+    }
 }
 
 /// The keyless orders committed and not yet in `orders_buyers`, by buyer: what a reader of a
@@ -42,21 +62,18 @@ struct Filed {
 /// commit that filed it, so at any moment an order acknowledged is here or filed; a reader takes
 /// these ids before it opens its read transaction (see `Storage::orders_of_user`).
 #[derive(Debug, Default)]
-pub struct Unfiled(Mutex<HashMap<String, Vec<String>>>);
+pub struct Unfiled(Mutex<HashMap<UserId, Vec<OrderId>>>);
 
 impl Unfiled {
     /// The ids of the buyer's orders not filed yet.
-    pub fn of(&self, user_id: &str) -> Vec<String> {
-        self.lock().get(user_id).cloned().unwrap_or_default()
+    pub fn of(&self, user_id: UserId) -> Vec<OrderId> {
+        self.lock().get(&user_id).cloned().unwrap_or_default()
     }
 
     fn add(&self, orders: &[Filed]) {
         let mut by_buyer = self.lock();
         for order in orders {
-            by_buyer
-                .entry(order.user_id.clone())
-                .or_default()
-                .push(order.order_id.clone());
+            by_buyer.entry(order.user_id).or_default().push(order.order_id);
         }
     }
 
@@ -76,7 +93,7 @@ impl Unfiled {
         self.lock().clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<String>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Vec<OrderId>>> {
         // The map is consistent after every statement that changes it; a panic elsewhere leaves
         // it usable.
         self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -127,9 +144,9 @@ impl Filing {
         let before = self.gathered.len();
         self.gathered
             .extend(placed.iter().filter(|o| o.idempotency_key.is_none()).map(|o| Filed {
-                user_id: o.user_id.to_string(),
+                user_id: o.user_id,
                 created_at: time::to_millis(o.created_at),
-                order_id: o.id.to_string(),
+                order_id: o.id,
             }));
         let added = self.gathered.len() - before;
         unfiled.add(&self.gathered[before..]);
@@ -160,9 +177,10 @@ impl Filing {
     fn file_stretch(&mut self, c: &mut SqliteConnection, at_least: usize) -> QueryResult<()> {
         let at_least = at_least.max(1).min(self.sweeping.len());
         self.filed = self.sweeping.split_off(self.sweeping.len() - at_least);
+        let rows: Vec<FiledRow> = self.filed.iter().map(FiledRow::from).collect();
         // OR IGNORE: an order filed twice would be a defect, but not one worth stopping the
         // journal for.
-        in_fixed_chunks!(self.filed.as_slice(), |chunk| diesel::insert_or_ignore_into(
+        in_fixed_chunks!(rows.as_slice(), |chunk| diesel::insert_or_ignore_into(
             orders_buyers::table
         )
         .values(chunk)
@@ -217,41 +235,13 @@ fn newest_rowid(c: &mut SqliteConnection) -> QueryResult<i64> {
 mod tests {
     use super::*;
     use crate::application::ports::Window;
-    use crate::infrastructure::db::migrate;
+    use crate::infrastructure::repos::orders::tests::{database, order, sqlite};
     use crate::infrastructure::repos::orders::{insert_new, sqlite_orders_of_user};
     use diesel::connection::Connection;
     use livecart_actors::ids::new_id;
-    use livecart_actors::order::OrderStatus;
-    use livecart_actors::UserId;
-
-    fn database() -> DbConnection {
-        let mut conn = DbConnection::Sqlite(SqliteConnection::establish(":memory:").expect("an in-memory database"));
-        migrate::run_pending(&mut conn).expect("migrated");
-        conn
-    }
-
-    fn sqlite(conn: &mut DbConnection) -> &mut SqliteConnection {
-        match conn {
-            DbConnection::Sqlite(c) => c,
-            DbConnection::Pg(_) => unreachable!("an in-memory SQLite database"),
-        }
-    }
 
     fn keyless(user_id: UserId) -> Order {
-        let now = chrono::Utc::now();
-        Order {
-            id: new_id(),
-            room_id: new_id(),
-            listing_id: new_id(),
-            user_id,
-            quantity: 1,
-            unit_price_cents: 100,
-            total_cents: 100,
-            status: OrderStatus::Reserved,
-            idempotency_key: None,
-            expires_at: now,
-            created_at: now,
-        }
+        order(user_id, None)
     }
 
     /// Commits a batch as the journal does: its orders and the filing's step in one
@@ -272,7 +262,8 @@ mod tests {
     /// Every buyer's orders, each once: what a reader sees at this point.
     fn each_buyer_sees_all(conn: &mut DbConnection, unfiled: &Unfiled, orders: &[&Order]) {
         for buyer in orders.iter().map(|o| o.user_id.to_string()) {
-            let rows = sqlite_orders_of_user(sqlite(conn), &buyer, unfiled.of(&buyer), Window::ALL).expect("read");
+            let unfiled_ids = unfiled.of(buyer.parse().expect("an id"));
+            let rows = sqlite_orders_of_user(sqlite(conn), &buyer, &unfiled_ids, Window::ALL).expect("read");
             let mut seen: Vec<String> = rows.into_iter().map(|row| row.0).collect();
             seen.sort();
             let mut expected: Vec<String> = orders
@@ -320,7 +311,7 @@ mod tests {
 
         // A new connection files whatever is left, and no order is named as unfiled after it.
         assert_eq!(file_everything(&mut conn, &unfiled).expect("filed"), 2);
-        assert_eq!(unfiled.of(&b.to_string()), Vec::<String>::new());
+        assert_eq!(unfiled.of(b), Vec::<OrderId>::new());
         each_buyer_sees_all(&mut conn, &unfiled, &all);
     }
 }

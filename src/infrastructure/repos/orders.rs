@@ -199,7 +199,7 @@ fn not_inserted(what: &str) -> Error {
 pub(super) fn sqlite_orders_of_user(
     c: &mut SqliteConnection,
     user_id: &str,
-    unfiled: Vec<String>,
+    unfiled: &[OrderId],
     window: Window,
 ) -> QueryResult<Vec<Row>> {
     let keyed = orders::orders_orders
@@ -218,7 +218,8 @@ pub(super) fn sqlite_orders_of_user(
             .load::<Row>(c)?,
     );
     if !unfiled.is_empty() {
-        let unfiled = orders::orders_orders.filter(orders::id.eq_any(unfiled)).into_boxed();
+        let ids: Vec<String> = unfiled.iter().map(ToString::to_string).collect();
+        let unfiled = orders::orders_orders.filter(orders::id.eq_any(ids)).into_boxed();
         rows.extend(
             newest_first!(unfiled, orders::created_at, orders::id, window)
                 .select(order_columns!())
@@ -268,13 +269,13 @@ impl Storage {
     /// The buyer's orders in the window, newest first. PostgreSQL finds them through the prefix
     /// of the `(user_id, idempotency_key)` index; SQLite as [`sqlite_orders_of_user`] says.
     pub async fn orders_of_user(&self, user_id: UserId, window: Window) -> StorageResult<Vec<Order>> {
-        let user_id = user_id.to_string();
         // Before the read transaction opens: an order leaves `unfiled` only once the commit that
         // filed it is done, so the snapshot taken after sees it in one place or the other.
-        let unfiled = self.unfiled.of(&user_id);
+        let unfiled = self.unfiled.of(user_id);
+        let user_id = user_id.to_string();
         with_conn(&self.pool, move |conn| {
             let rows: Vec<Row> = match &mut **conn {
-                DbConnection::Sqlite(c) => c.transaction(|c| sqlite_orders_of_user(c, &user_id, unfiled, window))?,
+                DbConnection::Sqlite(c) => c.transaction(|c| sqlite_orders_of_user(c, &user_id, &unfiled, window))?,
                 DbConnection::Pg(c) => {
                     let query = orders::orders_orders.filter(orders::user_id.eq(&user_id)).into_boxed();
                     newest_first!(query, orders::created_at, orders::id, window)
@@ -420,20 +421,20 @@ impl Storage {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::infrastructure::db::migrate;
     use crate::infrastructure::repos::buyer_index;
     use diesel::sqlite::SqliteConnection;
     use livecart_actors::ids::new_id;
 
-    fn database() -> DbConnection {
+    pub(in crate::infrastructure::repos) fn database() -> DbConnection {
         let mut conn = DbConnection::Sqlite(SqliteConnection::establish(":memory:").expect("an in-memory database"));
         migrate::run_pending(&mut conn).expect("migrated");
         conn
     }
 
-    fn order(user_id: UserId, key: Option<&str>) -> Order {
+    pub(in crate::infrastructure::repos) fn order(user_id: UserId, key: Option<&str>) -> Order {
         let now = Utc::now();
         Order {
             id: new_id(),
@@ -472,7 +473,7 @@ mod tests {
         assert_eq!(stored(&mut conn), 35);
     }
 
-    fn sqlite(conn: &mut DbConnection) -> &mut SqliteConnection {
+    pub(in crate::infrastructure::repos) fn sqlite(conn: &mut DbConnection) -> &mut SqliteConnection {
         match conn {
             DbConnection::Sqlite(c) => c,
             DbConnection::Pg(_) => unreachable!("an in-memory SQLite database"),
@@ -509,8 +510,8 @@ mod tests {
         let newest_first = [not_filed.id, filed_late.id, filed_early.id, keyed.id];
         let newest_first: Vec<String> = newest_first.iter().map(ToString::to_string).collect();
         // As a reader may find them: one order named although the sweep filed it since.
-        let named = || vec![not_filed.id.to_string(), filed_late.id.to_string()];
-        let all = sqlite_orders_of_user(sqlite(&mut conn), &user, named(), Window::ALL).expect("read");
+        let named = [not_filed.id, filed_late.id];
+        let all = sqlite_orders_of_user(sqlite(&mut conn), &user, &named, Window::ALL).expect("read");
         assert_eq!(ids_of(all), newest_first, "each order once, newest first");
 
         // Paging walks across the three parts without losing or repeating one.
@@ -518,7 +519,7 @@ mod tests {
         let mut paged = Vec::new();
         loop {
             let window = Window { after, limit: Some(1) };
-            let page = sqlite_orders_of_user(sqlite(&mut conn), &user, named(), window).expect("read");
+            let page = sqlite_orders_of_user(sqlite(&mut conn), &user, &named, window).expect("read");
             let Some(last) = page.last() else { break };
             after = Some((time::from_millis(last.10), parse_id(&last.0).expect("an id")));
             paged.extend(ids_of(page));
@@ -539,7 +540,7 @@ mod tests {
         insert_new(&mut conn, &[&keyed, &keyless]).expect("inserted");
         migrate::run_pending(&mut conn).expect("migrated again");
 
-        let all = sqlite_orders_of_user(sqlite(&mut conn), &buyer.to_string(), Vec::new(), Window::ALL).expect("read");
+        let all = sqlite_orders_of_user(sqlite(&mut conn), &buyer.to_string(), &[], Window::ALL).expect("read");
         let mut found = ids_of(all);
         found.sort();
         let mut expected = vec![keyed.id.to_string(), keyless.id.to_string()];
