@@ -158,3 +158,28 @@ mod tests {
         assert_eq!(sizes(63), [32, 16, 8, 4, 2, 1]);
     }
 }
+
+/// The SQL of every statement `run` sends on `conn`, in order: for tests that a batch costs a
+/// fixed number of statements, not one per row.
+#[cfg(test)]
+pub(crate) fn statements_sent<R>(
+    conn: &mut DbConnection,
+    run: impl FnOnce(&mut DbConnection) -> R,
+) -> (R, Vec<String>) {
+    use diesel::connection::{Connection, InstrumentationEvent};
+    use std::sync::{Arc, Mutex, PoisonError};
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let recorder = sent.clone();
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
+            recorder
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(query.to_string());
+        }
+    });
+    let result = run(conn);
+    conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
+    let sent = std::mem::take(&mut *sent.lock().unwrap_or_else(PoisonError::into_inner));
+    (result, sent)
+}

@@ -39,8 +39,11 @@ struct Filed {
     order_id: OrderId,
 }
 
+/// Without `treat_none_as_default_value = false`, SQLite would get a stretch one row at a time
+/// (see `outbox::NewEvent`).
 #[derive(Insertable)]
 #[diesel(table_name = orders_buyers)]
+#[diesel(treat_none_as_default_value = false)]
 struct FiledRow {
     user_id: String,
     created_at: i64,
@@ -235,6 +238,7 @@ fn newest_rowid(c: &mut SqliteConnection) -> QueryResult<i64> {
 mod tests {
     use super::*;
     use crate::application::ports::Window;
+    use crate::infrastructure::db::statements_sent;
     use crate::infrastructure::repos::orders::tests::{database, order, sqlite};
     use crate::infrastructure::repos::orders::{insert_new, sqlite_orders_of_user};
     use diesel::connection::Connection;
@@ -313,5 +317,27 @@ mod tests {
         assert_eq!(file_everything(&mut conn, &unfiled).expect("filed"), 2);
         assert_eq!(unfiled.of(b), Vec::<OrderId>::new());
         each_buyer_sees_all(&mut conn, &unfiled, &all);
+    }
+
+    #[test]
+    fn a_stretch_is_filed_in_one_insert_per_chunk_not_one_per_order() {
+        let mut conn = database();
+        let unfiled = Unfiled::default();
+        let mut filing = Filing::with(40, 0);
+        let orders: Vec<Order> = (0..40).map(|_| keyless(new_id())).collect();
+        let batch: Vec<&Order> = orders.iter().collect();
+        // The batch fills a sweep, whose first stretch is the whole batch: 32 + 8 rows.
+        let ((), sent) = statements_sent(&mut conn, |conn| commit(conn, &mut filing, &unfiled, &batch));
+        let filings: Vec<&String> = sent
+            .iter()
+            .filter(|sql| sql.starts_with("INSERT") && sql.contains("orders_buyers"))
+            .collect();
+        assert_eq!(filings.len(), 2, "{filings:#?}");
+        assert!(
+            !sent.iter().any(|sql| sql.starts_with("SAVEPOINT")),
+            "no transaction of its own: {sent:#?}"
+        );
+        assert_eq!(filed(&mut conn), 40);
+        each_buyer_sees_all(&mut conn, &unfiled, &batch);
     }
 }
