@@ -26,7 +26,8 @@ macro_rules! per_backend {
 }
 
 /// Runs `$body` over `$rows` in chunks of 32, 16, 8, 4, 2 and 1 rows (`$chunk` is a `&[T; N]`),
-/// for the journal's multi-row inserts. diesel caches a prepared statement only when its SQL
+/// for the journal's multi-row inserts on SQLite (PostgreSQL binds whole columns as arrays
+/// instead: `repos::unnest_inserts`). diesel caches a prepared statement only when its SQL
 /// cannot change, which a `Vec` of rows does with every batch size: each batch was parsed and
 /// planned afresh (SQLite's parser was a visible share of a flash sale's profile). An array's
 /// statement is the same every time, so at most six statements per table are ever prepared.
@@ -134,31 +135,6 @@ pub fn parse_id(s: &str) -> StorageResult<uuid::Uuid> {
     uuid::Uuid::parse_str(s).map_err(|_| StorageError::Corrupt(format!("bad id {s:?}")))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rows_go_in_chunks_of_fixed_sizes_and_in_order() {
-        let sizes = |n: usize| -> Vec<usize> {
-            let rows: Vec<usize> = (0..n).collect();
-            let chunks: Vec<Vec<usize>> =
-                in_fixed_chunks!(rows.as_slice(), |chunk| Ok(chunk.to_vec())).expect("no statement to fail");
-            assert_eq!(chunks.concat(), rows, "every row once, in order");
-            chunks.iter().map(Vec::len).collect()
-        };
-        let failing: Result<Vec<()>, _> = in_fixed_chunks!([1, 2, 3].as_slice(), |chunk| if chunk.len() == 1 {
-            Err(diesel::result::Error::NotFound)
-        } else {
-            Ok(())
-        });
-        assert!(failing.is_err(), "a failed statement fails the whole");
-        assert_eq!(sizes(0), Vec::<usize>::new());
-        assert_eq!(sizes(1), [1]);
-        assert_eq!(sizes(28), [16, 8, 4]);
-        assert_eq!(sizes(70), [32, 32, 4, 2]);
-        assert_eq!(sizes(63), [32, 16, 8, 4, 2, 1]);
-    }
-}
-
 /// The SQL of every statement `run` sends on `conn`, in order: for tests that a batch costs a
 /// fixed number of statements, not one per row.
 #[cfg(test)]
@@ -182,4 +158,29 @@ pub(crate) fn statements_sent<R>(
     conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
     let sent = std::mem::take(&mut *sent.lock().unwrap_or_else(PoisonError::into_inner));
     (result, sent)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rows_go_in_chunks_of_fixed_sizes_and_in_order() {
+        let sizes = |n: usize| -> Vec<usize> {
+            let rows: Vec<usize> = (0..n).collect();
+            let chunks: Vec<Vec<usize>> =
+                in_fixed_chunks!(rows.as_slice(), |chunk| Ok(chunk.to_vec())).expect("no statement to fail");
+            assert_eq!(chunks.concat(), rows, "every row once, in order");
+            chunks.iter().map(Vec::len).collect()
+        };
+        let failing: Result<Vec<()>, _> = in_fixed_chunks!([1, 2, 3].as_slice(), |chunk| if chunk.len() == 1 {
+            Err(diesel::result::Error::NotFound)
+        } else {
+            Ok(())
+        });
+        assert!(failing.is_err(), "a failed statement fails the whole");
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(28), [16, 8, 4]);
+        assert_eq!(sizes(70), [32, 32, 4, 2]);
+        assert_eq!(sizes(63), [32, 16, 8, 4, 2, 1]);
+    }
 }

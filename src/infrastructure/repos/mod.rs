@@ -30,6 +30,7 @@ pub mod orders;
 pub mod outbox;
 pub mod payments;
 mod ports;
+mod unnest_inserts;
 
 use super::db::{Connector, DbPool, Writers};
 use buyer_index::Unfiled;

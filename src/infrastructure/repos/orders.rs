@@ -1,5 +1,6 @@
 //! `orders_orders`: every order, as the journal commits it.
 
+use super::unnest_inserts::{InsertOrders, OrderColumns};
 use super::Storage;
 use crate::application::ports::Window;
 use crate::infrastructure::db::schema::orders_buyers::dsl as buyers;
@@ -130,29 +131,41 @@ pub fn insert_new(conn: &mut DbConnection, batch: &[&Order]) -> QueryResult<Hash
     if batch.is_empty() {
         return Ok(HashSet::new());
     }
-    let rows: Vec<NewOrder> = batch.iter().map(|o| NewOrder::from(*o)).collect();
-    // The same chunks on both backends; only the statement that skips a used key differs.
-    macro_rules! insert_chunks {
-        ($c:ident, |$chunk:ident| $insert:expr) => {
-            in_fixed_chunks!(rows.as_slice(), |$chunk| {
-                let insert = $insert;
-                if $chunk.iter().any(|row| row.idempotency_key.is_some()) {
+    let refused: Vec<Vec<String>> = match conn {
+        DbConnection::Sqlite(c) => {
+            let rows: Vec<NewOrder> = batch.iter().map(|o| NewOrder::from(*o)).collect();
+            in_fixed_chunks!(rows.as_slice(), |chunk| {
+                let insert = diesel::insert_or_ignore_into(orders::orders_orders).values(chunk);
+                if chunk.iter().any(|row| row.idempotency_key.is_some()) {
                     insert
                         .returning(orders::id)
-                        .get_results::<String>($c)
-                        .and_then(|inserted| refused_rows($chunk, &inserted))
+                        .get_results::<String>(c)
+                        .and_then(|inserted| {
+                            let rows = chunk.iter().map(|row| (&row.id, &row.idempotency_key));
+                            refused_rows(rows, &inserted)
+                        })
                 } else {
-                    insert.execute($c).and_then(|n| all_inserted($chunk.len(), n))
+                    insert.execute(c).and_then(|n| all_inserted(chunk.len(), n))
                 }
             })
-        };
-    }
-    let refused: Vec<Vec<String>> = match conn {
-        DbConnection::Sqlite(c) => insert_chunks!(c, |chunk| diesel::insert_or_ignore_into(orders::orders_orders)
-            .values(chunk)),
-        DbConnection::Pg(c) => insert_chunks!(c, |chunk| diesel::insert_into(orders::orders_orders)
-            .values(chunk)
-            .on_conflict_do_nothing()),
+        }
+        // One statement over arrays (see `unnest_inserts`).
+        DbConnection::Pg(c) => {
+            let columns = order_columns(batch);
+            if columns.idempotency_key.iter().any(Option::is_some) {
+                InsertOrders::<true>(&columns)
+                    .get_results::<String>(c)
+                    .and_then(|inserted| {
+                        let rows = columns.id.iter().zip(&columns.idempotency_key);
+                        refused_rows(rows, &inserted)
+                    })
+            } else {
+                InsertOrders::<false>(&columns)
+                    .execute(c)
+                    .and_then(|n| all_inserted(batch.len(), n))
+            }
+            .map(|refused| vec![refused])
+        }
     }?;
     refused
         .iter()
@@ -161,19 +174,43 @@ pub fn insert_new(conn: &mut DbConnection, batch: &[&Order]) -> QueryResult<Hash
         .collect()
 }
 
+/// The orders as the array statement binds them, column by column.
+fn order_columns(batch: &[&Order]) -> OrderColumns {
+    let mut c = OrderColumns::default();
+    for o in batch {
+        let row = NewOrder::from(*o);
+        c.id.push(row.id);
+        c.room_id.push(row.room_id);
+        c.listing_id.push(row.listing_id);
+        c.user_id.push(row.user_id);
+        c.quantity.push(row.quantity);
+        c.unit_price_cents.push(row.unit_price_cents);
+        c.total_cents.push(row.total_cents);
+        c.status.push(row.status);
+        c.idempotency_key.push(row.idempotency_key);
+        c.expires_at.push(row.expires_at);
+        c.created_at.push(row.created_at);
+        c.updated_at.push(row.updated_at);
+    }
+    c
+}
+
 /// The ids of a chunk's rows that `inserted` (what `RETURNING` gave) lacks; each must have had
 /// an idempotency key, the one thing that can refuse a row.
-fn refused_rows(chunk: &[NewOrder], inserted: &[String]) -> QueryResult<Vec<String>> {
-    if inserted.len() == chunk.len() {
+fn refused_rows<'r>(
+    rows: impl ExactSizeIterator<Item = (&'r String, &'r Option<String>)>,
+    inserted: &[String],
+) -> QueryResult<Vec<String>> {
+    if inserted.len() == rows.len() {
         return Ok(Vec::new());
     }
     let inserted: HashSet<&str> = inserted.iter().map(String::as_str).collect();
     let mut refused = Vec::new();
-    for row in chunk.iter().filter(|row| !inserted.contains(row.id.as_str())) {
-        if row.idempotency_key.is_none() {
-            return Err(not_inserted(&row.id));
+    for (id, key) in rows.filter(|(id, _)| !inserted.contains(id.as_str())) {
+        if key.is_none() {
+            return Err(not_inserted(id));
         }
-        refused.push(row.id.clone());
+        refused.push(id.clone());
     }
     Ok(refused)
 }

@@ -1,6 +1,7 @@
 //! `outbox_events`: events committed with the change they report, published later by the relay,
 //! which keeps its position in `outbox_cursor`.
 
+use super::unnest_inserts::{EventColumns, InsertEvents};
 use super::Storage;
 use crate::in_fixed_chunks;
 use crate::infrastructure::db::schema::outbox_events::dsl as outbox;
@@ -56,6 +57,7 @@ pub fn append(conn: &mut DbConnection, events: &[&DomainEvent]) -> QueryResult<V
             created_at: time::to_millis(e.at),
         })
         .collect();
+    let count = rows.len();
     // On SQLite `OR IGNORE`: a plain multi-row insert may abort on its NOT NULL columns, so
     // SQLite keeps a statement journal (a copy of every page the statement touches) for it. No
     // row can be ignored (the sequence is the rowid, and no column is ever null), and the count
@@ -71,12 +73,15 @@ pub fn append(conn: &mut DbConnection, events: &[&DomainEvent]) -> QueryResult<V
             diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
                 .bind::<diesel::sql_types::BigInt, _>(OUTBOX_LOCK)
                 .execute(c)?;
-            in_fixed_chunks!(rows.as_slice(), |chunk| {
-                diesel::insert_into(outbox::outbox_events)
-                    .values(chunk)
-                    .returning(outbox::seq)
-                    .get_results(c)
-            })
+            // One statement over arrays (see `unnest_inserts`).
+            let mut columns = EventColumns::default();
+            for row in rows {
+                columns.id.push(row.id);
+                columns.kind.push(row.kind);
+                columns.payload.push(row.payload);
+                columns.created_at.push(row.created_at);
+            }
+            InsertEvents(&columns).get_results(c).map(|seqs| vec![seqs])
         }
     }?;
     // A statement inserts its rows in the order listed, each taking the next number, but RETURNING
@@ -88,8 +93,8 @@ pub fn append(conn: &mut DbConnection, events: &[&DomainEvent]) -> QueryResult<V
             chunk
         })
         .collect();
-    if seqs.len() != rows.len() {
-        let why = format!("{} of {} outbox events inserted", seqs.len(), rows.len());
+    if seqs.len() != count {
+        let why = format!("{} of {count} outbox events inserted", seqs.len());
         return Err(diesel::result::Error::QueryBuilderError(why.into()));
     }
     Ok(seqs)
