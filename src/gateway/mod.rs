@@ -8,6 +8,7 @@ pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod shared_app;
+mod verified_tokens;
 pub mod web_client;
 pub mod ws;
 
