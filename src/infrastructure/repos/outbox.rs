@@ -70,10 +70,7 @@ pub fn append(conn: &mut DbConnection, events: &[&DomainEvent]) -> QueryResult<V
                 .get_results(c)
         }),
         DbConnection::Pg(c) => {
-            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-                .bind::<diesel::sql_types::BigInt, _>(OUTBOX_LOCK)
-                .execute(c)?;
-            // One statement over arrays (see `unnest_inserts`).
+            // One statement over arrays (see `unnest_inserts`), which takes the lock first.
             let mut columns = EventColumns::default();
             for row in rows {
                 columns.id.push(row.id);
@@ -81,7 +78,12 @@ pub fn append(conn: &mut DbConnection, events: &[&DomainEvent]) -> QueryResult<V
                 columns.payload.push(row.payload);
                 columns.created_at.push(row.created_at);
             }
-            InsertEvents(&columns).get_results(c).map(|seqs| vec![seqs])
+            InsertEvents {
+                columns: &columns,
+                lock: OUTBOX_LOCK,
+            }
+            .get_results(c)
+            .map(|seqs| vec![seqs])
         }
     }?;
     // A statement inserts its rows in the order listed, each taking the next number, but RETURNING

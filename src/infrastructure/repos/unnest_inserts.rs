@@ -93,9 +93,18 @@ pub struct EventColumns {
     pub created_at: Vec<i64>,
 }
 
-/// Inserts the events in the order given (`WITH ORDINALITY … ORDER BY`: each takes the next
-/// sequence number in that order) and returns their sequence numbers (in no promised order).
-pub struct InsertEvents<'a>(pub &'a EventColumns);
+/// Takes the advisory lock `lock` for the rest of the transaction, then inserts the events in
+/// the order given (`WITH ORDINALITY … ORDER BY`: each takes the next sequence number in that
+/// order) and returns their sequence numbers (in no promised order).
+///
+/// The lock is taken in the same round trip, by a `WITH` query joined to the rows: a row reaches
+/// the insert, and takes its number, only joined to the lock's one row, so no number is taken
+/// before the lock is held (the plan: a nested loop over the rows, the lock's scan run at the
+/// first of them, and `nextval` above the join).
+pub struct InsertEvents<'a> {
+    pub columns: &'a EventColumns,
+    pub lock: i64,
+}
 
 impl QueryId for InsertEvents<'_> {
     type QueryId = InsertEvents<'static>;
@@ -104,10 +113,12 @@ impl QueryId for InsertEvents<'_> {
 
 impl QueryFragment<Pg> for InsertEvents<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let c = self.0;
+        let c = self.columns;
+        out.push_sql("WITH turn AS (SELECT pg_advisory_xact_lock(");
+        out.push_bind_param::<BigInt, _>(&self.lock)?;
         out.push_sql(
-            "INSERT INTO outbox_events (id, kind, payload, created_at) \
-             SELECT id, kind, payload, created_at FROM unnest(",
+            ")) INSERT INTO outbox_events (id, kind, payload, created_at) \
+             SELECT e.id, e.kind, e.payload, e.created_at FROM turn, unnest(",
         );
         out.push_bind_param::<Array<Text>, _>(&c.id)?;
         out.push_sql(", ");
@@ -116,7 +127,7 @@ impl QueryFragment<Pg> for InsertEvents<'_> {
         out.push_bind_param::<Array<Text>, _>(&c.payload)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<BigInt>, _>(&c.created_at)?;
-        out.push_sql(") WITH ORDINALITY AS e(id, kind, payload, created_at, n) ORDER BY n RETURNING seq");
+        out.push_sql(") WITH ORDINALITY AS e(id, kind, payload, created_at, n) ORDER BY e.n RETURNING seq");
         Ok(())
     }
 }
