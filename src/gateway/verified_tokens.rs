@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// a full map is a crowd larger than this on one thread, not a hot set worth ranking).
 const PER_THREAD: usize = 4096;
 
-/// What a verified token said, and which keys verified it.
+/// What a verified token said.
 #[derive(Clone, Copy)]
 pub struct Verified {
     pub caller: Caller,
