@@ -119,8 +119,9 @@ fn from_row(row: Row) -> StorageResult<Order> {
 /// the orders that did not go in because their buyer had already used their idempotency key.
 ///
 /// Only a row with a key can be refused (the key's unique index; ids are fresh), so only a chunk
-/// holding one asks for the ids that went in (`RETURNING`); a chunk without keys must insert
-/// every row, and one that does not fails the batch rather than be acknowledged.
+/// (on PostgreSQL, the one statement) holding one asks for the ids that went in (`RETURNING`); a
+/// chunk without keys must insert every row, and one that does not fails the batch rather than
+/// be acknowledged.
 ///
 /// On SQLite it is `INSERT OR IGNORE` rather than `ON CONFLICT DO NOTHING`: the latter still
 /// aborts on the NOT NULL columns, so SQLite keeps a statement journal for the multi-row insert,
