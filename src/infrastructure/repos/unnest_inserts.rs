@@ -137,3 +137,107 @@ impl Query for InsertEvents<'_> {
 }
 
 impl RunQueryDsl<PgConnection> for InsertEvents<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use crate::infrastructure::db::schema::outbox_events;
+    use crate::infrastructure::db::{migrate, statements_sent, DbConnection};
+    use crate::infrastructure::repos::orders::tests::order;
+    use crate::infrastructure::repos::{orders, outbox};
+    use diesel::prelude::*;
+    use diesel::PgConnection;
+    use livecart_actors::events::{DomainEvent, EventPayload};
+    use livecart_actors::ids::new_id;
+    use livecart_actors::order::Order;
+
+    /// A fresh, migrated PostgreSQL database on the server the API suite uses
+    /// (`LIVECART_TEST_POSTGRES`), dropped with this value.
+    struct Database {
+        admin: String,
+        name: String,
+        conn: DbConnection,
+    }
+
+    impl Database {
+        fn new() -> Self {
+            let admin = std::env::var("LIVECART_TEST_POSTGRES")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+            let name = format!("livecart_unit_{}", new_id().simple());
+            let mut server = PgConnection::establish(&admin).expect("the test PostgreSQL server");
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut server)
+                .expect("a database");
+            let (base, _) = admin.rsplit_once('/').expect("a URL with a database");
+            let conn = PgConnection::establish(&format!("{base}/{name}")).expect("the new database");
+            let mut conn = DbConnection::Pg(conn);
+            migrate::run_pending(&mut conn).expect("migrated");
+            Self { admin, name, conn }
+        }
+    }
+
+    impl Drop for Database {
+        fn drop(&mut self) {
+            if let Ok(mut server) = PgConnection::establish(&self.admin) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+                    .execute(&mut server);
+            }
+        }
+    }
+
+    fn inserts(sent: &[String]) -> Vec<&String> {
+        sent.iter().filter(|sql| sql.contains("INSERT")).collect()
+    }
+
+    #[test]
+    fn a_batch_of_any_size_is_one_statement_per_table_on_postgresql() {
+        let mut db = Database::new();
+        let buyer = new_id();
+        let first = order(buyer, Some("k1"));
+        for size in [1, 30, 51] {
+            let mut batch: Vec<Order> = (0..size).map(|_| order(new_id(), None)).collect();
+            // One keyed order in each batch, and from the second on a resent key.
+            batch.push(order(buyer, Some("k1")));
+            let refs: Vec<&Order> = if size == 1 {
+                vec![&first]
+            } else {
+                batch.iter().collect()
+            };
+            let (refused, sent) = statements_sent(&mut db.conn, |conn| orders::insert_new(conn, &refs));
+            let refused = refused.expect("inserted");
+            assert_eq!(inserts(&sent).len(), 1, "{size} orders: {sent:#?}");
+            if size == 1 {
+                assert!(refused.is_empty());
+            } else {
+                assert_eq!(refused.len(), 1, "the resent key, and only it");
+                assert!(refused.contains(&batch[size].id));
+            }
+
+            let events: Vec<DomainEvent> = (0..size)
+                .map(|_| DomainEvent::new(chrono::Utc::now(), EventPayload::LiveStarted { room_id: new_id() }))
+                .collect();
+            let events: Vec<&DomainEvent> = events.iter().collect();
+            let (seqs, sent) = statements_sent(&mut db.conn, |conn| {
+                conn.transaction(|conn| outbox::append(conn, &events))
+            });
+            let seqs = seqs.expect("appended");
+            assert_eq!(inserts(&sent).len(), 1, "{size} events: {sent:#?}");
+            assert_eq!(
+                sent.iter().filter(|sql| sql.contains("pg_advisory_xact_lock")).count(),
+                1,
+                "the lock taken by the insert itself: {sent:#?}"
+            );
+            assert_eq!(seqs.len(), size);
+            let DbConnection::Pg(c) = &mut db.conn else {
+                unreachable!("a PostgreSQL connection")
+            };
+            let stored: Vec<String> = outbox_events::table
+                .filter(outbox_events::seq.eq_any(&seqs))
+                .order(outbox_events::seq.asc())
+                .select(outbox_events::id)
+                .load(c)
+                .expect("read back");
+            let given: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+            assert_eq!(stored, given, "numbered in the order given");
+        }
+    }
+}
