@@ -73,6 +73,10 @@ impl Application {
     /// As `build`, with the clock every decision reads (sale windows, reservation deadlines,
     /// webhook timestamps): tests move a manual one instead of waiting.
     pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        // The recorder first: what starting up records (leases, the journal's first write turn,
+        // listings loaded) is kept, and handles made once (`write_turn`, `order_metrics`) are
+        // never made before it, which would leave them recording nowhere for good.
+        crate::telemetry::prometheus();
         let connector =
             Connector::new(&settings.database.url).busy_timeout_ms(settings.database.sqlite_busy_timeout_ms);
         let backend = connector.backend();

@@ -113,6 +113,11 @@ fn describe_metrics() {
         "Age of the oldest event the outbox relay found unpublished on its last pass; 0 when it had caught up"
     );
     describe_histogram!(
+        "livecart_sqlite_write_turn_seconds",
+        Unit::Seconds,
+        "SQLite only: time each writer of the process waited for the database's write turn, and held it, by holder (journal, snapshots, leases, checkpoint, writes) and phase (waited, held)"
+    );
+    describe_histogram!(
         "livecart_journal_batch_size",
         Unit::Count,
         "Entries committed together in one journal transaction"

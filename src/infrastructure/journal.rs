@@ -23,7 +23,7 @@
 //! only queues, so an order costs no channel or future of its own here.
 
 use super::committed_feed::CommittedFeed;
-use super::db::{Connector, DbConnection};
+use super::db::{Connector, DbConnection, TurnHolder};
 use super::repos::buyer_index::{self, Filing, Unfiled};
 use super::repos::outbox::{PendingEvent, RelayPosition};
 use super::repos::payments::{self, PaymentState};
@@ -238,7 +238,7 @@ impl Writer {
         {
             // What the last connection left unfiled (a sweep cut short, a crash), before any batch.
             let writers = connector.writers();
-            let _turn = writers.turn();
+            let _turn = writers.turn(TurnHolder::Journal);
             buyer_index::file_everything(&mut conn, &unfiled)?;
         }
         let (jobs, job_inbox) = mpsc::channel::<(i64, Batch)>();
@@ -252,7 +252,7 @@ impl Writer {
                 let mut filing = Filing::default();
                 for (batch_no, batch) in job_inbox {
                     let outcome = {
-                        let _turn = writers.turn();
+                        let _turn = writers.turn(TurnHolder::Journal);
                         let started = Instant::now();
                         let outcome = commit(
                             &mut conn,

@@ -12,7 +12,7 @@
 //! machine's power was relied on by nothing durable, and a renewal lost only lets the lease lapse
 //! sooner, which fencing makes safe.
 
-use super::db::{Backend, Connector, DbConnection};
+use super::db::{Backend, Connector, DbConnection, TurnHolder};
 use super::repos::leases;
 use futures_util::future::BoxFuture;
 use livecart_actors::lease::{Acquired, Fence, LeaseError, Leases};
@@ -61,7 +61,7 @@ impl SqlLeases {
                 // Every lease call writes (take, renew, give back).
                 let outcome = {
                     let writers = connector.writers();
-                    let _turn = writers.turn();
+                    let _turn = writers.turn(TurnHolder::Leases);
                     work(c, &owner, ttl_ms)
                 };
                 if outcome.is_err() {

@@ -134,6 +134,14 @@ on_both_backends! {
         ] {
             assert!(text.contains(line), "{line:?} missing from:\n{text}");
         }
+        // On SQLite, where the process's writers take turns, the journal's turn is timed (the
+        // registry is the process's: other tests' apps may have added to it too).
+        if backend == Backend::Sqlite {
+            for phase in ["waited", "held"] {
+                let turn = format!("livecart_sqlite_write_turn_seconds_count{{holder=\"journal\",phase=\"{phase}\"}}");
+                assert!(text.contains(&turn), "{turn:?} missing from:\n{text}");
+            }
+        }
         let commits = text
             .lines()
             .find_map(|l| l.strip_prefix("livecart_journal_commit_seconds_count "))

@@ -20,7 +20,7 @@
 //! 110 ms of every order's time, measured. The checkpointer syncs the file itself after each
 //! copy instead, outside the turn, and the step under it syncs only its last few frames.
 
-use super::{Connector, DbConnection, Writers};
+use super::{Connector, DbConnection, TurnHolder, Writers};
 use diesel::sql_types::Integer;
 use diesel::{QueryableByName, RunQueryDsl, SqliteConnection};
 use std::fs::File;
@@ -144,7 +144,7 @@ fn step(
     if progress.left() > limits.finish_within && progress.log < limits.restart_above.saturating_mul(2) {
         return Ok(());
     }
-    let _turn = writers.turn();
+    let _turn = writers.turn(TurnHolder::Checkpoint);
     let finished = checkpoint(conn)?;
     if finished.busy != 0 || finished.left() != 0 {
         // A reader still in an old part of the log: the next round tries again.
@@ -187,7 +187,7 @@ mod tests {
         let started = Instant::now();
         let mut frames = 0;
         while started.elapsed() < for_how_long {
-            let _turn = writers.turn();
+            let _turn = writers.turn(TurnHolder::Journal);
             diesel::sql_query("INSERT INTO rows (body) VALUES (?)")
                 .bind::<diesel::sql_types::Text, _>(&body)
                 .execute(&mut conn)

@@ -3,13 +3,14 @@
 //! `DbConnection` derives diesel's `MultiConnection`, so most queries are written once. The few
 //! that need a backend's own SQL (`ON CONFLICT … RETURNING` in the journal) match on the variant.
 
+use super::write_turn::Writers;
 use crate::infrastructure::repos::buyer_index::Unfiled;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool};
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// When a query last failed in a way that may mean a dead connection (unix millis).
@@ -76,25 +77,6 @@ impl Backend {
     }
 }
 
-/// SQLite lets one connection write at a time. The writers of one database in this process take
-/// turns here, each woken the moment the one before it commits, rather than in SQLite's busy
-/// handler, which sleeps 1, 2, 5, 10, 15, 20 ms … between tries: behind a relay or snapshot commit
-/// the journal would sleep past the commit, and that sleep is added to every order of its batch.
-/// PostgreSQL locks rows, not the database, and takes no turn.
-#[derive(Debug, Clone, Default)]
-pub struct Writers(Option<Arc<Mutex<()>>>);
-
-impl Writers {
-    /// Waits for this database's write turn (SQLite), held until the guard drops; `None` on
-    /// PostgreSQL. Take it before the transaction's first statement and keep it to its commit.
-    pub fn turn(&self) -> Option<MutexGuard<'_, ()>> {
-        // The guard protects no data: a panic while it was held leaves nothing to repair.
-        self.0
-            .as_ref()
-            .map(|turn| turn.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-}
-
 /// Opens connections of the backend the URL names, never guessing by trial (a PostgreSQL URL
 /// must not fall through to SQLite and create a file named after it).
 #[derive(Debug, Clone)]
@@ -119,8 +101,8 @@ impl Connector {
             backend: Backend::of_url(url),
             relaxed: false,
             writers: match Backend::of_url(url) {
-                Backend::Sqlite => Writers(Some(Arc::new(Mutex::new(())))),
-                Backend::Postgres => Writers(None),
+                Backend::Sqlite => Writers::sqlite(),
+                Backend::Postgres => Writers::none(),
             },
             unfiled: Arc::default(),
             busy_timeout_ms: 10_000,

@@ -8,8 +8,10 @@ pub mod fixed_sql;
 pub mod migrate;
 pub mod schema;
 pub mod time;
+pub mod write_turn;
 
-pub use connection::{build_pool, suspect_connections, Backend, Connector, DbConnection, DbPool, Writers};
+pub use connection::{build_pool, suspect_connections, Backend, Connector, DbConnection, DbPool};
+pub use write_turn::{TurnHolder, Writers};
 
 use diesel::r2d2::{self, PooledConnection};
 
@@ -110,7 +112,7 @@ where
 {
     let writers = writers.clone();
     with_conn(pool, move |conn| {
-        let _turn = writers.turn();
+        let _turn = writers.turn(TurnHolder::Writes);
         work(conn)
     })
     .await

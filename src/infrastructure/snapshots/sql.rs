@@ -8,7 +8,7 @@ use super::{fail, SnapshotKey, SESSION_KEEP_S};
 use crate::infrastructure::db::schema::inventory_listing_snapshots::dsl as listings;
 use crate::infrastructure::db::schema::live_room_snapshots::dsl as rooms;
 use crate::infrastructure::db::schema::live_session_snapshots::dsl as sessions;
-use crate::infrastructure::db::{time, with_conn, DbConnection, DbPool, StorageResult, Writers};
+use crate::infrastructure::db::{time, with_conn, DbConnection, DbPool, StorageResult, TurnHolder, Writers};
 use crate::infrastructure::repos::Storage;
 use crate::per_backend;
 use diesel::prelude::*;
@@ -93,7 +93,7 @@ impl Sink for SqlSink {
                 return Ok(false);
             }
             with_conn(&pool, move |conn| -> StorageResult<()> {
-                let _turn = writers.turn();
+                let _turn = writers.turn(TurnHolder::Snapshots);
                 conn.transaction(|conn| {
                     for (of, body) in &batch {
                         upsert(conn, *of, body, at)?;
