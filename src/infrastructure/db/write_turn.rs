@@ -19,7 +19,7 @@ use std::time::Instant;
 pub struct Writers(Option<Arc<Mutex<()>>>);
 
 /// Who takes the turn, as the metric's `holder` label names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum TurnHolder {
     /// The journal's batches, and a new journal connection's filing.
     Journal,

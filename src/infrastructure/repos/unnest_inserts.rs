@@ -13,6 +13,17 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
 use diesel::{QueryResult, RunQueryDsl};
 
+/// Binds each column as one array, separated by commas: the arguments of `unnest(…)`.
+macro_rules! bind_arrays {
+    ($out:ident; $first_ty:ty => $first:expr $(, $ty:ty => $column:expr)* $(,)?) => {{
+        $out.push_bind_param::<Array<$first_ty>, _>(&$first)?;
+        $(
+            $out.push_sql(", ");
+            $out.push_bind_param::<Array<$ty>, _>(&$column)?;
+        )*
+    }};
+}
+
 /// A batch's orders, column by column, in the order given.
 #[derive(Debug, Default)]
 pub struct OrderColumns {
@@ -47,29 +58,20 @@ impl<const RETURNING: bool> QueryFragment<Pg> for InsertOrders<'_, RETURNING> {
              total_cents, status, idempotency_key, expires_at, created_at, updated_at) \
              SELECT * FROM unnest(",
         );
-        out.push_bind_param::<Array<Text>, _>(&c.id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&c.room_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&c.listing_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&c.user_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Integer>, _>(&c.quantity)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<BigInt>, _>(&c.unit_price_cents)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<BigInt>, _>(&c.total_cents)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&c.status)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&c.idempotency_key)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<BigInt>, _>(&c.expires_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<BigInt>, _>(&c.created_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<BigInt>, _>(&c.updated_at)?;
+        bind_arrays!(out;
+            Text => c.id,
+            Text => c.room_id,
+            Text => c.listing_id,
+            Text => c.user_id,
+            Integer => c.quantity,
+            BigInt => c.unit_price_cents,
+            BigInt => c.total_cents,
+            Text => c.status,
+            Nullable<Text> => c.idempotency_key,
+            BigInt => c.expires_at,
+            BigInt => c.created_at,
+            BigInt => c.updated_at,
+        );
         out.push_sql(") ON CONFLICT DO NOTHING");
         if RETURNING {
             out.push_sql(" RETURNING id");
@@ -120,13 +122,7 @@ impl QueryFragment<Pg> for InsertEvents<'_> {
             ")) INSERT INTO outbox_events (id, kind, payload, created_at) \
              SELECT e.id, e.kind, e.payload, e.created_at FROM turn, unnest(",
         );
-        out.push_bind_param::<Array<Text>, _>(&c.id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&c.kind)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&c.payload)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<BigInt>, _>(&c.created_at)?;
+        bind_arrays!(out; Text => c.id, Text => c.kind, Text => c.payload, BigInt => c.created_at);
         out.push_sql(") WITH ORDINALITY AS e(id, kind, payload, created_at, n) ORDER BY e.n RETURNING seq");
         Ok(())
     }
