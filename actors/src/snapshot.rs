@@ -90,6 +90,14 @@ pub trait SnapshotStore: Send + Sync + 'static {
         Box::pin(async { Ok(()) })
     }
 
+    /// The most entries (orders held, buyers holding) a listing's snapshot may have for this
+    /// store to keep it; a listing past it writes none and is rebuilt from its orders at load.
+    /// A store whose writes hold up the orders' own (SQLite's one write lock) keeps only what
+    /// it writes in a few milliseconds.
+    fn listing_entries_kept(&self) -> usize {
+        usize::MAX
+    }
+
     /// Changes when the store has lost what was written to it (a Redis that restarted empty):
     /// actors that see it change write their snapshot again even if nothing changed for them.
     fn generation(&self) -> u64 {

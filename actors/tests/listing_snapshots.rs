@@ -1,7 +1,7 @@
 //! When an InventoryActor writes its snapshot: a small listing every tick while its position
 //! moves, a large one only once its sale pauses (a large snapshot holds SQLite's one write lock
-//! long enough to stall every order behind it). Tokio's clock is paused, so the ticks come
-//! without waiting for them.
+//! long enough to stall every order behind it), and none past what its store keeps (SQLite's
+//! keeps small ones only). Tokio's clock is paused, so the ticks come without waiting for them.
 
 use chrono::{DateTime, Duration, Utc};
 use futures_util::future::BoxFuture;
@@ -25,13 +25,29 @@ impl Journal for InstantJournal {
     }
 }
 
-/// Records the position of every listing snapshot saved.
-#[derive(Default)]
-struct Recorder(Mutex<Vec<u64>>);
+/// Records the position of every listing snapshot saved; keeps snapshots of up to `kept`
+/// entries, as a store says.
+struct Recorder {
+    saved: Mutex<Vec<u64>>,
+    kept: usize,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::keeping(usize::MAX)
+    }
+}
 
 impl Recorder {
+    fn keeping(kept: usize) -> Self {
+        Self {
+            saved: Mutex::new(Vec::new()),
+            kept,
+        }
+    }
+
     fn saved(&self) -> Vec<u64> {
-        self.0.lock().expect("recorder lock").clone()
+        self.saved.lock().expect("recorder lock").clone()
     }
 }
 
@@ -49,7 +65,7 @@ impl SnapshotStore for Recorder {
         _listing_id: ListingId,
         snapshot: ListingSnapshot,
     ) -> BoxFuture<'static, Result<(), SnapshotError>> {
-        self.0.lock().expect("recorder lock").push(snapshot.position);
+        self.saved.lock().expect("recorder lock").push(snapshot.position);
         Box::pin(async { Ok(()) })
     }
 
@@ -75,6 +91,10 @@ impl SnapshotStore for Recorder {
         _user_id: UserId,
     ) -> BoxFuture<'static, Result<Option<SessionSnapshot>, SnapshotError>> {
         Box::pin(async { Ok(None) })
+    }
+
+    fn listing_entries_kept(&self) -> usize {
+        self.kept
     }
 }
 
@@ -120,8 +140,13 @@ async fn order(inventory: &actix::Addr<InventoryActor>, room_id: RoomId) {
 /// `before` orders at once, then a sale of one order every 100 ms for three seconds, then three
 /// quiet seconds; returns the positions saved during the sale and after it.
 async fn sale(before: u64) -> (Vec<u64>, Vec<u64>, u64) {
+    sale_into(Recorder::default(), before).await
+}
+
+/// [`sale`], its snapshots written to `store`.
+async fn sale_into(store: Recorder, before: u64) -> (Vec<u64>, Vec<u64>, u64) {
     tokio::time::pause();
-    let store = Arc::new(Recorder::default());
+    let store = Arc::new(store);
     let (inventory, room_id) = listing(store.clone());
     for _ in 0..before {
         order(&inventory, room_id).await;
@@ -150,5 +175,22 @@ async fn a_large_listing_is_written_once_its_sale_pauses_and_never_during_it() {
         after,
         vec![sold],
         "one snapshot once the orders stopped, at the last position"
+    );
+}
+
+#[actix_rt::test]
+async fn a_listing_larger_than_its_store_keeps_writes_no_snapshot_paused_or_not() {
+    // Every buyer is new, so each order is two entries (the order held, the buyer holding).
+    let (during, after, _sold) = sale_into(Recorder::keeping(100), 60).await;
+    assert_eq!(during, Vec::<u64>::new(), "nothing written while orders come");
+    assert_eq!(after, Vec::<u64>::new(), "nothing written once they stop either");
+}
+
+#[actix_rt::test]
+async fn the_same_listing_within_what_its_store_keeps_is_written() {
+    let (during, _after, _sold) = sale_into(Recorder::keeping(1_000), 60).await;
+    assert!(
+        !during.is_empty(),
+        "a listing within what the store keeps is written as before"
     );
 }

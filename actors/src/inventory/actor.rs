@@ -323,10 +323,13 @@ impl InventoryActor {
         self
     }
 
-    /// The snapshot of this moment, if the state is settled: with a change in flight the state
-    /// holds effects storage may not have (or may never get), so nothing is taken then.
+    /// The snapshot of this moment, if the state is settled (with a change in flight the state
+    /// holds effects storage may not have, or may never get) and small enough for the store to
+    /// keep.
     fn settled_snapshot(&self) -> Option<ListingSnapshot> {
-        (self.in_flight == 0).then(|| ListingSnapshot {
+        // Past what the store keeps, the copy would only be thrown away.
+        let kept = self.state.snapshot_entries() <= self.snapshots.listing_entries_kept();
+        (self.in_flight == 0 && kept).then(|| ListingSnapshot {
             position: self.position,
             holdings: self.state.holdings(),
         })
