@@ -421,11 +421,8 @@ fn commit(
     unfiled: &Unfiled,
 ) -> QueryResult<(Committed, Option<i64>)> {
     let written = conn.transaction(|conn| {
-        // A write first: on SQLite it takes the write lock at once (waiting its turn), where a
-        // read first would make the later writes fail on a busy database instead of waiting.
-        leases::record_batch(conn, writer_id, batch_no, "")?;
         let rooms: HashSet<_> = batch.iter().map(|(fence, _)| fence.room_id).collect();
-        let epochs = leases::current_epochs(conn, &rooms)?;
+        let epochs = leases::begin_batch(conn, writer_id, batch_no, &rooms)?;
         let current = |fence: &Fence| epochs.get(&fence.room_id) == Some(&fence.epoch);
 
         let placed: Vec<&Order> = batch
@@ -501,10 +498,7 @@ fn commit(
             };
             results.push(result);
         }
-        let seqs = outbox::append(conn, &events)?;
-        for (listing_id, entries) in written_per_listing(batch, &results) {
-            catalog::advance_position(conn, listing_id, entries)?;
-        }
+        let seqs = outbox::append_advancing(conn, &events, &written_per_listing(batch, &results))?;
         let refused = format_refused(&results);
         if !refused.is_empty() {
             leases::record_batch(conn, writer_id, batch_no, &refused)?;

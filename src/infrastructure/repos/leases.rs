@@ -6,9 +6,11 @@
 use crate::infrastructure::db::schema::live_room_leases::dsl as leases;
 use crate::infrastructure::db::schema::orders_journal_writers::dsl as writers;
 use crate::infrastructure::db::DbConnection;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::{BigInt, Integer, Text};
+use diesel::sql_types::{Array, BigInt, Integer, Text};
 use livecart_actors::lease::{Acquired, Epoch, Fence};
 use livecart_actors::RoomId;
 use std::collections::{HashMap, HashSet};
@@ -93,22 +95,53 @@ pub fn writer_position(conn: &mut DbConnection, writer_id: &str) -> QueryResult<
         .first(conn)
 }
 
-/// Inside the batch's transaction: each room's epoch now. PostgreSQL holds the rows with
-/// `FOR SHARE`, so a takeover waits until the batch has committed and then sees it.
-/// One room at a time (a batch rarely spans more than a few), so the statement is always the same.
-pub fn current_epochs(conn: &mut DbConnection, rooms: &HashSet<RoomId>) -> QueryResult<HashMap<RoomId, Epoch>> {
-    let mut epochs = HashMap::with_capacity(rooms.len());
-    for &room in rooms {
-        let room_id = room.to_string();
-        let epoch: Option<i64> = match conn {
-            DbConnection::Pg(c) => HeldLeaseEpoch { room_id }.get_result(c).optional()?,
-            DbConnection::Sqlite(c) => LeaseEpoch { room_id }.get_result(c).optional()?,
-        };
-        if let Some(epoch) = epoch.and_then(|e| u64::try_from(e).ok()) {
-            epochs.insert(room, epoch);
-        }
+/// The first step of a journal batch, inside its transaction: records the batch as the writer's
+/// last (nothing refused yet) and answers each room's epoch now.
+///
+/// On SQLite a write first takes the write lock at once (waiting its turn), where a read first
+/// would make the later writes fail on a busy database instead of waiting; the epochs are then
+/// read one room at a time (a batch rarely spans more than a few), so the statement is always
+/// the same. On PostgreSQL both are one statement, one round trip of the batch's few, and the
+/// lease rows are held `FOR SHARE`, so a takeover waits until the batch has committed and then
+/// sees it.
+pub fn begin_batch(
+    conn: &mut DbConnection,
+    writer_id: &str,
+    batch_no: i64,
+    rooms: &HashSet<RoomId>,
+) -> QueryResult<HashMap<RoomId, Epoch>> {
+    if matches!(conn, DbConnection::Sqlite(_)) {
+        record_batch(conn, writer_id, batch_no, "")?;
     }
-    Ok(epochs)
+    let epochs: Vec<(RoomId, i64)> = match conn {
+        DbConnection::Pg(c) => {
+            let begin = BeginBatch {
+                batch_no,
+                writer: writer_id,
+                rooms: rooms.iter().map(RoomId::to_string).collect(),
+            };
+            let rows: Vec<(String, i64)> = begin.load(c)?;
+            rows.into_iter()
+                .filter_map(|(room, epoch)| Some((room.parse().ok()?, epoch)))
+                .collect()
+        }
+        DbConnection::Sqlite(c) => {
+            let mut epochs = Vec::with_capacity(rooms.len());
+            for &room in rooms {
+                let epoch: Option<i64> = LeaseEpoch {
+                    room_id: room.to_string(),
+                }
+                .get_result(c)
+                .optional()?;
+                epochs.extend(epoch.map(|epoch| (room, epoch)));
+            }
+            epochs
+        }
+    };
+    Ok(epochs
+        .into_iter()
+        .filter_map(|(room, epoch)| Some((room, u64::try_from(epoch).ok()?)))
+        .collect())
 }
 
 crate::fixed_sql! {
@@ -118,12 +151,38 @@ crate::fixed_sql! {
     loads = BigInt;
 }
 
-crate::fixed_sql! {
-    /// A room's lease epoch, the row held until the batch commits.
-    struct HeldLeaseEpoch { room_id: String as Text }
-    sql = ["SELECT epoch FROM live_room_leases WHERE room_id = ", " FOR SHARE"];
-    loads = BigInt;
+/// PostgreSQL: [`begin_batch`] in one statement. A data-modifying `WITH` runs whether or not
+/// the query reads it; the rooms are bound as one array, so the text never changes and the
+/// statement is prepared once.
+struct BeginBatch<'a> {
+    batch_no: i64,
+    writer: &'a str,
+    rooms: Vec<String>,
 }
+
+impl QueryId for BeginBatch<'_> {
+    type QueryId = BeginBatch<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Pg> for BeginBatch<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH batch AS (UPDATE orders_journal_writers SET last_batch = ");
+        out.push_bind_param::<BigInt, _>(&self.batch_no)?;
+        out.push_sql(", refused = '' WHERE writer = ");
+        out.push_bind_param::<Text, _>(&self.writer)?;
+        out.push_sql(") SELECT room_id, epoch FROM live_room_leases WHERE room_id = ANY(");
+        out.push_bind_param::<Array<Text>, _>(&self.rooms)?;
+        out.push_sql(") FOR SHARE");
+        Ok(())
+    }
+}
+
+impl Query for BeginBatch<'_> {
+    type SqlType = (Text, BigInt);
+}
+
+impl RunQueryDsl<PgConnection> for BeginBatch<'_> {}
 
 #[derive(QueryableByName)]
 struct Held {

@@ -95,17 +95,29 @@ pub struct EventColumns {
     pub created_at: Vec<i64>,
 }
 
+/// How far each listing's journal position moves, column by column.
+#[derive(Debug, Default)]
+pub struct PositionColumns {
+    pub listing_id: Vec<String>,
+    pub by: Vec<i64>,
+}
+
 /// Takes the advisory lock `lock` for the rest of the transaction, then inserts the events in
 /// the order given (`WITH ORDINALITY … ORDER BY`: each takes the next sequence number in that
-/// order) and returns their sequence numbers (in no promised order).
+/// order) and returns their sequence numbers (in no promised order); and moves the listings'
+/// journal positions on by `positions` (a data-modifying `WITH`, which runs whether or not it
+/// is read).
 ///
 /// The lock is taken in the same round trip, by a `WITH` query joined to the rows: a row reaches
 /// the insert, and takes its number, only joined to the lock's one row, so no number is taken
 /// before the lock is held (the plan: a nested loop over the rows, the lock's scan run at the
-/// first of them, and `nextval` above the join).
+/// first of them, and `nextval` above the join). The positions' update is joined to it the same
+/// way, so listing rows are locked after the outbox's lock, in the order the journal always took
+/// them.
 pub struct InsertEvents<'a> {
     pub columns: &'a EventColumns,
     pub lock: i64,
+    pub positions: &'a PositionColumns,
 }
 
 impl QueryId for InsertEvents<'_> {
@@ -119,7 +131,13 @@ impl QueryFragment<Pg> for InsertEvents<'_> {
         out.push_sql("WITH turn AS (SELECT pg_advisory_xact_lock(");
         out.push_bind_param::<BigInt, _>(&self.lock)?;
         out.push_sql(
-            ")) INSERT INTO outbox_events (id, kind, payload, created_at) \
+            ")), advanced AS (UPDATE catalog_listings AS l SET journal_position = l.journal_position + p.by \
+             FROM turn, unnest(",
+        );
+        bind_arrays!(out; Text => self.positions.listing_id, BigInt => self.positions.by);
+        out.push_sql(
+            ") AS p(id, by) WHERE l.id = p.id) \
+             INSERT INTO outbox_events (id, kind, payload, created_at) \
              SELECT e.id, e.kind, e.payload, e.created_at FROM turn, unnest(",
         );
         bind_arrays!(out; Text => c.id, Text => c.kind, Text => c.payload, BigInt => c.created_at);
@@ -139,7 +157,7 @@ mod tests {
     use crate::infrastructure::db::schema::outbox_events;
     use crate::infrastructure::db::{migrate, statements_sent, DbConnection};
     use crate::infrastructure::repos::orders::tests::order;
-    use crate::infrastructure::repos::{orders, outbox};
+    use crate::infrastructure::repos::{leases, orders, outbox};
     use diesel::prelude::*;
     use diesel::PgConnection;
     use livecart_actors::events::{DomainEvent, EventPayload};
@@ -235,5 +253,94 @@ mod tests {
             let given: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
             assert_eq!(stored, given, "numbered in the order given");
         }
+    }
+
+    fn number(conn: &mut DbConnection, sql: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let DbConnection::Pg(c) = conn else {
+            unreachable!("a PostgreSQL connection")
+        };
+        diesel::sql_query(sql).get_result::<N>(c).expect("a number").n
+    }
+
+    /// A journal batch's first and last statements on PostgreSQL: its writer row and its rooms'
+    /// epochs in one, its events and its listings' positions in another.
+    #[test]
+    fn a_batch_begins_in_one_statement_and_moves_its_positions_with_its_events_on_postgresql() {
+        let mut db = Database::new();
+        let (leased, unleased, listing, other) = (new_id(), new_id(), new_id(), new_id());
+        let DbConnection::Pg(c) = &mut db.conn else {
+            unreachable!("a PostgreSQL connection")
+        };
+        diesel::connection::SimpleConnection::batch_execute(
+            c,
+            &format!(
+                "INSERT INTO live_rooms (id, merchant_id, title, status, stream_key, created_at) \
+                 VALUES ('{leased}', 'm', 'a room', 'live', 'k', 0); \
+                 INSERT INTO live_room_leases (room_id, owner, epoch, expires_at) VALUES ('{leased}', 'me', 7, 0); \
+                 INSERT INTO orders_journal_writers (writer, last_batch, refused) VALUES ('w', 3, '2:K'); \
+                 INSERT INTO catalog_listings (id, room_id, title, price_cents, stock_total, per_user_limit, created_at, journal_position) \
+                 VALUES ('{listing}', '{leased}', 'a', 1, 10, 1, 0, 40), ('{other}', '{leased}', 'b', 1, 10, 1, 0, 5);"
+            ),
+        )
+        .expect("a room, its lease, a writer and two listings");
+
+        let rooms = [leased, unleased].into_iter().collect();
+        let (epochs, sent) = statements_sent(&mut db.conn, |conn| {
+            conn.transaction(|conn| leases::begin_batch(conn, "w", 4, &rooms))
+        });
+        let epochs = epochs.expect("begun");
+        assert_eq!(
+            epochs,
+            [(leased, 7)].into_iter().collect(),
+            "the leased room's epoch, no other"
+        );
+        let statements: Vec<&String> = sent
+            .iter()
+            .filter(|sql| !matches!(sql.as_str(), "BEGIN" | "COMMIT"))
+            .collect();
+        assert_eq!(statements.len(), 1, "{sent:#?}");
+        assert_eq!(
+            number(
+                &mut db.conn,
+                "SELECT last_batch AS n FROM orders_journal_writers WHERE writer = 'w'"
+            ),
+            4
+        );
+        assert_eq!(
+            number(
+                &mut db.conn,
+                "SELECT count(*) AS n FROM orders_journal_writers WHERE writer = 'w' AND refused = ''"
+            ),
+            1,
+            "nothing refused yet in the new batch"
+        );
+
+        let events: Vec<DomainEvent> = (0..3)
+            .map(|_| DomainEvent::new(chrono::Utc::now(), EventPayload::LiveStarted { room_id: leased }))
+            .collect();
+        let events: Vec<&DomainEvent> = events.iter().collect();
+        let advance = [(listing, 2), (other, 1)].into_iter().collect();
+        let (seqs, sent) = statements_sent(&mut db.conn, |conn| {
+            conn.transaction(|conn| outbox::append_advancing(conn, &events, &advance))
+        });
+        assert_eq!(seqs.expect("appended").len(), 3);
+        let statements: Vec<&String> = sent
+            .iter()
+            .filter(|sql| !matches!(sql.as_str(), "BEGIN" | "COMMIT"))
+            .collect();
+        assert_eq!(statements.len(), 1, "{sent:#?}");
+        let position = |conn: &mut DbConnection, id| {
+            number(
+                conn,
+                &format!("SELECT journal_position AS n FROM catalog_listings WHERE id = '{id}'"),
+            )
+        };
+        assert_eq!(position(&mut db.conn, listing), 42);
+        assert_eq!(position(&mut db.conn, other), 6);
     }
 }
