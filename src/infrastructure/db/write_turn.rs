@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 /// The writers of one database in this process; clones share the turn.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Writers(Option<Arc<Mutex<()>>>);
 
 /// Who takes the turn, as the metric's `holder` label names it.

@@ -58,7 +58,9 @@ pub fn append_advancing(
     events: &[&DomainEvent],
     advance: &HashMap<ListingId, u32>,
 ) -> QueryResult<Vec<i64>> {
-    if events.is_empty() || matches!(conn, DbConnection::Sqlite(_)) {
+    // PostgreSQL moves them in the events' statement below; otherwise one statement each.
+    let in_one_statement = matches!(conn, DbConnection::Pg(_)) && !events.is_empty();
+    if !in_one_statement {
         for (&listing_id, &entries) in advance {
             catalog::advance_position(conn, listing_id, entries)?;
         }

@@ -198,6 +198,13 @@ mod tests {
         }
     }
 
+    /// What was sent besides the transaction's own `BEGIN` and `COMMIT`.
+    fn statements(sent: &[String]) -> Vec<&String> {
+        sent.iter()
+            .filter(|sql| !matches!(sql.as_str(), "BEGIN" | "COMMIT"))
+            .collect()
+    }
+
     fn inserts(sent: &[String]) -> Vec<&String> {
         sent.iter().filter(|sql| sql.contains("INSERT")).collect()
     }
@@ -299,11 +306,7 @@ mod tests {
             [(leased, 7)].into_iter().collect(),
             "the leased room's epoch, no other"
         );
-        let statements: Vec<&String> = sent
-            .iter()
-            .filter(|sql| !matches!(sql.as_str(), "BEGIN" | "COMMIT"))
-            .collect();
-        assert_eq!(statements.len(), 1, "{sent:#?}");
+        assert_eq!(statements(&sent).len(), 1, "{sent:#?}");
         assert_eq!(
             number(
                 &mut db.conn,
@@ -329,11 +332,7 @@ mod tests {
             conn.transaction(|conn| outbox::append_advancing(conn, &events, &advance))
         });
         assert_eq!(seqs.expect("appended").len(), 3);
-        let statements: Vec<&String> = sent
-            .iter()
-            .filter(|sql| !matches!(sql.as_str(), "BEGIN" | "COMMIT"))
-            .collect();
-        assert_eq!(statements.len(), 1, "{sent:#?}");
+        assert_eq!(statements(&sent).len(), 1, "{sent:#?}");
         let position = |conn: &mut DbConnection, id| {
             number(
                 conn,
