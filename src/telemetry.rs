@@ -105,7 +105,17 @@ fn describe_metrics() {
     describe_histogram!(
         "livecart_journal_commit_seconds",
         Unit::Seconds,
-        "Time for the journal to write and commit one batch (one transaction)"
+        "Time for the journal to write and commit one batch (one transaction), before the log is made durable"
+    );
+    describe_histogram!(
+        "livecart_journal_sync_seconds",
+        Unit::Seconds,
+        "Time to make the log durable after the journal's commits (fdatasync on SQLite, a flush on PostgreSQL), before their batches are answered"
+    );
+    describe_histogram!(
+        "livecart_journal_batches_per_sync",
+        Unit::Count,
+        "Journal batches answered by one sync of the log"
     );
     describe_gauge!(
         "livecart_outbox_lag_seconds",

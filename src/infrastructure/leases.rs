@@ -7,7 +7,7 @@
 //! with every order of the moment waiting behind it, so a sync of its own is time that orders
 //! wait for and nothing needs (renewals held the turn 15 to 40 ms, with the checkpoints their
 //! commits used to run; see `db::checkpointer`). Nothing is lost by it: the log is written in
-//! order and the journal syncs it at its next commit, so an entry written under an epoch is
+//! order and the journal syncs it before it answers a batch, so an entry written under an epoch is
 //! never durable without the lease change that gave the epoch; a lease change lost with the
 //! machine's power was relied on by nothing durable, and a renewal lost only lets the lease lapse
 //! sooner, which fencing makes safe.

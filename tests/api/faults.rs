@@ -239,3 +239,95 @@ async fn the_server_rides_out_a_database_outage_with_503s_and_recovers_by_itself
     assert_eq!(units as u64 + left, STOCK, "sold + left == stock placed");
     assert!(units as u64 <= STOCK);
 }
+
+#[derive(QueryableByName)]
+struct Terminated {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    gone: bool,
+}
+
+/// Ends the sessions whose last statement flushed the journal's log (not this one).
+fn break_flush_sessions(conn: &mut PgConnection) -> usize {
+    diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) AS gone FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%livecart.journal%'",
+    )
+    .load::<Terminated>(conn)
+    .map(|rows| rows.iter().filter(|row| row.gone).count())
+    .unwrap_or(0)
+}
+
+#[actix_web::test]
+async fn a_flush_connection_broken_again_and_again_mid_sale_loses_no_acknowledged_order() {
+    // The journal commits without waiting for the disk and answers after a flush on a connection
+    // of its own (journal/answers.rs). That connection breaks while batches wait on it: each
+    // is answered only once a fresh connection has read what the server holds and flushed it.
+    const STOCK: u64 = 300;
+    let database = fresh_database(Backend::Postgres);
+    let app = spawn_app_with(database.url.clone(), |_| {}).await;
+    let merchant = app.merchant().await;
+    let room = app.live_room(&merchant).await;
+    let listing = app.simple_listing(&merchant, room, STOCK, 10_000).await;
+    let buyers = Arc::new(app.guests(16).await);
+
+    let selling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let breaker = std::thread::spawn({
+        let (url, selling) = (database.url.clone(), selling.clone());
+        move || {
+            let mut conn = PgConnection::establish(&url).expect("direct connection");
+            let mut broken = 0;
+            while selling.load(std::sync::atomic::Ordering::SeqCst) {
+                broken += break_flush_sessions(&mut conn);
+                std::thread::sleep(Duration::from_millis(3));
+            }
+            broken
+        }
+    });
+
+    let lanes: Vec<_> = (0..8)
+        .map(|lane| {
+            let (api, buyers) = (Api::new(app.address.clone()), buyers.clone());
+            actix_web::rt::spawn(async move {
+                let (mut created, mut unavailable) = (Vec::new(), 0);
+                for i in (lane..).step_by(8) {
+                    let res = api
+                        .order(&buyers[i % buyers.len()], room, listing, json!(1), None)
+                        .await;
+                    match res.status() {
+                        StatusCode::CREATED => created.push(id_of(res.json().await.expect("json")).to_string()),
+                        StatusCode::SERVICE_UNAVAILABLE => unavailable += 1,
+                        _ => {
+                            expect_error(res, StatusCode::CONFLICT, "sold_out").await;
+                            break;
+                        }
+                    }
+                }
+                (created, unavailable)
+            })
+        })
+        .collect();
+    let (mut acknowledged, mut unavailable) = (HashSet::new(), 0);
+    for lane in lanes {
+        let (created, refused) = lane.await.expect("lane");
+        acknowledged.extend(created);
+        unavailable += refused;
+    }
+    selling.store(false, std::sync::atomic::Ordering::SeqCst);
+    let broken = breaker.join().expect("breaker");
+    assert!(broken > 0, "the flush connection was broken during the sale");
+
+    let stored = held_orders(&database.url, listing);
+    let units: i32 = stored.iter().map(|(_, q)| q).sum();
+    assert_eq!(units as u64, STOCK, "sold exactly the stock: {stored:?}");
+    assert_eq!(app.stock_left(room, listing).await, 0);
+    let stored_ids: HashSet<String> = stored.into_iter().map(|(id, _)| id).collect();
+    assert!(
+        acknowledged.is_subset(&stored_ids),
+        "every acknowledged order is stored ({} acknowledged, {} stored, {unavailable} answered 503)",
+        acknowledged.len(),
+        stored_ids.len()
+    );
+    if unavailable == 0 {
+        assert_eq!(acknowledged, stored_ids, "nothing stored that nobody was told of");
+    }
+}

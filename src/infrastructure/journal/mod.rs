@@ -20,7 +20,11 @@
 //!
 //! Waiters are answered per batch, not per entry: each actor with entries in the batch is told
 //! once, with its entries' outcomes in the order it appended them (`tell_listeners`). `append`
-//! only queues, so an order costs no channel or future of its own here.
+//! only queues, so an order costs no channel or future of its own here. The writer's connection
+//! commits without waiting for the disk; a batch is answered once the log that holds it has been
+//! made durable, by a thread of its own while the next batch is written (see [`answers`]).
+
+mod answers;
 
 use super::committed_feed::CommittedFeed;
 use super::db::{Connector, DbConnection, TurnHolder};
@@ -28,8 +32,10 @@ use super::repos::buyer_index::{self, Filing, Unfiled};
 use super::repos::outbox::{PendingEvent, RelayPosition};
 use super::repos::payments::{self, PaymentState};
 use super::repos::{catalog, leases, orders, outbox};
+use answers::{Answer, Answers, PgLog, WalFile};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+use diesel::sql_types::Text;
 use livecart_actors::events::DomainEvent;
 use livecart_actors::journal::{tell_listeners, Journal, JournalEntry, JournalError, Listener, Outcome};
 use livecart_actors::lease::Fence;
@@ -110,7 +116,13 @@ impl SqlJournal {
         position: Arc<RelayPosition>,
     ) -> anyhow::Result<Self> {
         let writer_id = uuid::Uuid::new_v4().to_string();
-        let writer = Writer::open(&connector, &writer_id, &position)?;
+        let answers = match connector.sqlite_file() {
+            None => Answers::after_sync(Box::new(PgLog::new(connector.clone(), &writer_id)), feed)?,
+            Some(database) if logs_ahead(&connector)? => Answers::after_sync(Box::new(WalFile::of(database)), feed)?,
+            Some(_) => Answers::AtOnce(feed),
+        };
+        let sync_on_commit = matches!(answers, Answers::AtOnce(_));
+        let writer = Writer::open(&connector, &writer_id, &position, sync_on_commit)?;
         let (queue, inbox) = mpsc::sync_channel(settings.queue_capacity.max(1));
         let health = Arc::new(JournalHealth::default());
         let dispatcher = Dispatcher {
@@ -119,7 +131,8 @@ impl SqlJournal {
             writer: Some(writer),
             position,
             settings,
-            feed,
+            answers,
+            sync_on_commit,
             health: health.clone(),
             batch_no: 0,
         };
@@ -150,6 +163,21 @@ impl Journal for SqlJournal {
             Err(TrySendError::Disconnected(_)) => Err(stopped()),
         }
     }
+}
+
+/// Whether the SQLite database keeps a write-ahead log, which the journal can commit to without
+/// a sync and then sync apart (see [`answers`]). In any other journal mode it syncs as it commits.
+fn logs_ahead(connector: &Connector) -> anyhow::Result<bool> {
+    #[derive(QueryableByName)]
+    struct Mode {
+        #[diesel(sql_type = Text)]
+        journal_mode: String,
+    }
+    let DbConnection::Sqlite(mut conn) = connector.connect()? else {
+        return Ok(false);
+    };
+    let mode: Mode = diesel::sql_query("PRAGMA journal_mode").get_result(&mut conn)?;
+    Ok(mode.journal_mode.eq_ignore_ascii_case("wal"))
 }
 
 fn stopped() -> JournalError {
@@ -221,8 +249,21 @@ struct Writer {
 }
 
 impl Writer {
-    fn open(connector: &Connector, writer_id: &str, position: &Arc<RelayPosition>) -> anyhow::Result<Writer> {
+    /// `sync_on_commit` false: a connection that commits without waiting for the disk, whose
+    /// batches are answered once [`answers`] has made the log durable.
+    fn open(
+        connector: &Connector,
+        writer_id: &str,
+        position: &Arc<RelayPosition>,
+        sync_on_commit: bool,
+    ) -> anyhow::Result<Writer> {
         let mut conn = connector.connect()?;
+        if !sync_on_commit {
+            match &mut conn {
+                DbConnection::Sqlite(c) => c.batch_execute("PRAGMA synchronous = NORMAL;")?,
+                DbConnection::Pg(c) => c.batch_execute("SET synchronous_commit = off")?,
+            }
+        }
         if let DbConnection::Sqlite(c) = &mut conn {
             // Each order lands on a random page of the buyers' key index (one buyer's orders
             // sit together, and buyers come in any order), so the journal re-reads pages unless
@@ -288,7 +329,8 @@ struct Dispatcher {
     writer: Option<Writer>,
     position: Arc<RelayPosition>,
     settings: JournalSettings,
-    feed: Arc<CommittedFeed>,
+    answers: Answers,
+    sync_on_commit: bool,
     health: Arc<JournalHealth>,
     batch_no: i64,
 }
@@ -316,14 +358,15 @@ impl Dispatcher {
             let batch = Arc::new(entries);
             let (outcomes, seqs) = self.write(batch.clone());
             let written: Vec<bool> = outcomes.iter().map(Result::is_ok).collect();
-            waiters.answer(outcomes);
-            // After the answers: the buyers wait for those, the relay for this. A resolved batch's
-            // events are in the table only.
-            match seqs.and_then(|seqs| committed_events(&batch, &written, seqs)) {
-                Some(events) => self.feed.push(events),
-                None if written.contains(&true) => self.feed.wake(),
-                None => {}
-            }
+            // A resolved batch's events are in the table only.
+            let events = seqs.and_then(|seqs| committed_events(&batch, &written, seqs));
+            self.answers.send(Answer {
+                batch_no: self.batch_no,
+                waiters,
+                outcomes,
+                events,
+                wrote: written.contains(&true),
+            });
         }
     }
 
@@ -334,7 +377,10 @@ impl Dispatcher {
         let batch_no = self.batch_no;
         let failure = |why: String| (vec![Err(JournalError::Unavailable(why)); batch.len()], None);
         if self.writer.is_none() {
-            match Writer::open(&self.connector, &self.writer_id, &self.position) {
+            // A new connection's batches must not commit before a failed sync has read which
+            // batches the database holds (see `answers`).
+            self.answers.settle();
+            match Writer::open(&self.connector, &self.writer_id, &self.position, self.sync_on_commit) {
                 Ok(writer) => self.writer = Some(writer),
                 Err(err) => {
                     // Nothing was sent: the batch certainly did not land.
