@@ -97,7 +97,7 @@ pub(super) enum Item {
 
 /// Where the dispatcher sends each batch it wrote.
 pub(super) enum Answers {
-    /// The commit was durable when it returned (PostgreSQL, or SQLite syncing at each commit).
+    /// The commit was durable when it returned (SQLite outside WAL mode syncs as it commits).
     AtOnce(Arc<CommittedFeed>),
     /// To the thread that syncs the log, then answers.
     AfterSync(mpsc::SyncSender<Item>),
@@ -307,19 +307,24 @@ mod tests {
         }
     }
 
-    /// A log whose syncs wait for the test's go, fail when told, and recover to a given batch.
+    /// A log whose syncs wait for the test's go, break for good when told, and recover to a
+    /// given batch.
     struct GatedLog {
         go: mpsc::Receiver<bool>,
         syncs: Arc<Mutex<usize>>,
+        broken: bool,
         durable_up_to: i64,
     }
 
     impl Log for GatedLog {
         fn sync(&mut self) -> anyhow::Result<()> {
             *self.syncs.lock().expect("syncs") += 1;
-            match self.go.recv() {
-                Ok(true) => Ok(()),
-                _ => anyhow::bail!("the log broke"),
+            if !self.broken && self.go.recv() != Ok(true) {
+                self.broken = true;
+            }
+            match self.broken {
+                true => anyhow::bail!("the log broke"),
+                false => Ok(()),
             }
         }
 
@@ -342,6 +347,7 @@ mod tests {
         let log = GatedLog {
             go: gate,
             syncs: syncs.clone(),
+            broken: false,
             durable_up_to,
         };
         let answers = Answers::after_sync(Box::new(log), Arc::new(CommittedFeed::default())).expect("sync thread");
