@@ -46,6 +46,24 @@ async fn wait_for_status(app: &TestApp, buyer: &User, order: Uuid, status: &str)
     }
 }
 
+/// Waits until the listing shows `left` units. An order's row shows a change as soon as its batch
+/// commits; its listing applies the change once the journal's log is durable (a sync later), so
+/// a read of the stock right after the row's status may still see the stock before.
+async fn wait_for_stock(app: &TestApp, room: Uuid, listing: Uuid, left: u64, why: &str) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let now = app.stock_left(room, listing).await;
+        if now == left {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{why}: {now} left, never {left}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 /// How many events of `kind` the outbox holds about the order.
 fn events_about(app: &TestApp, kind: &str, order: Uuid) -> i64 {
     let sql = format!("SELECT COUNT(*) AS n FROM outbox_events WHERE kind = '{kind}' AND payload LIKE '%{order}%'");
@@ -109,7 +127,7 @@ on_both_backends! {
 
         clock.advance(Duration::seconds(1));
         wait_for_status(&app, &buyer, order, "expired").await;
-        assert_eq!(app.stock_left(room, listing).await, 5, "its stock is back");
+        wait_for_stock(&app, room, listing, 5, "its stock is back").await;
         clock.advance(Duration::hours(1));
         tokio::time::sleep(QUIET).await;
         assert_eq!(app.stock_left(room, listing).await, 5, "and only once");
@@ -149,10 +167,10 @@ on_both_backends! {
         pay(&app, &buyer, order).await;
         clock.advance(TTL + Duration::seconds(1));
         wait_for_status(&app, &buyer, order, "expired").await;
-        assert_eq!(app.stock_left(room, listing).await, 1);
+        wait_for_stock(&app, room, listing, 1, "the expired unit is back").await;
 
         wait_for_status(&app, &buyer, order, "paid").await;
-        assert_eq!(app.stock_left(room, listing).await, 0, "reserved again for the payment");
+        wait_for_stock(&app, room, listing, 0, "reserved again for the payment").await;
         let late = app.guest().await;
         expect_error(app.order(&late, room, listing, json!(1), None).await, StatusCode::CONFLICT, "sold_out").await;
     }
@@ -163,11 +181,12 @@ on_both_backends! {
         pay(&app, &buyer, order).await;
         clock.advance(TTL + Duration::seconds(1));
         wait_for_status(&app, &buyer, order, "expired").await;
+        wait_for_stock(&app, room, listing, 1, "the expired unit is back").await;
         let quicker = app.guest().await;
         expect_status(app.order(&quicker, room, listing, json!(1), None).await, StatusCode::CREATED).await;
 
         wait_for_status(&app, &buyer, order, "refunded").await;
-        assert_eq!(app.stock_left(room, listing).await, 0);
+        wait_for_stock(&app, room, listing, 0, "the refund takes no unit").await;
         let held = query_number(&app.database_url, &format!(
             "SELECT COALESCE(SUM(quantity), 0) AS n FROM orders_orders WHERE listing_id = '{listing}' AND status IN ('reserved', 'paid')"));
         assert_eq!(held, 1, "never sold more than the stock");
@@ -201,7 +220,7 @@ on_both_backends! {
         assert_ne!(second["payment_id"], first["payment_id"], "a failed payment can be tried again");
         clock.advance(TTL + Duration::seconds(1));
         wait_for_status(&app, &buyer, order, "expired").await;
-        assert_eq!(app.stock_left(room, listing).await, 5);
+        wait_for_stock(&app, room, listing, 5, "its stock is back").await;
     }
 
     async fn a_forged_unsigned_or_stale_webhook_gets_401_and_changes_nothing(backend) {
@@ -261,7 +280,7 @@ on_both_backends! {
         assert_eq!(app.stock_left(room, listing).await, 4);
         clock.advance(Duration::minutes(10));
         wait_for_status(&app, &buyer, later, "expired").await;
-        assert_eq!(app.stock_left(room, listing).await, 5);
+        wait_for_stock(&app, room, listing, 5, "both units are back").await;
         assert_eq!(events_about(&app, "order.expired", early), 1);
         assert_eq!(events_about(&app, "order.expired", later), 1);
     }
