@@ -27,7 +27,7 @@
 //!   journal takes a new connection only after this ([`Answers::settle`]), so no later batch can
 //!   raise that number before it is read.
 
-use super::{Outcomes, Waiters};
+use super::{now_ms, JournalHealth, Outcomes, Waiters};
 use crate::infrastructure::committed_feed::CommittedFeed;
 use crate::infrastructure::db::{Connector, DbConnection};
 use crate::infrastructure::repos::leases;
@@ -36,6 +36,7 @@ use diesel::connection::SimpleConnection;
 use livecart_actors::journal::JournalError;
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -104,8 +105,14 @@ pub(super) enum Answers {
 }
 
 impl Answers {
-    /// Starts the thread that syncs `log`, then answers, in the order batches were sent.
-    pub fn after_sync(mut log: Box<dyn Log>, feed: Arc<CommittedFeed>) -> std::io::Result<Self> {
+    /// Starts the thread that syncs `log`, then answers, in the order batches were sent. A sync
+    /// that does not return (a hung disk, a database away) shows in `health`: nothing it holds
+    /// can be answered meanwhile.
+    pub fn after_sync(
+        mut log: Box<dyn Log>,
+        feed: Arc<CommittedFeed>,
+        health: Arc<JournalHealth>,
+    ) -> std::io::Result<Self> {
         let (queue, inbox) = mpsc::sync_channel::<Item>(UNSYNCED_BATCHES);
         let seconds = metrics::histogram!("livecart_journal_sync_seconds");
         let batches_per_sync = metrics::histogram!("livecart_journal_batches_per_sync");
@@ -118,10 +125,12 @@ impl Answers {
                     let mut durable_up_to = i64::MAX;
                     if wrote > 0 {
                         let started = Instant::now();
+                        health.syncing_since_ms.store(now_ms(), Ordering::Relaxed);
                         if let Err(err) = log.sync() {
                             tracing::error!(error = %err, batches = wrote, "the journal's log could not be made durable; finding out which batches it holds");
                             durable_up_to = recover(log.as_mut());
                         }
+                        health.syncing_since_ms.store(0, Ordering::Relaxed);
                         seconds.record(started.elapsed().as_secs_f64());
                         batches_per_sync.record(wrote as f64);
                     }
@@ -335,6 +344,7 @@ mod tests {
 
     struct Harness {
         answers: Answers,
+        health: Arc<JournalHealth>,
         go: mpsc::Sender<bool>,
         syncs: Arc<Mutex<usize>>,
         recorder: Arc<Recorder>,
@@ -350,11 +360,14 @@ mod tests {
             broken: false,
             durable_up_to,
         };
-        let answers = Answers::after_sync(Box::new(log), Arc::new(CommittedFeed::default())).expect("sync thread");
+        let health = Arc::new(JournalHealth::default());
+        let answers = Answers::after_sync(Box::new(log), Arc::new(CommittedFeed::default()), health.clone())
+            .expect("sync thread");
         let recorder = Arc::new(Recorder::default());
         let listener: Listener = recorder.clone();
         Harness {
             answers,
+            health,
             go,
             syncs,
             recorder,
@@ -410,6 +423,20 @@ mod tests {
         assert!(eventually(|| told(&h.recorder).len() == 3));
         assert_eq!(h.syncs(), 2);
         assert!(told(&h.recorder).iter().all(Result::is_ok));
+    }
+
+    #[test]
+    fn a_sync_that_does_not_return_makes_the_journal_unhealthy_until_it_does() {
+        let h = harness(0);
+        let grace = Duration::from_millis(100);
+        assert!(h.health.is_healthy(grace));
+        h.answers.send(answer(1, &h.listener, true));
+        assert!(eventually(|| h.syncs() == 1));
+        thread::sleep(grace * 2);
+        assert!(!h.health.is_healthy(grace), "a sync stuck past the grace shows");
+        h.go.send(true).expect("go");
+        assert!(eventually(|| told(&h.recorder).len() == 1));
+        assert!(h.health.is_healthy(grace), "healthy again once it returns");
     }
 
     #[test]

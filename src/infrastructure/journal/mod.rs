@@ -80,22 +80,29 @@ struct Pending {
 /// (docs/BENCHMARKS.md, "The journal's page cache shrinks").
 const JOURNAL_CACHE_KIB: u32 = 8 * 1024;
 
-/// What `/readyz` reads: is the dispatcher alive, and since when is a batch unresolved.
+/// What `/readyz` reads: is the dispatcher alive, since when is a batch unresolved, and since
+/// when has the log's sync not returned.
 #[derive(Debug, Default)]
 pub struct JournalHealth {
     stopped: AtomicBool,
     /// Unix millis when the batch now unresolved started resolving; 0 when none is.
     resolving_since_ms: AtomicI64,
+    /// Unix millis when the sync now running began (a recovery included); 0 when none runs.
+    syncing_since_ms: AtomicI64,
 }
 
 impl JournalHealth {
-    /// Healthy while the dispatcher runs and no batch has been unresolved for longer than `grace`.
+    /// Healthy while the dispatcher runs and neither a batch has been unresolved nor a sync of
+    /// the log has run for longer than `grace` (batches answer only after their sync).
     pub fn is_healthy(&self, grace: Duration) -> bool {
         if self.stopped.load(Ordering::Relaxed) {
             return false;
         }
-        let since = self.resolving_since_ms.load(Ordering::Relaxed);
-        since == 0 || now_ms().saturating_sub(since) < grace.as_millis() as i64
+        let within = |since: &AtomicI64| {
+            let since = since.load(Ordering::Relaxed);
+            since == 0 || now_ms().saturating_sub(since) < grace.as_millis() as i64
+        };
+        within(&self.resolving_since_ms) && within(&self.syncing_since_ms)
     }
 }
 
@@ -116,15 +123,20 @@ impl SqlJournal {
         position: Arc<RelayPosition>,
     ) -> anyhow::Result<Self> {
         let writer_id = uuid::Uuid::new_v4().to_string();
+        let health = Arc::new(JournalHealth::default());
         let answers = match connector.sqlite_file() {
-            None => Answers::after_sync(Box::new(PgLog::new(connector.clone(), &writer_id)), feed)?,
-            Some(database) if logs_ahead(&connector)? => Answers::after_sync(Box::new(WalFile::of(database)), feed)?,
+            None => {
+                let log = Box::new(PgLog::new(connector.clone(), &writer_id));
+                Answers::after_sync(log, feed, health.clone())?
+            }
+            Some(database) if logs_ahead(&connector)? => {
+                Answers::after_sync(Box::new(WalFile::of(database)), feed, health.clone())?
+            }
             Some(_) => Answers::AtOnce(feed),
         };
         let sync_on_commit = matches!(answers, Answers::AtOnce(_));
         let writer = Writer::open(&connector, &writer_id, &position, sync_on_commit)?;
         let (queue, inbox) = mpsc::sync_channel(settings.queue_capacity.max(1));
-        let health = Arc::new(JournalHealth::default());
         let dispatcher = Dispatcher {
             connector,
             writer_id,
