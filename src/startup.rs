@@ -146,7 +146,13 @@ impl Application {
                 Arc::new(RedisStreamBus::new(pool.clone(), stream))
             }
         };
-        let relay_health = outbox_relay::spawn(relay_storage.clone(), bus, committed, relay_position.clone());
+        let relay_health = outbox_relay::spawn(
+            relay_storage.clone(),
+            bus,
+            committed,
+            relay_position.clone(),
+            journal.barrier(),
+        );
         let lease_ttl = Duration::from_millis(settings.ownership.lease_ttl_ms.max(300));
         let leases = SqlLeases::new(connector.clone(), node.clone(), lease_ttl);
         tracing::info!(node.id = %node, lease.ttl_ms = lease_ttl.as_millis() as u64, "node identity for room leases");

@@ -9,6 +9,11 @@
 //! with a growing pause while the bus is away; handlers dedupe by event id, so a repeat changes
 //! nothing. Orders never wait for the relay: the journal commits them with their outbox rows.
 //!
+//! What it reads from the table it publishes only after the journal's log has been made durable
+//! past it ([`LogBarrier`]): the table shows a journal batch's events from its commit, a sync
+//! before the batch is answered, and an event published in between could name an order that a
+//! power cut takes back. The feed's events come after their batch's sync already.
+//!
 //! The position ([`RelayPosition`]) is saved by the journal, in its next batch, and by the relay
 //! itself only when the journal has left it unsaved for [`SAVE_WITHIN`]: see
 //! `RelayPosition` for why. After a crash the events published since the last save go out
@@ -17,7 +22,8 @@
 use super::backoff::Backoff;
 use super::committed_feed::{CommittedFeed, Take};
 use super::event_bus::EventBus;
-use super::repos::outbox::{RelayPosition, UNPUBLISHED_BATCH};
+use super::journal::LogBarrier;
+use super::repos::outbox::{PendingEvent, RelayPosition, UNPUBLISHED_BATCH};
 use super::repos::Storage;
 use livecart_actors::events::DomainEvent;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -86,6 +92,7 @@ pub fn spawn(
     bus: Arc<dyn EventBus>,
     committed: Arc<CommittedFeed>,
     position: Arc<RelayPosition>,
+    barrier: LogBarrier,
 ) -> Arc<RelayHealth> {
     let health = Arc::new(RelayHealth::default());
     health.beat();
@@ -97,6 +104,7 @@ pub fn spawn(
                 bus.clone(),
                 committed.clone(),
                 position.clone(),
+                barrier.clone(),
                 watched.clone(),
             ));
             match run.await {
@@ -118,6 +126,7 @@ async fn relay(
     bus: Arc<dyn EventBus>,
     committed: Arc<CommittedFeed>,
     position: Arc<RelayPosition>,
+    barrier: LogBarrier,
     health: Arc<RelayHealth>,
 ) {
     let mut backoff = Backoff::new(RETRY_PAUSE, MAX_RETRY_PAUSE);
@@ -130,7 +139,12 @@ async fn relay(
     let mut read_table: Option<Instant> = None;
     loop {
         health.beat();
-        let outcome = relay_once(&storage, &committed, bus.as_ref(), &mut published, &mut read_table).await;
+        let source = Source {
+            storage: &storage,
+            committed: &committed,
+            barrier: &barrier,
+        };
+        let outcome = relay_once(&source, bus.as_ref(), &mut published, &mut read_table).await;
         position.publish(published);
         if position.last_saved() != last_saved {
             (last_saved, saved_moved) = (position.last_saved(), Instant::now());
@@ -168,24 +182,46 @@ async fn relay(
     }
 }
 
+/// Where the relay's events come from: the journal's feed, or the table past the log's barrier.
+struct Source<'a> {
+    storage: &'a Storage,
+    committed: &'a CommittedFeed,
+    barrier: &'a LogBarrier,
+}
+
+impl Source<'_> {
+    /// The table's events after `published`, once every one of them is durable: read first, then
+    /// a sync that began after the read (what was read had committed before it).
+    async fn read_table(&self, published: i64) -> anyhow::Result<Vec<PendingEvent>> {
+        let read = self.storage.unpublished_events(published).await?;
+        if read.is_empty() {
+            return Ok(read);
+        }
+        let barrier = self.barrier.clone();
+        if !tokio::task::spawn_blocking(move || barrier.pass()).await? {
+            anyhow::bail!("the journal has stopped: what it wrote last may not be durable");
+        }
+        Ok(read)
+    }
+}
+
 /// Publishes one batch, in commit order, and moves `published` past it; returns how many events
 /// went out. A failed batch is delivered again whole (handlers dedupe by event id), read from the
 /// table: the feed gave its events up. With nothing in the feed the table is read only when
 /// `read_table` is unset or [`IDLE_POLL`] old, for events written beside the journal that no
 /// later batch revealed as a gap.
 async fn relay_once(
-    storage: &Storage,
-    committed: &CommittedFeed,
+    source: &Source<'_>,
     bus: &dyn EventBus,
     published: &mut i64,
     read_table: &mut Option<Instant>,
 ) -> anyhow::Result<usize> {
-    let pending = match committed.take_after(*published, UNPUBLISHED_BATCH) {
+    let pending = match source.committed.take_after(*published, UNPUBLISHED_BATCH) {
         Take::Events(pending) => pending,
         Take::Nothing if read_table.is_some_and(|at| at.elapsed() < IDLE_POLL) => Vec::new(),
         Take::Nothing | Take::Gap => {
             *read_table = Some(Instant::now());
-            storage.unpublished_events(*published).await?
+            source.read_table(*published).await?
         }
     };
     let lag = pending

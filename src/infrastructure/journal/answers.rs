@@ -94,6 +94,8 @@ pub(super) enum Item {
     Batch(Answer),
     /// Answered once every batch sent before it has been.
     Settled(mpsc::Sender<()>),
+    /// Answered after a sync that began after it was sent, batches or not (see [`LogBarrier`]).
+    Synced(mpsc::Sender<()>),
 }
 
 /// Where the dispatcher sends each batch it wrote.
@@ -122,8 +124,9 @@ impl Answers {
                 while let Ok(first) = inbox.recv() {
                     let group: Vec<Item> = std::iter::once(first).chain(inbox.try_iter()).collect();
                     let wrote = group.iter().filter(|item| matches!(item, Item::Batch(a) if a.wrote)).count();
+                    let asked = group.iter().any(|item| matches!(item, Item::Synced(_)));
                     let mut durable_up_to = i64::MAX;
-                    if wrote > 0 {
+                    if wrote > 0 || asked {
                         let started = Instant::now();
                         health.syncing_since_ms.store(now_ms(), Ordering::Relaxed);
                         if let Err(err) = log.sync() {
@@ -132,13 +135,15 @@ impl Answers {
                         }
                         health.syncing_since_ms.store(0, Ordering::Relaxed);
                         seconds.record(started.elapsed().as_secs_f64());
-                        batches_per_sync.record(wrote as f64);
+                        if wrote > 0 {
+                            batches_per_sync.record(wrote as f64);
+                        }
                     }
                     for item in group {
                         match item {
                             Item::Batch(answer) if answer.batch_no > durable_up_to => answer.lost().deliver(&feed),
                             Item::Batch(answer) => answer.deliver(&feed),
-                            Item::Settled(done) => {
+                            Item::Settled(done) | Item::Synced(done) => {
                                 let _ = done.send(());
                             }
                         }
@@ -159,6 +164,14 @@ impl Answers {
         }
     }
 
+    /// A handle for readers that must not pass on what may not be durable yet.
+    pub fn barrier(&self) -> LogBarrier {
+        match self {
+            Self::AtOnce(_) => LogBarrier(None),
+            Self::AfterSync(queue) => LogBarrier(Some(queue.clone())),
+        }
+    }
+
     /// Returns once every batch sent so far is answered: before the journal takes a new
     /// connection, whose batches would otherwise move the number a failed sync reads.
     pub fn settle(&self) {
@@ -168,6 +181,22 @@ impl Answers {
                 let _ = settled.recv();
             }
         }
+    }
+}
+
+/// Makes durable everything committed before the call: for a reader of the tables, which can
+/// see a batch's rows between its commit and its sync. Read first, then pass the barrier, then
+/// act on what was read: every row read committed before the sync began.
+#[derive(Clone)]
+pub struct LogBarrier(Option<mpsc::SyncSender<Item>>);
+
+impl LogBarrier {
+    /// Blocks until a sync that began after the call has returned. `false` when the journal has
+    /// stopped, and nothing can be said about what it wrote last.
+    pub fn pass(&self) -> bool {
+        let Some(queue) = &self.0 else { return true };
+        let (done, synced) = mpsc::channel();
+        queue.send(Item::Synced(done)).is_ok() && synced.recv().is_ok()
     }
 }
 
@@ -437,6 +466,29 @@ mod tests {
         h.go.send(true).expect("go");
         assert!(eventually(|| told(&h.recorder).len() == 1));
         assert!(h.health.is_healthy(grace), "healthy again once it returns");
+    }
+
+    #[test]
+    fn the_barrier_returns_only_after_a_sync_that_began_after_it() {
+        let h = harness(0);
+        let barrier = h.answers.barrier();
+        let passed = Arc::new(Mutex::new(false));
+        let waiting = thread::spawn({
+            let passed = passed.clone();
+            move || {
+                let ok = barrier.pass();
+                *passed.lock().expect("passed") = ok;
+            }
+        });
+        assert!(
+            eventually(|| h.syncs() == 1),
+            "a barrier syncs even when no batch waits"
+        );
+        thread::sleep(Duration::from_millis(50));
+        assert!(!*passed.lock().expect("passed"), "not before the sync returns");
+        h.go.send(true).expect("go");
+        waiting.join().expect("barrier");
+        assert!(*passed.lock().expect("passed"));
     }
 
     #[test]

@@ -26,6 +26,8 @@
 
 mod answers;
 
+pub use answers::LogBarrier;
+
 use super::committed_feed::CommittedFeed;
 use super::db::{Connector, DbConnection, TurnHolder};
 use super::repos::buyer_index::{self, Filing, Unfiled};
@@ -110,6 +112,7 @@ impl JournalHealth {
 pub struct SqlJournal {
     queue: mpsc::SyncSender<Pending>,
     health: Arc<JournalHealth>,
+    barrier: LogBarrier,
 }
 
 impl SqlJournal {
@@ -135,6 +138,7 @@ impl SqlJournal {
             Some(_) => Answers::AtOnce(feed),
         };
         let sync_on_commit = matches!(answers, Answers::AtOnce(_));
+        let barrier = answers.barrier();
         let writer = Writer::open(&connector, &writer_id, &position, sync_on_commit)?;
         let (queue, inbox) = mpsc::sync_channel(settings.queue_capacity.max(1));
         let dispatcher = Dispatcher {
@@ -151,11 +155,16 @@ impl SqlJournal {
         thread::Builder::new()
             .name("livecart-journal".into())
             .spawn(move || dispatcher.run(inbox))?;
-        Ok(Self { queue, health })
+        Ok(Self { queue, health, barrier })
     }
 
     pub fn health(&self) -> Arc<JournalHealth> {
         self.health.clone()
+    }
+
+    /// For the outbox relay's reads of the table (see [`LogBarrier`]).
+    pub fn barrier(&self) -> LogBarrier {
+        self.barrier.clone()
     }
 }
 
