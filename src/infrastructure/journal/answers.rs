@@ -176,12 +176,20 @@ impl Answers {
     /// connection, whose batches would otherwise move the number a failed sync reads.
     pub fn settle(&self) {
         if let Self::AfterSync(queue) = self {
-            let (done, settled) = mpsc::channel();
-            if queue.send(Item::Settled(done)).is_ok() {
-                let _ = settled.recv();
-            }
+            wait_for(queue, Item::Settled);
         }
     }
+
+    /// Whether the commit is durable when it returns, so the journal's connection must sync.
+    pub fn sync_on_commit(&self) -> bool {
+        matches!(self, Self::AtOnce(_))
+    }
+}
+
+/// Sends the sync thread a marker and waits until it is answered; `false` if the thread is gone.
+fn wait_for(queue: &mpsc::SyncSender<Item>, marker: fn(mpsc::Sender<()>) -> Item) -> bool {
+    let (done, answered) = mpsc::channel();
+    queue.send(marker(done)).is_ok() && answered.recv().is_ok()
 }
 
 /// Makes durable everything committed before the call: for a reader of the tables, which can
@@ -194,9 +202,7 @@ impl LogBarrier {
     /// Blocks until a sync that began after the call has returned. `false` when the journal has
     /// stopped, and nothing can be said about what it wrote last.
     pub fn pass(&self) -> bool {
-        let Some(queue) = &self.0 else { return true };
-        let (done, synced) = mpsc::channel();
-        queue.send(Item::Synced(done)).is_ok() && synced.recv().is_ok()
+        self.0.as_ref().is_none_or(|queue| wait_for(queue, Item::Synced))
     }
 }
 
@@ -317,23 +323,10 @@ impl Drop for WalFile {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{told, Recorder};
     use super::*;
-    use livecart_actors::journal::{CommitListener, Listener, Outcome};
+    use livecart_actors::journal::Listener;
     use std::sync::Mutex;
-
-    /// Records every outcome it is told, in order.
-    #[derive(Default)]
-    struct Recorder(Mutex<Vec<Outcome>>);
-
-    impl CommitListener for Recorder {
-        fn committed(&self, outcomes: Vec<Outcome>) {
-            self.0.lock().expect("recorder").extend(outcomes);
-        }
-    }
-
-    fn told(recorder: &Recorder) -> Vec<Outcome> {
-        recorder.0.lock().expect("recorder").clone()
-    }
 
     fn answer(batch_no: i64, listener: &Listener, wrote: bool) -> Answer {
         Answer {

@@ -137,9 +137,8 @@ impl SqlJournal {
             }
             Some(_) => Answers::AtOnce(feed),
         };
-        let sync_on_commit = matches!(answers, Answers::AtOnce(_));
         let barrier = answers.barrier();
-        let writer = Writer::open(&connector, &writer_id, &position, sync_on_commit)?;
+        let writer = Writer::open(&connector, &writer_id, &position, answers.sync_on_commit())?;
         let (queue, inbox) = mpsc::sync_channel(settings.queue_capacity.max(1));
         let dispatcher = Dispatcher {
             connector,
@@ -148,7 +147,6 @@ impl SqlJournal {
             position,
             settings,
             answers,
-            sync_on_commit,
             health: health.clone(),
             batch_no: 0,
         };
@@ -351,7 +349,6 @@ struct Dispatcher {
     position: Arc<RelayPosition>,
     settings: JournalSettings,
     answers: Answers,
-    sync_on_commit: bool,
     health: Arc<JournalHealth>,
     batch_no: i64,
 }
@@ -401,7 +398,8 @@ impl Dispatcher {
             // A new connection's batches must not commit before a failed sync has read which
             // batches the database holds (see `answers`).
             self.answers.settle();
-            match Writer::open(&self.connector, &self.writer_id, &self.position, self.sync_on_commit) {
+            let sync_on_commit = self.answers.sync_on_commit();
+            match Writer::open(&self.connector, &self.writer_id, &self.position, sync_on_commit) {
                 Ok(writer) => self.writer = Some(writer),
                 Err(err) => {
                     // Nothing was sent: the batch certainly did not land.
@@ -663,9 +661,9 @@ mod tests {
     use livecart_actors::journal::CommitListener;
     use std::sync::Mutex;
 
-    /// Records the outcomes it is told.
+    /// Records the outcomes it is told, in order.
     #[derive(Default)]
-    struct Recorder(Mutex<Vec<Outcome>>);
+    pub(super) struct Recorder(Mutex<Vec<Outcome>>);
 
     impl CommitListener for Recorder {
         fn committed(&self, outcomes: Vec<Outcome>) {
@@ -673,7 +671,7 @@ mod tests {
         }
     }
 
-    fn told(recorder: &Recorder) -> Vec<Outcome> {
+    pub(super) fn told(recorder: &Recorder) -> Vec<Outcome> {
         recorder.0.lock().expect("recorder lock").clone()
     }
 

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 /// load took 0.2 to 0.3 s longer than reading the snapshot back (docs/BENCHMARKS.md, "A hot
 /// listing's snapshot no longer stalls SQLite"), a price paid once per restart instead of a
 /// stall per pause. Up to this size a write holds the turn for under 4 ms. PostgreSQL has no such
-/// lock, but the same megabytes go through the log that every journal commit waits to flush,
+/// lock, but the same megabytes go through the log whose flush every journal batch waits for,
 /// so the limit is the SQL store's on both (measured on SQLite only).
 const LISTING_ENTRIES_KEPT: usize = 2_048;
 
