@@ -3,7 +3,7 @@
 //! It wakes when the journal commits (or every second, for events written elsewhere), publishes
 //! the events after its position as one batch, and moves its position past them only once the
 //! bus has taken them (for Redis: once Redis answered the XADDs). The journal hands it the events
-//! it committed ([`CommittedFeed`]); it reads `outbox_events` only when those do not continue its
+//! it committed ([`CommittedFeed`]); it reads `outbox_batches` only when those do not continue its
 //! position (events written elsewhere, a restart, a failed delivery) and after a quiet second.
 //! After each batch it lets [`GATHER`] pass, so a round carries several commits. A batch whose delivery fails is tried again,
 //! with a growing pause while the bus is away; handlers dedupe by event id, so a repeat changes
@@ -23,7 +23,7 @@ use super::backoff::Backoff;
 use super::committed_feed::{CommittedFeed, Take};
 use super::event_bus::EventBus;
 use super::journal::LogBarrier;
-use super::repos::outbox::{PendingEvent, RelayPosition, UNPUBLISHED_BATCH};
+use super::repos::outbox::{AppendedEvents, RelayPosition, UNPUBLISHED_BATCH};
 use super::repos::Storage;
 use livecart_actors::events::DomainEvent;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -192,7 +192,7 @@ struct Source<'a> {
 impl Source<'_> {
     /// The table's events after `published`, once every one of them is durable: read first, then
     /// a sync that began after the read (what was read had committed before it).
-    async fn read_table(&self, published: i64) -> anyhow::Result<Vec<PendingEvent>> {
+    async fn read_table(&self, published: i64) -> anyhow::Result<Vec<AppendedEvents>> {
         let read = self.storage.unpublished_events(published).await?;
         if read.is_empty() {
             return Ok(read);
@@ -225,14 +225,15 @@ async fn relay_once(
         }
     };
     let lag = pending
-        .first()
-        .map(|oldest| (chrono::Utc::now() - oldest.event.at).to_std().unwrap_or_default());
+        .iter()
+        .flat_map(|row| row.events.first())
+        .next()
+        .map(|oldest| (chrono::Utc::now() - oldest.at).to_std().unwrap_or_default());
     metrics::gauge!("livecart_outbox_lag_seconds").set(lag.unwrap_or_default().as_secs_f64());
-    if pending.is_empty() {
+    let Some(last) = pending.last().map(|row| row.seq) else {
         return Ok(0);
-    }
-    let last = pending.last().map_or(*published, |p| p.seq);
-    let events: Arc<[DomainEvent]> = pending.into_iter().map(|p| p.event).collect();
+    };
+    let events: Arc<[DomainEvent]> = pending.into_iter().flat_map(|row| row.events).collect();
     let count = events.len();
     bus.publish(events).await?;
     *published = last;

@@ -64,9 +64,22 @@ async fn wait_for_stock(app: &TestApp, room: Uuid, listing: Uuid, left: u64, why
     }
 }
 
-/// How many events of `kind` the outbox holds about the order.
+/// How many events of `kind` the outbox holds about the order (each outbox row holds a
+/// transaction's events as a JSON array).
 fn events_about(app: &TestApp, kind: &str, order: Uuid) -> i64 {
-    let sql = format!("SELECT COUNT(*) AS n FROM outbox_events WHERE kind = '{kind}' AND payload LIKE '%{order}%'");
+    let kind = kind.replace('.', "_");
+    let sql = if app.database_url.starts_with("sqlite://") {
+        format!(
+            "SELECT COUNT(*) AS n FROM outbox_batches, json_each(outbox_batches.events) AS e \
+             WHERE json_extract(e.value, '$.payload.type') = '{kind}' \
+             AND json_extract(e.value, '$.payload.order_id') = '{order}'"
+        )
+    } else {
+        format!(
+            "SELECT COUNT(*) AS n FROM outbox_batches, json_array_elements(events::json) AS e \
+             WHERE e -> 'payload' ->> 'type' = '{kind}' AND e -> 'payload' ->> 'order_id' = '{order}'"
+        )
+    };
     query_number(&app.database_url, &sql)
 }
 

@@ -62,8 +62,8 @@ fn an_append_waits_for_the_open_transaction_that_appended_before_it_on_postgres(
         .expect("the rival commits once the holder has");
     rival.join().expect("the rival");
 
-    let last = format!("SELECT seq AS n FROM outbox_events WHERE id = '{later_id}'");
-    let first_seq = "SELECT MIN(seq) AS n FROM outbox_events";
+    let last = format!("SELECT seq AS n FROM outbox_batches WHERE events LIKE '%{later_id}%'");
+    let first_seq = "SELECT MIN(seq) AS n FROM outbox_batches";
     assert!(
         query_number(&database.url, first_seq) < query_number(&database.url, &last),
         "the later commit holds the higher seq"

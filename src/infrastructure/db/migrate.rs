@@ -4,7 +4,7 @@ use super::connection::DbConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
-pub(crate) const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
 /// Applies every pending migration; returns how many ran.
 pub fn run_pending(conn: &mut DbConnection) -> anyhow::Result<usize> {
@@ -33,4 +33,21 @@ pub async fn migrate_url(url: &str) -> anyhow::Result<()> {
     .await??;
     tracing::info!(migrations.applied = applied, "migrations done");
     Ok(())
+}
+
+/// Reverts an SQLite database's migrations back to before the one named `version` (its folder's
+/// date and number, `2026-12-02-000000`), newest first: tests of what a migration does to data
+/// written before it.
+#[cfg(test)]
+pub(crate) fn revert_sqlite_to_before(conn: &mut diesel::SqliteConnection, version: &str) {
+    let version: String = version.chars().filter(char::is_ascii_digit).collect();
+    loop {
+        let applied = conn.applied_migrations().expect("the applied migrations");
+        match applied.iter().map(ToString::to_string).max() {
+            Some(last) if last >= version => {
+                conn.revert_last_migration(SQLITE).expect("reverted");
+            }
+            _ => return,
+        }
+    }
 }

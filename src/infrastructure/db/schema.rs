@@ -113,11 +113,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    outbox_events (seq) {
+    outbox_batches (seq) {
         seq -> BigInt,
-        id -> Text,
-        kind -> Text,
-        payload -> Text,
+        events -> Text,
         created_at -> BigInt,
     }
 }

@@ -31,7 +31,7 @@ use super::{now_ms, JournalHealth, Outcomes, Waiters};
 use crate::infrastructure::committed_feed::CommittedFeed;
 use crate::infrastructure::db::{Connector, DbConnection};
 use crate::infrastructure::repos::leases;
-use crate::infrastructure::repos::outbox::PendingEvent;
+use crate::infrastructure::repos::outbox::AppendedEvents;
 use diesel::connection::SimpleConnection;
 use livecart_actors::journal::JournalError;
 use std::fs::File;
@@ -51,8 +51,8 @@ pub(super) struct Answer {
     pub batch_no: i64,
     pub waiters: Waiters,
     pub outcomes: Outcomes,
-    /// With their sequence numbers, when the commit itself answered (see `committed_events`).
-    pub events: Option<Vec<PendingEvent>>,
+    /// Under their outbox row's number, when the commit itself answered (see `committed_events`).
+    pub events: Option<AppendedEvents>,
     /// Whether any entry was written: a batch that wrote nothing needs no sync.
     pub wrote: bool,
 }

@@ -31,7 +31,7 @@ pub use answers::LogBarrier;
 use super::committed_feed::CommittedFeed;
 use super::db::{Connector, DbConnection, TurnHolder};
 use super::repos::buyer_index::{self, Filing, Unfiled};
-use super::repos::outbox::{PendingEvent, RelayPosition};
+use super::repos::outbox::{AppendedEvents, RelayPosition};
 use super::repos::payments::{self, PaymentState};
 use super::repos::{catalog, leases, orders, outbox};
 use answers::{Answer, Answers, PgLog, WalFile};
@@ -253,11 +253,11 @@ impl Drop for StoppedOnExit {
 type Outcomes = Vec<Result<(), JournalError>>;
 type Batch = Arc<Vec<(Fence, JournalEntry)>>;
 
-/// A committed batch: each entry's outcome, and the sequence numbers of the events it wrote (one
-/// per entry written, in order).
+/// A committed batch: each entry's outcome, and the number of the outbox row its events went in
+/// (one event per entry written, in order; no row when none was).
 struct Committed {
     outcomes: Outcomes,
-    seqs: Vec<i64>,
+    seq: Option<i64>,
 }
 
 /// A writer thread with its own connection, and the server session it runs in (PostgreSQL).
@@ -374,10 +374,10 @@ impl Dispatcher {
                 batch.drain(..).map(|p| (p.listener, (p.fence, p.entry))).unzip();
             let waiters = Waiters(listeners);
             let batch = Arc::new(entries);
-            let (outcomes, seqs) = self.write(batch.clone());
+            let (outcomes, seq) = self.write(batch.clone());
             let written: Vec<bool> = outcomes.iter().map(Result::is_ok).collect();
             // A resolved batch's events are in the table only.
-            let events = seqs.and_then(|seqs| committed_events(&batch, &written, seqs));
+            let events = seq.and_then(|seq| committed_events(&batch, &written, seq));
             self.answers.send(Answer {
                 batch_no: self.batch_no,
                 waiters,
@@ -388,9 +388,10 @@ impl Dispatcher {
         }
     }
 
-    /// Writes one batch and returns each entry's outcome, known for certain, and the sequence
-    /// numbers of its events when the commit itself answered (a resolved batch has none).
-    fn write(&mut self, batch: Batch) -> (Outcomes, Option<Vec<i64>>) {
+    /// Writes one batch and returns each entry's outcome, known for certain, and the number of
+    /// the outbox row of its events when the commit itself answered and it wrote any (a resolved
+    /// batch's are in the table only).
+    fn write(&mut self, batch: Batch) -> (Outcomes, Option<i64>) {
         self.batch_no += 1;
         let batch_no = self.batch_no;
         let failure = |why: String| (vec![Err(JournalError::Unavailable(why)); batch.len()], None);
@@ -417,7 +418,7 @@ impl Dispatcher {
             return failure("the journal writer stopped".into());
         }
         let why = match writer.done.recv_timeout(self.settings.commit_timeout) {
-            Ok(Ok(committed)) => return (committed.outcomes, Some(committed.seqs)),
+            Ok(Ok(committed)) => return (committed.outcomes, committed.seq),
             Ok(Err(err)) => err.to_string(),
             Err(RecvTimeoutError::Timeout) => format!("no answer within {:?}", self.settings.commit_timeout),
             Err(RecvTimeoutError::Disconnected) => "the journal writer died".to_owned(),
@@ -563,16 +564,13 @@ fn commit(
             };
             results.push(result);
         }
-        let seqs = outbox::append_advancing(conn, &events, &written_per_listing(batch, &results))?;
+        let seq = outbox::append_advancing(conn, &events, &written_per_listing(batch, &results))?;
         let refused = format_refused(&results);
         if !refused.is_empty() {
             leases::record_batch(conn, writer_id, batch_no, &refused)?;
         }
         let saved = outbox::save_position(conn, position)?;
-        let committed = Committed {
-            outcomes: results,
-            seqs,
-        };
+        let committed = Committed { outcomes: results, seq };
         Ok((committed, saved))
     });
     if written.is_ok() {
@@ -581,26 +579,16 @@ fn commit(
     written
 }
 
-/// The events a committed batch wrote, with their sequence numbers: each entry written wrote its
-/// one event, in entry order. `None` if the numbers do not pair up (the relay then reads them from
-/// the table).
-fn committed_events(batch: &[(Fence, JournalEntry)], written: &[bool], seqs: Vec<i64>) -> Option<Vec<PendingEvent>> {
-    let entries: Vec<&JournalEntry> = batch
+/// The events a committed batch wrote, under the number of their outbox row `seq`: each entry
+/// written wrote its one event, in entry order. `None` when it wrote none.
+fn committed_events(batch: &[(Fence, JournalEntry)], written: &[bool], seq: i64) -> Option<AppendedEvents> {
+    let events: Vec<DomainEvent> = batch
         .iter()
         .zip(written)
         .filter(|(_, written)| **written)
-        .map(|((_, entry), _)| entry)
+        .map(|((_, entry), _)| entry.event().clone())
         .collect();
-    (entries.len() == seqs.len()).then(|| {
-        entries
-            .into_iter()
-            .zip(seqs)
-            .map(|(entry, seq)| PendingEvent {
-                seq,
-                event: entry.event().clone(),
-            })
-            .collect()
-    })
+    (!events.is_empty()).then_some(AppendedEvents { seq, events })
 }
 
 /// How many entries of each listing a batch wrote: what its journal position advances by.
@@ -726,7 +714,7 @@ mod tests {
     }
 
     #[test]
-    fn only_written_entries_hand_their_events_to_the_relay_each_with_its_number() {
+    fn only_written_entries_hand_their_events_to_the_relay_under_their_row() {
         let listener: Listener = Arc::new(Recorder::default());
         let batch: Vec<(Fence, JournalEntry)> = (0..3)
             .map(|_| {
@@ -734,12 +722,13 @@ mod tests {
                 (pending.fence, pending.entry)
             })
             .collect();
-        let events = committed_events(&batch, &[true, false, true], vec![41, 42]).expect("paired");
-        let got: Vec<(i64, uuid::Uuid)> = events.iter().map(|e| (e.seq, e.event.id)).collect();
-        assert_eq!(got, vec![(41, batch[0].1.event().id), (42, batch[2].1.event().id)]);
+        let row = committed_events(&batch, &[true, false, true], 41).expect("events written");
+        let got: Vec<uuid::Uuid> = row.events.iter().map(|e| e.id).collect();
+        assert_eq!(row.seq, 41);
+        assert_eq!(got, vec![batch[0].1.event().id, batch[2].1.event().id]);
         assert!(
-            committed_events(&batch, &[true, true, true], vec![41, 42]).is_none(),
-            "numbers that do not pair up are not guessed"
+            committed_events(&batch, &[false, false, false], 42).is_none(),
+            "nothing written, no row"
         );
     }
 

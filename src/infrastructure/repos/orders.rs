@@ -567,11 +567,8 @@ pub(super) mod tests {
 
     #[test]
     fn orders_stored_before_the_buyers_index_are_all_found_and_their_keys_still_hold() {
-        use diesel_migrations::MigrationHarness;
         let mut conn = database();
-        sqlite(&mut conn)
-            .revert_last_migration(migrate::SQLITE)
-            .expect("reverted");
+        migrate::revert_sqlite_to_before(sqlite(&mut conn), "2026-12-02-000000");
         let buyer = new_id();
         let keyed = order(buyer, Some("k"));
         let keyless = order(buyer, None);

@@ -1,10 +1,12 @@
-//! `outbox_events`: events committed with the change they report, published later by the relay,
-//! which keeps its position in `outbox_cursor`.
+//! `outbox_batches`: events committed with the change they report, published later by the relay,
+//! which keeps its position in `outbox_cursor`. Each transaction that appends events writes one
+//! row holding all of them, as a JSON array in commit order: a journal batch of a flash sale
+//! writes one row where it wrote one per order (a heap tuple, a key and its share of the log
+//! each, on both backends).
 
-use super::unnest_inserts::{EventColumns, InsertEvents, PositionColumns};
+use super::unnest_inserts::{InsertEvents, PositionColumns};
 use super::{catalog, Storage};
-use crate::in_fixed_chunks;
-use crate::infrastructure::db::schema::outbox_events::dsl as outbox;
+use crate::infrastructure::db::schema::outbox_batches::dsl as outbox;
 use crate::infrastructure::db::{time, with_conn, with_write_conn, DbConnection, StorageError, StorageResult};
 use diesel::prelude::*;
 use livecart_actors::events::DomainEvent;
@@ -12,40 +14,35 @@ use livecart_actors::ListingId;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-/// `treat_none_as_default_value = false`: otherwise diesel wraps every column as one that may
-/// take its default, which SQLite's `VALUES` cannot say, and runs a batch as one `INSERT` per row
-/// inside a savepoint (a quarter of the journal writer's CPU in a flash sale, when it did).
 #[derive(Insertable)]
-#[diesel(table_name = crate::infrastructure::db::schema::outbox_events)]
-#[diesel(treat_none_as_default_value = false)]
-struct NewEvent {
-    id: String,
-    kind: &'static str,
-    payload: String,
+#[diesel(table_name = crate::infrastructure::db::schema::outbox_batches)]
+struct NewRow {
+    events: String,
     created_at: i64,
 }
 
-/// An event waiting for the relay, in commit order.
-#[derive(Debug, Clone)]
-pub struct PendingEvent {
+/// The events one transaction appended, in commit order, under the one sequence number of their
+/// row: the relay publishes a row's events together and then moves its position past the row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppendedEvents {
     pub seq: i64,
-    pub event: DomainEvent,
+    pub events: Vec<DomainEvent>,
 }
 
 /// The key of the advisory lock every PostgreSQL transaction that appends events holds until it
 /// commits ("outbox" in ASCII).
 const OUTBOX_LOCK: i64 = 0x6f75_7462_6f78;
 
-/// Adds events inside the caller's transaction, so they commit or vanish with its change, and
-/// returns their sequence numbers, in order.
+/// Adds events inside the caller's transaction, so they commit or vanish with its change, as one
+/// row; returns the row's sequence number (none when there are no events: no row is written).
 ///
-/// The relay reads events by position (`seq` above the last it published), so seq order must be
+/// The relay reads rows by position (`seq` above the last it published), so seq order must be
 /// commit order. On SQLite it is: one transaction writes at a time. On PostgreSQL a sequence
 /// number is taken at insert, and two transactions could commit out of that order; so the
 /// transaction first takes the outbox's advisory lock, which it holds until it ends, and
 /// appenders commit one after the other. Only the journal (once per batch) and room status
 /// changes append, so the lock is rarely waited for.
-pub fn append(conn: &mut DbConnection, events: &[&DomainEvent]) -> QueryResult<Vec<i64>> {
+pub fn append(conn: &mut DbConnection, events: &[&DomainEvent]) -> QueryResult<Option<i64>> {
     append_advancing(conn, events, &HashMap::new())
 }
 
@@ -57,7 +54,7 @@ pub fn append_advancing(
     conn: &mut DbConnection,
     events: &[&DomainEvent],
     advance: &HashMap<ListingId, u32>,
-) -> QueryResult<Vec<i64>> {
+) -> QueryResult<Option<i64>> {
     // PostgreSQL moves them in the events' statement below; otherwise one statement each.
     let in_one_statement = matches!(conn, DbConnection::Pg(_)) && !events.is_empty();
     if !in_one_statement {
@@ -65,67 +62,38 @@ pub fn append_advancing(
             catalog::advance_position(conn, listing_id, entries)?;
         }
     }
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows: Vec<NewEvent> = events
-        .iter()
-        .map(|e| NewEvent {
-            id: e.id.to_string(),
-            kind: e.kind(),
-            // unwrap: a DomainEvent is plain data (ids, numbers, strings) and always serializes.
-            payload: serde_json::to_string(e).unwrap(),
-            created_at: time::to_millis(e.at),
-        })
-        .collect();
-    let count = rows.len();
-    // On SQLite `OR IGNORE`: a plain multi-row insert may abort on its NOT NULL columns, so
-    // SQLite keeps a statement journal (a copy of every page the statement touches) for it. No
-    // row can be ignored (the sequence is the rowid, and no column is ever null), and the count
-    // says so: a short one fails the batch.
-    let seqs: Vec<Vec<i64>> = match conn {
-        DbConnection::Sqlite(c) => in_fixed_chunks!(rows.as_slice(), |chunk| {
-            diesel::insert_or_ignore_into(outbox::outbox_events)
-                .values(chunk)
-                .returning(outbox::seq)
-                .get_results(c)
-        }),
+    let Some(first) = events.first() else {
+        return Ok(None);
+    };
+    let row = NewRow {
+        // unwrap: a DomainEvent is plain data (ids, numbers, strings) and always serializes.
+        events: serde_json::to_string(events).unwrap(),
+        created_at: time::to_millis(first.at),
+    };
+    let seq = match conn {
+        // `OR IGNORE`: a plain insert may abort on its NOT NULL columns, so SQLite keeps a
+        // statement journal (a copy of every page the statement touches) for it. No row can be
+        // ignored (the sequence is the rowid, and no column is ever null); if one were, no
+        // number comes back and the batch fails.
+        DbConnection::Sqlite(c) => diesel::insert_or_ignore_into(outbox::outbox_batches)
+            .values(&row)
+            .returning(outbox::seq)
+            .get_result(c)?,
         DbConnection::Pg(c) => {
-            // One statement over arrays (see `unnest_inserts`), which takes the lock first.
-            let mut columns = EventColumns::default();
-            for row in rows {
-                columns.id.push(row.id);
-                columns.kind.push(row.kind);
-                columns.payload.push(row.payload);
-                columns.created_at.push(row.created_at);
-            }
             let positions = PositionColumns {
                 listing_id: advance.keys().map(ListingId::to_string).collect(),
                 by: advance.values().map(|&entries| i64::from(entries)).collect(),
             };
             InsertEvents {
-                columns: &columns,
+                events: &row.events,
+                created_at: row.created_at,
                 lock: OUTBOX_LOCK,
                 positions: &positions,
             }
-            .get_results(c)
-            .map(|seqs| vec![seqs])
+            .get_result(c)?
         }
-    }?;
-    // A statement inserts its rows in the order listed, each taking the next number, but RETURNING
-    // promises no order: sorted, a chunk's numbers are its rows' in order.
-    let seqs: Vec<i64> = seqs
-        .into_iter()
-        .flat_map(|mut chunk| {
-            chunk.sort_unstable();
-            chunk
-        })
-        .collect();
-    if seqs.len() != count {
-        let why = format!("{} of {count} outbox events inserted", seqs.len());
-        return Err(diesel::result::Error::QueryBuilderError(why.into()));
-    }
-    Ok(seqs)
+    };
+    Ok(Some(seq))
 }
 
 /// How far the relay has published, and how far that is saved in `outbox_cursor`; shared by the
@@ -184,11 +152,11 @@ pub fn save_position(conn: &mut DbConnection, position: &RelayPosition) -> Query
 }
 
 impl Storage {
-    /// The oldest events after `after` and after the saved position, up to
-    /// [`UNPUBLISHED_BATCH`], in commit order. `after` is the relay's own position, which runs
+    /// The oldest rows of events after `after` and after the saved position, up to
+    /// [`UNPUBLISHED_ROWS`], in commit order. `after` is the relay's own position, which runs
     /// ahead of the saved one between saves; the saved one may run ahead of it when another
     /// node's relay published further.
-    pub async fn unpublished_events(&self, after: i64) -> StorageResult<Vec<PendingEvent>> {
+    pub async fn unpublished_events(&self, after: i64) -> StorageResult<Vec<AppendedEvents>> {
         with_conn(&self.pool, move |conn| {
             let read = Unpublished { after };
             let rows: Vec<(i64, String)> = match &mut **conn {
@@ -196,10 +164,10 @@ impl Storage {
                 DbConnection::Pg(c) => read.load(c)?,
             };
             rows.into_iter()
-                .map(|(seq, payload)| {
-                    let event = serde_json::from_str(&payload)
-                        .map_err(|e| StorageError::Corrupt(format!("outbox event {seq}: {e}")))?;
-                    Ok(PendingEvent { seq, event })
+                .map(|(seq, events)| {
+                    let events = serde_json::from_str(&events)
+                        .map_err(|e| StorageError::Corrupt(format!("outbox row {seq}: {e}")))?;
+                    Ok(AppendedEvents { seq, events })
                 })
                 .collect()
         })
@@ -228,9 +196,15 @@ crate::fixed_sql! {
     sql = ["UPDATE outbox_cursor SET published_seq = ", " WHERE id = 1 AND published_seq < ", ""];
 }
 
-/// How many events the relay reads at a time: large, because on SQLite each batch's writes wait
-/// for the journal's turn, so fewer, bigger batches keep the relay level with a flash sale.
+/// How many events the relay publishes at a time, at most (whole rows; a row larger than this
+/// goes alone): large, because on SQLite each round's position waits for the journal's turn, so
+/// fewer, bigger rounds keep the relay level with a flash sale.
 pub const UNPUBLISHED_BATCH: usize = 2_000;
+
+/// How many rows the relay reads from the table at a time: a journal batch's row holds its
+/// entries' events (a flash sale's batches hold 20 to 30), so this reads about
+/// [`UNPUBLISHED_BATCH`] events when it catches up after a restart.
+pub const UNPUBLISHED_ROWS: usize = 100;
 
 crate::fixed_sql! {
     /// The relay's read, with its limit written into the SQL. diesel binds a `.limit(n)` as a
@@ -240,8 +214,8 @@ crate::fixed_sql! {
     /// (`sqlite3Reprepare` in a flash sale's profile).
     struct Unpublished { after: i64 as BigInt }
     sql = [
-        "SELECT seq, payload FROM outbox_events WHERE seq > ",
-        " AND seq > (SELECT published_seq FROM outbox_cursor WHERE id = 1) ORDER BY seq LIMIT 2000",
+        "SELECT seq, events FROM outbox_batches WHERE seq > ",
+        " AND seq > (SELECT published_seq FROM outbox_cursor WHERE id = 1) ORDER BY seq LIMIT 100",
     ];
     loads = (diesel::sql_types::BigInt, diesel::sql_types::Text);
 }
@@ -260,27 +234,29 @@ mod tests {
         conn
     }
 
-    fn append_started(conn: &mut DbConnection, n: usize) -> Vec<i64> {
-        let events: Vec<DomainEvent> = (0..n)
+    fn started(n: usize) -> Vec<DomainEvent> {
+        (0..n)
             .map(|_| DomainEvent::new(chrono::Utc::now(), EventPayload::LiveStarted { room_id: new_id() }))
+            .collect()
+    }
+
+    /// Appends `n` rows of one event each; returns their numbers, in order.
+    fn append_started(conn: &mut DbConnection, n: usize) -> Vec<i64> {
+        let seqs: Vec<i64> = (0..n)
+            .map(|_| {
+                let events = started(1);
+                append(conn, &[&events[0]]).expect("appended").expect("a row")
+            })
             .collect();
-        let returned = append(conn, &events.iter().collect::<Vec<_>>()).expect("appended");
-        let stored: Vec<(i64, String)> = outbox::outbox_events
+        let stored: Vec<i64> = outbox::outbox_batches
             .order(outbox::seq.asc())
-            .select((outbox::seq, outbox::id))
+            .select(outbox::seq)
             .load(conn)
             .expect("seqs");
-        let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
         assert_eq!(
-            stored.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>()[stored.len() - n..],
-            ids,
-            "stored in the order given"
-        );
-        let seqs: Vec<i64> = stored.into_iter().map(|(seq, _)| seq).collect();
-        assert_eq!(
-            returned,
-            seqs[seqs.len() - n..],
-            "append returns each event's number, in order"
+            seqs,
+            stored[stored.len() - n..],
+            "append returns each row's number, in order"
         );
         seqs
     }
@@ -342,26 +318,121 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_of_events_is_one_insert_per_chunk_not_one_per_event() {
+    fn a_transactions_events_are_one_row_in_the_order_given_in_one_insert() {
         let mut conn = migrated();
-        // 32 + 16 + 2 + 1: one statement for each of the fixed chunks.
-        let (seqs, sent) = statements_sent(&mut conn, |conn| append_started(conn, 51));
+        let events = started(51);
+        let given: Vec<&DomainEvent> = events.iter().collect();
+        let (seq, sent) = statements_sent(&mut conn, |conn| append(conn, &given));
+        let seq = seq.expect("appended").expect("a row");
         let inserts: Vec<&String> = sent.iter().filter(|sql| sql.starts_with("INSERT")).collect();
-        assert_eq!(inserts.len(), 4, "{inserts:#?}");
+        assert_eq!(inserts.len(), 1, "{inserts:#?}");
         assert!(
             !sent.iter().any(|sql| sql.starts_with("SAVEPOINT")),
             "no transaction of its own: {sent:#?}"
         );
-        assert_eq!(seqs.len(), 51);
+        let DbConnection::Sqlite(c) = &mut conn else {
+            unreachable!("an SQLite connection")
+        };
+        let read: Vec<(i64, String)> = Unpublished { after: 0 }.load(c).expect("read");
+        assert_eq!(read.len(), 1, "one row");
+        assert_eq!(read[0].0, seq);
+        let stored: Vec<DomainEvent> = serde_json::from_str(&read[0].1).expect("a JSON array of events");
+        assert_eq!(stored, events, "every event, in the order given");
     }
 
     #[test]
-    fn the_relay_read_limits_to_its_batch() {
-        let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&Unpublished { after: 0 }).to_string();
-        assert!(sql.contains(&format!(" LIMIT {UNPUBLISHED_BATCH}")), "{sql}");
+    fn no_events_write_no_row() {
         let mut conn = migrated();
-        let seqs = append_started(&mut conn, UNPUBLISHED_BATCH + 3);
+        let (seq, sent) = statements_sent(&mut conn, |conn| append(conn, &[]));
+        assert_eq!(seq.expect("nothing to append"), None);
+        assert!(sent.is_empty(), "{sent:#?}");
+        assert!(read_after(&mut conn, 0).is_empty());
+    }
+
+    #[test]
+    fn the_relay_read_limits_to_its_rows() {
+        let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&Unpublished { after: 0 }).to_string();
+        assert!(sql.contains(&format!(" LIMIT {UNPUBLISHED_ROWS}")), "{sql}");
+        let mut conn = migrated();
+        let seqs = append_started(&mut conn, UNPUBLISHED_ROWS + 3);
         let read = read_after(&mut conn, 0);
-        assert_eq!(read, seqs[..UNPUBLISHED_BATCH], "the oldest batch, in commit order");
+        assert_eq!(read, seqs[..UNPUBLISHED_ROWS], "the oldest rows, in commit order");
+    }
+
+    /// `(seq, id, kind, payload)` of each event, as stored one row per event before the outbox
+    /// held a row per transaction.
+    fn events_one_per_row(conn: &mut DbConnection) -> Vec<(i64, String, String, String)> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            seq: i64,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            id: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            kind: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            payload: String,
+        }
+        let rows: Vec<Row> = diesel::sql_query("SELECT seq, id, kind, payload FROM outbox_events ORDER BY seq")
+            .load(conn)
+            .expect("the events");
+        rows.into_iter().map(|r| (r.seq, r.id, r.kind, r.payload)).collect()
+    }
+
+    fn cursor(conn: &mut DbConnection) -> i64 {
+        use crate::infrastructure::db::schema::outbox_cursor::dsl::*;
+        outbox_cursor
+            .select(published_seq)
+            .get_result(conn)
+            .expect("the cursor")
+    }
+
+    #[test]
+    fn events_stored_one_per_row_keep_their_numbers_as_rows_of_one_and_go_back_so() {
+        let mut conn = migrated();
+        let DbConnection::Sqlite(c) = &mut conn else {
+            unreachable!("an SQLite connection")
+        };
+        migrate::revert_sqlite_to_before(c, "2026-12-02-100000");
+        let old = started(3);
+        for event in &old {
+            diesel::sql_query("INSERT INTO outbox_events (id, kind, payload, created_at) VALUES (?, ?, ?, 0)")
+                .bind::<diesel::sql_types::Text, _>(event.id.to_string())
+                .bind::<diesel::sql_types::Text, _>(event.kind())
+                .bind::<diesel::sql_types::Text, _>(serde_json::to_string(event).expect("json"))
+                .execute(&mut conn)
+                .expect("an event of the old kind");
+        }
+        save_published(&mut conn, 2).expect("two published");
+        let before = events_one_per_row(&mut conn);
+        migrate::run_pending(&mut conn).expect("migrated again");
+
+        assert_eq!(cursor(&mut conn), 2, "the cursor still counts the same rows");
+        let DbConnection::Sqlite(c) = &mut conn else {
+            unreachable!("an SQLite connection")
+        };
+        let rows: Vec<(i64, String)> = Unpublished { after: 0 }.load(c).expect("read");
+        assert_eq!(rows.len(), 1, "only the third is unpublished");
+        assert_eq!(rows[0].0, 3);
+        let third: Vec<DomainEvent> = serde_json::from_str(&rows[0].1).expect("a JSON array");
+        assert_eq!(third, old[2..], "a row of one");
+
+        let new = started(2);
+        let seq = append(&mut conn, &[&new[0], &new[1]])
+            .expect("appended")
+            .expect("a row");
+        assert_eq!(seq, 4, "numbered after the old rows");
+
+        // Back down: every event a row again, in order, and the cursor past the same events.
+        let DbConnection::Sqlite(c) = &mut conn else {
+            unreachable!("an SQLite connection")
+        };
+        migrate::revert_sqlite_to_before(c, "2026-12-02-100000");
+        let after = events_one_per_row(&mut conn);
+        assert_eq!(after[..3], before[..], "the old events as they were");
+        let ids: Vec<String> = after[3..].iter().map(|(_, id, _, _)| id.clone()).collect();
+        assert_eq!(ids, vec![new[0].id.to_string(), new[1].id.to_string()]);
+        assert!(after[3..].iter().all(|(_, _, kind, _)| kind == "live.started"));
+        assert_eq!(cursor(&mut conn), 2);
     }
 }
