@@ -14,3 +14,12 @@ INSERT INTO outbox_batches (seq, events, created_at)
 SELECT setval(pg_get_serial_sequence('outbox_batches', 'seq'),
               COALESCE((SELECT MAX(seq) FROM outbox_batches), 0) + 1, false);
 DROP TABLE outbox_events;
+-- A flash sale's row is 5 to 8 KiB of JSON, compressed as it is inserted: pglz took 7 % of the
+-- journal's backend in a profile of a sale, lz4 1 %. lz4 where the server has it (PostgreSQL 14
+-- on, built with it); elsewhere the default stays.
+DO $$
+BEGIN
+    EXECUTE 'ALTER TABLE outbox_batches ALTER COLUMN events SET COMPRESSION lz4';
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'outbox_batches.events keeps the default compression: %', SQLERRM;
+END $$;

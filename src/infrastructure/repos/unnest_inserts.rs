@@ -251,6 +251,49 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_large_outbox_row_is_compressed_with_lz4_where_the_server_has_it() {
+        let mut db = Database::new();
+        let DbConnection::Pg(c) = &mut db.conn else {
+            unreachable!("a PostgreSQL connection")
+        };
+        let has_lz4 = diesel::sql_query("SET default_toast_compression = lz4")
+            .execute(c)
+            .is_ok();
+        diesel::sql_query("RESET default_toast_compression")
+            .execute(c)
+            .expect("reset");
+        let events: Vec<DomainEvent> = (0..60)
+            .map(|_| DomainEvent::new(chrono::Utc::now(), EventPayload::LiveStarted { room_id: new_id() }))
+            .collect();
+        let events: Vec<&DomainEvent> = events.iter().collect();
+        let seq = db
+            .conn
+            .transaction(|conn| outbox::append(conn, &events))
+            .expect("appended")
+            .expect("a row");
+
+        #[derive(QueryableByName)]
+        struct Compression {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            method: Option<String>,
+        }
+        let DbConnection::Pg(c) = &mut db.conn else {
+            unreachable!("a PostgreSQL connection")
+        };
+        let stored: Compression =
+            diesel::sql_query("SELECT pg_column_compression(events) AS method FROM outbox_batches WHERE seq = $1")
+                .bind::<diesel::sql_types::BigInt, _>(seq)
+                .get_result(c)
+                .expect("the row");
+        let expected = if has_lz4 { "lz4" } else { "pglz" };
+        assert_eq!(
+            stored.method.as_deref(),
+            Some(expected),
+            "a row of 60 events is compressed"
+        );
+    }
+
     fn number(conn: &mut DbConnection, sql: &str) -> i64 {
         #[derive(QueryableByName)]
         struct N {
