@@ -65,7 +65,8 @@ async fn wait_for_stock(app: &TestApp, room: Uuid, listing: Uuid, left: u64, why
 }
 
 /// How many events of `kind` the outbox holds about the order (each outbox row holds a
-/// transaction's events as a JSON array).
+/// transaction's events as a JSON array). An order event's stored `type` is its kind with `_`
+/// for `.` (`order.paid` is `order_paid`); the other kinds are not named so.
 fn events_about(app: &TestApp, kind: &str, order: Uuid) -> i64 {
     let kind = kind.replace('.', "_");
     let sql = if app.database_url.starts_with("sqlite://") {
