@@ -203,6 +203,8 @@ pub struct InventoryActor {
     /// Changes sent to the journal and not answered yet (orders, cancels, restocks, payments,
     /// expiries).
     in_flight: usize,
+    /// Expiries among them (see [`EXPIRIES_IN_FLIGHT`]).
+    expiring: usize,
     /// Counts what the listing does (messages and answered commits): a counter, not a clock
     /// read, so the hot path pays nothing for idleness tracking.
     activity: u64,
@@ -276,6 +278,17 @@ const MAILBOX_CAPACITY: usize = 1024;
 /// deadline; the check is a peek at the earliest deadline, so a quiet listing costs nothing.
 const EXPIRY_TICK: Duration = Duration::from_millis(250);
 
+/// Expiries of one listing sent to the journal and not answered yet, at most. An expiry once
+/// spawned a future of its own, and actix polls every future an actor has spawned on each of its
+/// wake-ups: a sale's unpaid reservations falling due together left the listings' thread
+/// polling them, and every listing on it sold at a fraction of its pace. Expiries now wait in
+/// the commits queue like orders, and this bound keeps a mass expiry from filling the journal's
+/// queue (whose overflow refuses orders) or its batches, where each expiry is an update of its
+/// own. With reservations of 10 s, so that a sale's orders fell due while it went on, the open
+/// loop's p99 over HTTP was 10–12 ms with 64 in flight, 38–56 with 512 and 71–79 before
+/// (docs/BENCHMARKS.md, "A sale's expiries no longer stall the listings").
+const EXPIRIES_IN_FLIGHT: usize = 64;
+
 /// A commit in flight for longer than this means storage is in trouble: a refusal that only
 /// stands because of units such commits hold is answered "unavailable, retry", not sold out.
 const COMMIT_STUCK_AFTER: Duration = Duration::from_millis(250);
@@ -298,6 +311,7 @@ impl InventoryActor {
             stock_watcher,
             announce_pending: false,
             in_flight: 0,
+            expiring: 0,
             activity: 0,
             quiet_since: (0, Instant::now()),
             drained: Vec::new(),
@@ -500,45 +514,51 @@ impl InventoryActor {
         }
     }
 
-    /// Expires every reservation past its deadline by the clock: each expiry is journaled and
-    /// its stock returns when it commits. Runs on every tick and once at start, so a restarted
-    /// listing expires what fell due while it was down at once.
-    fn expire_due(&mut self, ctx: &mut Context<Self>) {
+    /// Expires reservations past their deadline by the clock, the earliest first, up to
+    /// [`EXPIRIES_IN_FLIGHT`] at a time: each expiry is journaled and its stock returns when it
+    /// commits. Runs on every tick, once at start (a restarted listing expires what fell due
+    /// while it was down), and whenever a batch answered some expiries, so a sale's worth of
+    /// unpaid reservations falling due together expires as fast as the journal takes them
+    /// without filling its queue ahead of the orders.
+    fn expire_due(&mut self) {
+        let room = EXPIRIES_IN_FLIGHT.saturating_sub(self.expiring);
         let now = self.clock.now();
-        if self.state.next_deadline().is_none_or(|at| at > now) {
+        // A retiring incarnation starts nothing new: the next one expires what is left.
+        if room == 0 || self.retiring || self.state.next_deadline().is_none_or(|at| at > now) {
             return;
         }
         let terms = self.state.terms().clone();
-        for due in self.state.due_expiries(now) {
+        let mut due = self.state.due_expiries_at_most(now, room).into_iter();
+        for expiring in due.by_ref() {
             let event = DomainEvent::new(
                 now,
                 EventPayload::OrderExpired {
-                    order_id: due.order_id,
+                    order_id: expiring.order_id,
                     room_id: terms.room_id,
                     listing_id: terms.listing_id,
-                    user_id: due.user_id,
-                    quantity: due.quantity,
+                    user_id: expiring.user_id,
+                    quantity: expiring.quantity,
                 },
             );
             let entry = JournalEntry::OrderExpired {
-                order_id: due.order_id,
+                order_id: expiring.order_id,
                 at: now,
                 event,
             };
-            let commit = self.commit(entry);
-            ctx.spawn(commit.map(move |committed, act, ctx| match committed {
-                Ok(()) => {
-                    act.state.finish_expire(due.order_id);
-                    metrics::counter!("livecart_orders_expired_total").increment(1);
-                    act.announce_stock(ctx);
-                }
-                Err(err) => {
-                    act.state.abort_expire(due.order_id);
-                    if err == JournalError::Fenced {
-                        act.fenced_off(ctx);
-                    }
-                }
-            }));
+            if self.append(entry).is_err() {
+                // The journal is full or down: this one and the rest are due again next tick.
+                self.state.abort_expire(expiring.order_id);
+                break;
+            }
+            self.began();
+            self.expiring += 1;
+            self.commits.lock().push_back(InFlight {
+                sent: Instant::now(),
+                waiting: Waiting::Expiry(expiring.order_id),
+            });
+        }
+        for left in due {
+            self.state.abort_expire(left.order_id);
         }
     }
 
@@ -590,8 +610,8 @@ impl Actor for InventoryActor {
         // deadline, and the journal's queue refuses what it cannot take.
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
         self.listener = Some(Arc::new(ToActor(ctx.address().downgrade())));
-        self.expire_due(ctx);
-        ctx.run_interval(EXPIRY_TICK, |act, ctx| act.expire_due(ctx));
+        self.expire_due();
+        ctx.run_interval(EXPIRY_TICK, |act, _ctx| act.expire_due());
         ctx.run_interval(SNAPSHOT_EVERY, |act, ctx| act.persist(ctx));
         if !self.state.is_consistent() {
             tracing::error!(

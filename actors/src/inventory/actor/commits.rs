@@ -41,7 +41,10 @@ pub(super) enum Waiting {
         reply: Replier,
         replays: Vec<Replier>,
     },
-    /// A cancel, restock, payment or expiry: rare, so its handler keeps a future, woken by this.
+    /// An expiry of this order, applied from here: a sale's unpaid orders fall due together,
+    /// so expiries are as many as orders and get no future either.
+    Expiry(OrderId),
+    /// A cancel, restock or payment: rare, so its handler keeps a future, woken by this.
     Change(tokio::sync::oneshot::Sender<Outcome>),
 }
 
@@ -50,7 +53,7 @@ impl InFlight {
     pub(super) fn held(&self) -> Option<(crate::ids::UserId, u32)> {
         match &self.waiting {
             Waiting::Order { order, .. } => Some((order.user_id, order.quantity)),
-            Waiting::Change(_) => None,
+            Waiting::Expiry(_) | Waiting::Change(_) => None,
         }
     }
 }
@@ -189,7 +192,7 @@ impl Handler<Committed> for InventoryActor {
     fn handle(&mut self, msg: Committed, ctx: &mut Self::Context) {
         let commits = self.commits.clone();
         let mut queue = commits.lock();
-        let (mut placed, mut fenced) = (false, false);
+        let (mut placed, mut fenced, mut expired) = (false, false, 0u64);
         for outcome in msg.outcomes {
             let Some(entry) = queue.pop_front() else {
                 tracing::error!(
@@ -202,6 +205,20 @@ impl Handler<Committed> for InventoryActor {
                 // Its handler's future applies it and counts it answered.
                 Waiting::Change(waiter) => {
                     let _ = waiter.send(outcome);
+                }
+                Waiting::Expiry(order_id) => {
+                    self.answered(outcome.is_ok());
+                    self.expiring = self.expiring.saturating_sub(1);
+                    match outcome {
+                        Ok(()) => {
+                            self.state.finish_expire(order_id);
+                            expired += 1;
+                        }
+                        Err(err) => {
+                            self.state.abort_expire(order_id);
+                            fenced |= err == JournalError::Fenced;
+                        }
+                    }
                 }
                 Waiting::Order { order, reply, replays } => {
                     self.answered(outcome.is_ok());
@@ -226,11 +243,18 @@ impl Handler<Committed> for InventoryActor {
             }
         }
         drop(queue);
-        if placed {
+        if expired > 0 {
+            metrics::counter!("livecart_orders_expired_total").increment(expired);
+        }
+        if placed || expired > 0 {
             self.announce_stock(ctx);
         }
         if fenced {
             self.fenced_off(ctx);
+        } else if expired > 0 {
+            // Room for more: the rest of a mass expiry goes on at the journal's pace. Failed
+            // ones wait for the next tick, so a failing journal is not retried in a loop.
+            self.expire_due();
         }
     }
 }

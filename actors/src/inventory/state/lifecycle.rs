@@ -56,9 +56,16 @@ impl InventoryState {
     /// Reservations whose deadline is `now` or earlier, each marked as expiring. Their stock is
     /// still held until [`finish_expire`](Self::finish_expire).
     pub fn due_expiries(&mut self, now: DateTime<Utc>) -> Vec<Expiring> {
+        self.due_expiries_at_most(now, usize::MAX)
+    }
+
+    /// [`due_expiries`](Self::due_expiries), the earliest `most` of them: the rest stay due for
+    /// a later call. A sale's unpaid reservations all fall due together, a listing's whole
+    /// sale at once, and the actor takes them in slices the journal can carry beside the orders.
+    pub fn due_expiries_at_most(&mut self, now: DateTime<Utc>, most: usize) -> Vec<Expiring> {
         let mut due = Vec::new();
         while let Some(&Reverse((deadline, order_id))) = self.deadlines.peek() {
-            if deadline > now {
+            if deadline > now || due.len() >= most {
                 break;
             }
             self.deadlines.pop();
