@@ -98,7 +98,7 @@ pub(super) enum Item {
     Synced(mpsc::Sender<()>),
 }
 
-/// Where the dispatcher sends each batch it wrote.
+/// Where the journal sends each batch it wrote (the writer, or the supervisor for one it resolved).
 pub(super) enum Answers {
     /// The commit was durable when it returned (SQLite outside WAL mode syncs as it commits).
     AtOnce(Arc<CommittedFeed>),

@@ -2,9 +2,12 @@
 //!
 //! Inventory actors append entries from any thread into a bounded queue (a full queue answers
 //! `Overloaded` at once, so a stalled database turns into fast 503s, not a growing backlog). The
-//! dispatcher thread takes every entry queued when it is free (up to `max_batch`) and hands the
-//! batch to a writer thread that owns the connection; while one batch commits the next queues up,
-//! so batches grow with the load by themselves and no timer adds latency to a quiet system.
+//! writer thread, which owns the connection, takes every entry queued when it is free (up to
+//! `max_batch`) as one batch; while one batch commits the next queues up, so batches grow with
+//! the load by themselves and no timer adds latency to a quiet system. The writer hands each
+//! committed batch straight to [`answers`]: no thread between the queue, the commit and the
+//! sync. (A dispatcher thread used to take the batches and hand them to the writer and on to the
+//! sync: two more hand-offs per batch, each a wake-up that waited for a core.)
 //!
 //! Inside the transaction each entry's fence (room and lease epoch) is checked against the room's
 //! lease row, held with `FOR SHARE` on PostgreSQL so a takeover waits for the batch: an entry of a
@@ -12,11 +15,14 @@
 //! number, and which entries it refused, in the writer's row.
 //!
 //! A batch that fails, or does not finish within `commit_timeout`, has an unknown outcome: the
-//! connection may have broken after COMMIT was sent. Nobody is answered until it is resolved: on
-//! PostgreSQL the old writer's server session is terminated (so it cannot commit later), then the
-//! writer's row is read on a fresh connection. The batch landed exactly when the row carries its
-//! number. Only then are the waiters answered, so an actor undoes a reservation only when its
-//! entry is known not to be durable.
+//! connection may have broken after COMMIT was sent. A supervisor thread watches the batch in
+//! flight (woken at once by a failure, otherwise a few times per `commit_timeout`, never per
+//! batch) and takes such a batch over; nobody is answered until it is resolved: on PostgreSQL
+//! the old writer's server session is terminated (so it cannot commit later), then the writer's
+//! row is read on a fresh connection. The batch landed exactly when the row carries its number.
+//! Only then are the waiters answered, so an actor undoes a reservation only when its entry is
+//! known not to be durable. A new writer on a new connection then takes over the queue; the old
+//! one, if its commit ever returns, finds itself replaced and ends without answering.
 //!
 //! Waiters are answered per batch, not per entry: each actor with entries in the batch is told
 //! once, with its entries' outcomes in the order it appended them (`tell_listeners`). `append`
@@ -29,7 +35,7 @@ mod answers;
 pub use answers::LogBarrier;
 
 use super::committed_feed::CommittedFeed;
-use super::db::{Connector, DbConnection, TurnHolder};
+use super::db::{Connector, DbConnection, TurnHolder, Writers};
 use super::repos::buyer_index::{self, Filing, Unfiled};
 use super::repos::outbox::{AppendedEvents, RelayPosition};
 use super::repos::payments::{self, PaymentState};
@@ -45,9 +51,9 @@ use livecart_actors::order::Order;
 use livecart_actors::order::OrderStatus::{self, Cancelled, Expired, Paid, Refunded, Reserved};
 use livecart_actors::ListingId;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, TrySendError};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::mpsc::{self, TrySendError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -82,7 +88,7 @@ struct Pending {
 /// (docs/BENCHMARKS.md, "The journal's page cache shrinks").
 const JOURNAL_CACHE_KIB: u32 = 8 * 1024;
 
-/// What `/readyz` reads: is the dispatcher alive, since when is a batch unresolved, and since
+/// What `/readyz` reads: is the supervisor alive, since when is a batch unresolved, and since
 /// when has the log's sync not returned.
 #[derive(Debug, Default)]
 pub struct JournalHealth {
@@ -94,7 +100,7 @@ pub struct JournalHealth {
 }
 
 impl JournalHealth {
-    /// Healthy while the dispatcher runs and neither a batch has been unresolved nor a sync of
+    /// Healthy while the supervisor runs and neither a batch has been unresolved nor a sync of
     /// the log has run for longer than `grace` (batches answer only after their sync).
     pub fn is_healthy(&self, grace: Duration) -> bool {
         if self.stopped.load(Ordering::Relaxed) {
@@ -116,7 +122,7 @@ pub struct SqlJournal {
 }
 
 impl SqlJournal {
-    /// Starts the dispatcher thread. Every batch that wrote events hands them to `feed`, so the
+    /// Starts the writer and its supervisor. Every batch that wrote events hands them to `feed`, so the
     /// outbox relay publishes them without polling or reading them back; each batch also saves
     /// the relay's `position` when it moved (see [`RelayPosition`]).
     pub fn start(
@@ -138,21 +144,31 @@ impl SqlJournal {
             Some(_) => Answers::AtOnce(feed),
         };
         let barrier = answers.barrier();
-        let writer = Writer::open(&connector, &writer_id, &position, answers.sync_on_commit())?;
+        let sync_on_commit = answers.sync_on_commit();
         let (queue, inbox) = mpsc::sync_channel(settings.queue_capacity.max(1));
-        let dispatcher = Dispatcher {
-            connector,
-            writer_id,
-            writer: Some(writer),
-            position,
-            settings,
+        let shared = Arc::new(Shared {
+            inbox: Mutex::new(Inbox::new(inbox)),
+            in_flight: Mutex::new(None),
+            alarm: Condvar::new(),
+            generation: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
             answers,
+            writer_id,
+            position,
+            max_batch: settings.max_batch.max(1),
+            batch_no: AtomicI64::new(0),
+        });
+        let writer = Writer::start(&connector, &shared, 0, sync_on_commit)?;
+        let supervisor = Supervisor {
+            connector,
+            shared,
+            writer: Some(writer),
+            settings,
             health: health.clone(),
-            batch_no: 0,
         };
         thread::Builder::new()
             .name("livecart-journal".into())
-            .spawn(move || dispatcher.run(inbox))?;
+            .spawn(move || supervisor.run())?;
         Ok(Self { queue, health, barrier })
     }
 
@@ -203,9 +219,10 @@ fn stopped() -> JournalError {
     JournalError::Unavailable("the journal has stopped".into())
 }
 
-/// The actors waiting for one batch (or for the entries still queued when the dispatcher ends).
-/// Dropped unanswered, as when the dispatcher panics, it tells them their entries were not
-/// written: nothing of theirs is, since whatever the dispatcher wrote it answered.
+/// The actors waiting for one batch (or for the entries still queued when the journal ends).
+/// Dropped unanswered, as when the writer panics before its commit, it tells them their entries
+/// were not written. (A writer that panics during its commit leaves the batch in flight, and the
+/// supervisor resolves it.)
 struct Waiters(Vec<Listener>);
 
 impl Waiters {
@@ -223,14 +240,30 @@ impl Drop for Waiters {
     }
 }
 
-/// The dispatcher's end of the queue. However the dispatcher ends, the entries still queued are
+/// The journal's end of the queue. However the journal ends, the entries still queued are
 /// answered as not written (a dropped receiver would drop them silently, and their actors would
 /// wait for outcomes that never come).
-struct Inbox(mpsc::Receiver<Pending>);
+struct Inbox {
+    queue: mpsc::Receiver<Pending>,
+    /// Taken from the queue by the supervisor while no writer ran: the next writer's first batch.
+    carried: Vec<Pending>,
+}
+
+impl Inbox {
+    fn new(queue: mpsc::Receiver<Pending>) -> Self {
+        Self {
+            queue,
+            carried: Vec::new(),
+        }
+    }
+}
 
 impl Drop for Inbox {
     fn drop(&mut self) {
-        let left: Vec<Listener> = self.0.try_iter().map(|pending| pending.listener).collect();
+        let carried = self.carried.drain(..).map(|pending| pending.listener);
+        let left: Vec<Listener> = carried
+            .chain(self.queue.try_iter().map(|pending| pending.listener))
+            .collect();
         drop(Waiters(left));
     }
 }
@@ -240,7 +273,7 @@ struct StoppedOnExit(Arc<JournalHealth>);
 impl Drop for StoppedOnExit {
     fn drop(&mut self) {
         self.0.stopped.store(true, Ordering::Relaxed);
-        // The dispatcher also ends, normally, when the app shuts down and nothing can send to
+        // The supervisor also ends, normally, when the app shuts down and nothing can send to
         // it any more: only a panic is an error.
         if std::thread::panicking() {
             tracing::error!("the journal stopped; orders are refused until the process restarts");
@@ -260,20 +293,68 @@ struct Committed {
     seq: Option<i64>,
 }
 
+/// What the writer of the moment and the supervisor share.
+struct Shared {
+    /// The actors' entries; only the writer of the moment takes from it.
+    inbox: Mutex<Inbox>,
+    /// The batch the writer is committing, from the moment it took it until it is answered.
+    /// Whoever takes it out answers it: the writer once its commit returned, or the supervisor
+    /// once the commit failed or did not return in time.
+    in_flight: Mutex<Option<InFlight>>,
+    /// Wakes the supervisor at once when a commit failed or the queue closed.
+    alarm: Condvar,
+    /// The writer that may take from the queue; an abandoned one finds it changed and ends.
+    generation: AtomicU64,
+    /// The queue's senders are gone: the app is shutting down.
+    closed: AtomicBool,
+    answers: Answers,
+    writer_id: String,
+    position: Arc<RelayPosition>,
+    max_batch: usize,
+    batch_no: AtomicI64,
+}
+
+impl Shared {
+    fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        let _guard = lock(&self.in_flight);
+        self.alarm.notify_all();
+    }
+}
+
+/// A mutex whose holder panicked is taken as it is: every field it guards is consistent after
+/// each statement that changes it.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A batch being committed.
+struct InFlight {
+    batch_no: i64,
+    batch: Batch,
+    waiters: Waiters,
+    started: Instant,
+    /// The writer committing it.
+    generation: u64,
+    /// Set by that writer when the commit failed: its outcome is to be resolved at once.
+    failed: Option<String>,
+}
+
 /// A writer thread with its own connection, and the server session it runs in (PostgreSQL).
 struct Writer {
-    jobs: mpsc::Sender<(i64, Batch)>,
-    done: mpsc::Receiver<QueryResult<Committed>>,
+    thread: thread::JoinHandle<()>,
     session: Option<leases::Session>,
 }
 
 impl Writer {
+    /// Opens a connection and starts a writer on it that takes batches from the queue until it
+    /// is abandoned (a newer `generation`), its commit fails, or the queue closes.
     /// `sync_on_commit` false: a connection that commits without waiting for the disk, whose
     /// batches are answered once [`answers`] has made the log durable.
-    fn open(
+    fn start(
         connector: &Connector,
-        writer_id: &str,
-        position: &Arc<RelayPosition>,
+        shared: &Arc<Shared>,
+        generation: u64,
         sync_on_commit: bool,
     ) -> anyhow::Result<Writer> {
         let mut conn = connector.connect()?;
@@ -293,145 +374,267 @@ impl Writer {
             ))?;
         }
         let session = leases::session_of(&mut conn)?;
-        leases::register_writer(&mut conn, writer_id)?;
+        leases::register_writer(&mut conn, &shared.writer_id)?;
         let unfiled = connector.unfiled();
+        let writers = connector.writers();
         {
             // What the last connection left unfiled (a sweep cut short, a crash), before any batch.
-            let writers = connector.writers();
             let _turn = writers.turn(TurnHolder::Journal);
             buyer_index::file_everything(&mut conn, &unfiled)?;
         }
-        let (jobs, job_inbox) = mpsc::channel::<(i64, Batch)>();
-        let (done_tx, done) = mpsc::channel();
-        let writer_id = writer_id.to_owned();
-        let writers = connector.writers();
-        let position = position.clone();
-        thread::Builder::new()
+        let shared = shared.clone();
+        let thread = thread::Builder::new()
             .name("livecart-journal-writer".into())
-            .spawn(move || {
-                let mut filing = Filing::default();
-                for (batch_no, batch) in job_inbox {
-                    let outcome = {
-                        let _turn = writers.turn(TurnHolder::Journal);
-                        let started = Instant::now();
-                        let outcome = commit(
-                            &mut conn,
-                            &writer_id,
-                            batch_no,
-                            &batch,
-                            &position,
-                            &mut filing,
-                            &unfiled,
-                        );
-                        metrics::histogram!("livecart_journal_commit_seconds").record(started.elapsed().as_secs_f64());
-                        outcome.map(|(committed, saved)| {
-                            if let Some(seq) = saved {
-                                position.saved(seq);
-                            }
-                            committed
-                        })
-                    };
-                    let failed = outcome.is_err();
-                    if done_tx.send(outcome).is_err() || failed {
-                        // A failed connection is never reused: the next batch gets a fresh one.
-                        return;
-                    }
-                }
-            })?;
-        Ok(Writer { jobs, done, session })
+            .spawn(move || write_batches(&shared, conn, generation, &writers, &unfiled))?;
+        Ok(Writer { thread, session })
     }
 }
 
-struct Dispatcher {
-    connector: Connector,
-    writer_id: String,
-    writer: Option<Writer>,
-    position: Arc<RelayPosition>,
-    settings: JournalSettings,
-    answers: Answers,
-    health: Arc<JournalHealth>,
-    batch_no: i64,
-}
-
-impl Dispatcher {
-    fn run(mut self, inbox: mpsc::Receiver<Pending>) {
-        // However the thread ends (a panic included), `/readyz` reports the journal down, and
-        // every entry still queued is answered.
-        let _stopped = StoppedOnExit(self.health.clone());
-        let inbox = Inbox(inbox);
-        let max_batch = self.settings.max_batch.max(1);
-        let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
-        while let Ok(first) = inbox.0.recv() {
-            batch.push(first);
-            while batch.len() < max_batch {
-                match inbox.0.try_recv() {
-                    Ok(next) => batch.push(next),
+/// The writer's loop: takes every entry queued when it is free (up to `max_batch`), commits
+/// them as one batch and hands the batch to [`answers`], itself: no thread between the queue,
+/// the commit and the sync. A failed commit is left to the supervisor, and the writer ends with
+/// its connection, which is never reused.
+fn write_batches(shared: &Shared, mut conn: DbConnection, generation: u64, writers: &Writers, unfiled: &Unfiled) {
+    let mut filing = Filing::default();
+    let mut pending: Vec<Pending> = Vec::with_capacity(shared.max_batch);
+    loop {
+        {
+            let mut inbox = lock(&shared.inbox);
+            if shared.generation.load(Ordering::SeqCst) != generation {
+                return;
+            }
+            if inbox.carried.is_empty() {
+                let Ok(first) = inbox.queue.recv() else {
+                    drop(inbox);
+                    shared.close();
+                    return;
+                };
+                pending.push(first);
+            } else {
+                pending.append(&mut inbox.carried);
+            }
+            while pending.len() < shared.max_batch {
+                match inbox.queue.try_recv() {
+                    Ok(next) => pending.push(next),
                     Err(_) => break,
                 }
             }
-            metrics::histogram!("livecart_journal_batch_size").record(batch.len() as f64);
-            let (listeners, entries): (Vec<_>, Vec<_>) =
-                batch.drain(..).map(|p| (p.listener, (p.fence, p.entry))).unzip();
-            let waiters = Waiters(listeners);
-            let batch = Arc::new(entries);
-            let (outcomes, seq) = self.write(batch.clone());
-            let written: Vec<bool> = outcomes.iter().map(Result::is_ok).collect();
-            // A resolved batch's events are in the table only.
-            let events = seq.and_then(|seq| committed_events(&batch, &written, seq));
-            self.answers.send(Answer {
-                batch_no: self.batch_no,
-                waiters,
-                outcomes,
-                events,
-                wrote: written.contains(&true),
-            });
+        }
+        metrics::histogram!("livecart_journal_batch_size").record(pending.len() as f64);
+        let (listeners, entries): (Vec<_>, Vec<_>) =
+            pending.drain(..).map(|p| (p.listener, (p.fence, p.entry))).unzip();
+        let batch: Batch = Arc::new(entries);
+        let batch_no = shared.batch_no.fetch_add(1, Ordering::SeqCst) + 1;
+        *lock(&shared.in_flight) = Some(InFlight {
+            batch_no,
+            batch: batch.clone(),
+            waiters: Waiters(listeners),
+            started: Instant::now(),
+            generation,
+            failed: None,
+        });
+        let outcome = {
+            let _turn = writers.turn(TurnHolder::Journal);
+            if shared.generation.load(Ordering::SeqCst) != generation {
+                // Replaced while it waited for the turn (SQLite): the supervisor, which reads
+                // the outcome under the same turn, answered the batch as not written, so it
+                // must not be written now.
+                return;
+            }
+            let started = Instant::now();
+            let outcome = commit(
+                &mut conn,
+                &shared.writer_id,
+                batch_no,
+                &batch,
+                &shared.position,
+                &mut filing,
+                unfiled,
+            );
+            metrics::histogram!("livecart_journal_commit_seconds").record(started.elapsed().as_secs_f64());
+            outcome
+        };
+        let mut slot = lock(&shared.in_flight);
+        if !slot
+            .as_ref()
+            .is_some_and(|f| f.generation == generation && f.batch_no == batch_no)
+        {
+            // The supervisor took the batch (the commit ran too long): it resolves and answers
+            // it, and this connection is abandoned.
+            return;
+        }
+        match outcome {
+            Ok((committed, saved)) => {
+                let Some(flight) = slot.take() else { return };
+                drop(slot);
+                if let Some(seq) = saved {
+                    shared.position.saved(seq);
+                }
+                let written: Vec<bool> = committed.outcomes.iter().map(Result::is_ok).collect();
+                let events = committed.seq.and_then(|seq| committed_events(&batch, &written, seq));
+                shared.answers.send(Answer {
+                    batch_no,
+                    waiters: flight.waiters,
+                    outcomes: committed.outcomes,
+                    events,
+                    wrote: written.contains(&true),
+                });
+            }
+            Err(err) => {
+                if let Some(flight) = slot.as_mut() {
+                    flight.failed = Some(err.to_string());
+                }
+                shared.alarm.notify_all();
+                return;
+            }
+        }
+    }
+}
+
+/// Watches the writer: a commit that failed or runs past `commit_timeout` is resolved here
+/// before anyone is answered, and a new writer takes over with a fresh connection. Wakes at
+/// once on a failure, otherwise a few times per `commit_timeout`: nothing per batch.
+struct Supervisor {
+    connector: Connector,
+    shared: Arc<Shared>,
+    writer: Option<Writer>,
+    settings: JournalSettings,
+    health: Arc<JournalHealth>,
+}
+
+/// What the supervisor found wrong.
+enum Trouble {
+    /// The batch's commit failed or did not return in time: resolve it.
+    Batch(InFlight, String),
+    /// The writer ended with no batch in flight (it panicked between batches), or there is none.
+    NoWriter,
+}
+
+impl Supervisor {
+    fn run(mut self) {
+        // However the thread ends (a panic included), `/readyz` reports the journal down.
+        let _stopped = StoppedOnExit(self.health.clone());
+        while let Some(trouble) = self.wait_for_trouble() {
+            // The writer is abandoned whatever happened: its connection is suspect, and if it
+            // ever returns it finds a newer generation and ends.
+            let generation = self.shared.generation.fetch_add(1, Ordering::SeqCst) + 1;
+            let session = self.writer.take().and_then(|w| w.session);
+            if let Trouble::Batch(flight, why) = trouble {
+                metrics::counter!("livecart_journal_failed_batches_total").increment(1);
+                tracing::error!(error = %why, batch.no = flight.batch_no, batch.size = flight.batch.len(), "journal batch failed; resolving its outcome before answering");
+                let outcomes = self.resolve(flight.batch_no, &flight.batch, session);
+                let wrote = outcomes.iter().any(Result::is_ok);
+                // A resolved batch's events are in the table only.
+                self.shared.answers.send(Answer {
+                    batch_no: flight.batch_no,
+                    waiters: flight.waiters,
+                    outcomes,
+                    events: None,
+                    wrote,
+                });
+            }
+            self.replace_writer(generation);
         }
     }
 
-    /// Writes one batch and returns each entry's outcome, known for certain, and the number of
-    /// the outbox row of its events when the commit itself answered and it wrote any (a resolved
-    /// batch's are in the table only).
-    fn write(&mut self, batch: Batch) -> (Outcomes, Option<i64>) {
-        self.batch_no += 1;
-        let batch_no = self.batch_no;
-        let failure = |why: String| (vec![Err(JournalError::Unavailable(why)); batch.len()], None);
-        if self.writer.is_none() {
-            // A new connection's batches must not commit before a failed sync has read which
-            // batches the database holds (see `answers`).
-            self.answers.settle();
-            let sync_on_commit = self.answers.sync_on_commit();
-            match Writer::open(&self.connector, &self.writer_id, &self.position, sync_on_commit) {
-                Ok(writer) => self.writer = Some(writer),
+    /// Waits until the batch in flight failed or ran too long, or no writer runs; `None` once
+    /// the queue has closed.
+    fn wait_for_trouble(&self) -> Option<Trouble> {
+        let timeout = self.settings.commit_timeout;
+        let tick = (timeout / 4).max(Duration::from_millis(10));
+        let mut slot = lock(&self.shared.in_flight);
+        loop {
+            if self.shared.closed.load(Ordering::SeqCst) {
+                return None;
+            }
+            let why = match slot.as_ref() {
+                Some(flight) => match &flight.failed {
+                    Some(err) => Some(err.clone()),
+                    None if flight.started.elapsed() >= timeout => Some(format!("no answer within {timeout:?}")),
+                    None => None,
+                },
+                None => None,
+            };
+            if let Some(why) = why {
+                return slot.take().map(|flight| Trouble::Batch(flight, why));
+            }
+            if self.writer.as_ref().is_none_or(|w| w.thread.is_finished()) {
+                // A finished writer with a batch in flight left it there: time it out above.
+                if slot.is_none() {
+                    return Some(Trouble::NoWriter);
+                }
+            }
+            slot = self
+                .shared
+                .alarm
+                .wait_timeout(slot, tick)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Starts a writer on a new connection, once every batch sent so far is answered (a failed
+    /// sync must read which batches the database holds before a new connection can add any).
+    /// Until one connects, it tries again for each batch that arrives, and refuses the batch
+    /// when it cannot: a database that is away turns into fast 503s.
+    fn replace_writer(&mut self, generation: u64) {
+        self.shared.answers.settle();
+        let sync_on_commit = self.shared.answers.sync_on_commit();
+        loop {
+            match Writer::start(&self.connector, &self.shared, generation, sync_on_commit) {
+                Ok(writer) => {
+                    self.writer = Some(writer);
+                    return;
+                }
                 Err(err) => {
-                    // Nothing was sent: the batch certainly did not land.
+                    let batch = std::mem::take(&mut lock(&self.shared.inbox).carried);
                     tracing::error!(error = %err, batch.size = batch.len(), "journal cannot connect; batch refused");
-                    metrics::counter!("livecart_journal_failed_batches_total").increment(1);
-                    return failure(err.to_string());
+                    self.refuse(batch, &err.to_string());
+                    if !self.carry_next_batch() {
+                        return;
+                    }
                 }
             }
         }
-        let Some(writer) = self.writer.as_ref() else {
-            return failure("no journal connection".into());
+    }
+
+    /// Waits for the next batch and keeps it for the next writer (`Inbox::carried`); `false`
+    /// once the queue has closed.
+    fn carry_next_batch(&self) -> bool {
+        let mut inbox = lock(&self.shared.inbox);
+        let Ok(first) = inbox.queue.recv() else {
+            drop(inbox);
+            self.shared.close();
+            return false;
         };
-        if writer.jobs.send((batch_no, batch.clone())).is_err() {
-            self.writer = None;
-            return failure("the journal writer stopped".into());
+        let rest: Vec<Pending> = inbox
+            .queue
+            .try_iter()
+            .take(self.shared.max_batch.saturating_sub(1))
+            .collect();
+        inbox.carried.push(first);
+        inbox.carried.extend(rest);
+        true
+    }
+
+    /// Answers a batch that could not be written as not written (nothing of it was sent).
+    fn refuse(&self, batch: Vec<Pending>, why: &str) {
+        if batch.is_empty() {
+            return;
         }
-        let why = match writer.done.recv_timeout(self.settings.commit_timeout) {
-            Ok(Ok(committed)) => return (committed.outcomes, committed.seq),
-            Ok(Err(err)) => err.to_string(),
-            Err(RecvTimeoutError::Timeout) => format!("no answer within {:?}", self.settings.commit_timeout),
-            Err(RecvTimeoutError::Disconnected) => "the journal writer died".to_owned(),
-        };
         metrics::counter!("livecart_journal_failed_batches_total").increment(1);
-        tracing::error!(error = %why, batch.no = batch_no, batch.size = batch.len(), "journal batch failed; resolving its outcome before answering");
-        // The writer is abandoned whatever happened: its connection is suspect.
-        let session = self.writer.take().and_then(|w| w.session);
-        (self.resolve(batch_no, &batch, session), None)
+        let outcomes = vec![Err(JournalError::Unavailable(why.to_owned())); batch.len()];
+        self.shared.answers.send(Answer {
+            batch_no: self.shared.batch_no.fetch_add(1, Ordering::SeqCst) + 1,
+            waiters: Waiters(batch.into_iter().map(|p| p.listener).collect()),
+            outcomes,
+            events: None,
+            wrote: false,
+        });
     }
 
     /// Finds out for certain whether the batch landed, retrying until storage answers.
-    fn resolve(&mut self, batch_no: i64, batch: &Batch, session: Option<leases::Session>) -> Outcomes {
+    fn resolve(&self, batch_no: i64, batch: &Batch, session: Option<leases::Session>) -> Outcomes {
         self.health.resolving_since_ms.store(now_ms(), Ordering::Relaxed);
         let started = Instant::now();
         let mut pause = Duration::from_millis(50);
@@ -453,13 +656,18 @@ impl Dispatcher {
 
     fn look_up(&self, batch_no: i64, batch: &Batch, session: Option<leases::Session>) -> anyhow::Result<Outcomes> {
         let mut conn = self.connector.connect()?;
+        // SQLite: the old writer may still be waiting for the write turn, or committing under
+        // it. Reading under the turn sees its commit if it made one, and once the turn is
+        // released it finds itself replaced and writes nothing (see `write_batches`).
+        let writers = self.connector.writers();
+        let _turn = writers.turn(TurnHolder::Journal);
         if let (Some(session), DbConnection::Pg(pg)) = (session, &mut conn) {
             // The old session could still commit if COMMIT is yet to reach it: end it first.
             if !leases::terminate_session(pg, session)? {
                 anyhow::bail!("the old journal session has not ended yet");
             }
         }
-        let (last_batch, refused) = leases::writer_position(&mut conn, &self.writer_id)?;
+        let (last_batch, refused) = leases::writer_position(&mut conn, &self.shared.writer_id)?;
         if last_batch != batch_no {
             let why = "the batch did not commit".to_owned();
             return Ok(vec![Err(JournalError::Unavailable(why)); batch.len()]);
@@ -700,14 +908,14 @@ mod tests {
     }
 
     #[test]
-    fn entries_still_queued_when_the_dispatcher_ends_are_answered() {
+    fn entries_still_queued_when_the_journal_ends_are_answered() {
         let recorder = Arc::new(Recorder::default());
         let listener: Listener = recorder.clone();
         let (queue, inbox) = mpsc::sync_channel(4);
         for _ in 0..3 {
             queue.try_send(restock(&listener)).expect("room in the queue");
         }
-        drop(Inbox(inbox));
+        drop(Inbox::new(inbox));
         let outcomes = told(&recorder);
         assert_eq!(outcomes.len(), 3, "every queued entry gets an outcome");
         assert!(outcomes.iter().all(|o| matches!(o, Err(JournalError::Unavailable(_)))));
@@ -730,6 +938,105 @@ mod tests {
             committed_events(&batch, &[false, false, false], 42).is_none(),
             "nothing written, no row"
         );
+    }
+
+    /// A SQLite database of its own, migrated, with a live room leased at epoch 1.
+    fn sqlite_with_room() -> (Connector, Fence) {
+        let db = std::env::temp_dir().join(format!("livecart-journal-{}.db", uuid::Uuid::new_v4().simple()));
+        let connector = Connector::new(&format!("sqlite://{}", db.display()));
+        connector.prepare().expect("WAL mode");
+        let mut conn = connector.connect().expect("connection");
+        crate::infrastructure::db::migrate::run_pending(&mut conn).expect("migrated");
+        let room_id = new_id();
+        let DbConnection::Sqlite(c) = &mut conn else {
+            unreachable!("a SQLite URL")
+        };
+        c.batch_execute(&format!(
+            "INSERT INTO live_rooms (id, merchant_id, title, status, stream_key, created_at) \
+             VALUES ('{room_id}', '{}', 'room', 'live', 'key', 0); \
+             INSERT INTO live_room_leases (room_id, owner, epoch, expires_at) \
+             VALUES ('{room_id}', 'test', 1, 9223372036854775807);",
+            new_id()
+        ))
+        .expect("a leased room");
+        (connector, Fence { room_id, epoch: 1 })
+    }
+
+    fn outbox_rows(connector: &Connector) -> i64 {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let DbConnection::Sqlite(mut c) = connector.connect().expect("connection") else {
+            unreachable!("a SQLite URL")
+        };
+        let count: Count = diesel::sql_query("SELECT COUNT(*) AS n FROM outbox_batches")
+            .get_result(&mut c)
+            .expect("count");
+        count.n
+    }
+
+    /// Waits (up to 10 s) until `recorder` has `n` outcomes.
+    fn wait_for_outcomes(recorder: &Recorder, n: usize) -> Vec<Outcome> {
+        for _ in 0..1000 {
+            let outcomes = told(recorder);
+            if outcomes.len() >= n {
+                return outcomes;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        panic!("fewer than {n} outcomes within 10 s: {:?}", told(recorder));
+    }
+
+    #[test]
+    fn a_batch_that_waited_past_the_timeout_for_the_write_turn_is_answered_not_written_and_never_lands() {
+        let (connector, fence) = sqlite_with_room();
+        let settings = JournalSettings {
+            max_batch: 16,
+            queue_capacity: 64,
+            commit_timeout: Duration::from_millis(200),
+        };
+        let journal = SqlJournal::start(
+            connector.clone(),
+            settings,
+            Arc::new(CommittedFeed::default()),
+            Arc::new(RelayPosition::default()),
+        )
+        .expect("journal");
+        let recorder = Arc::new(Recorder::default());
+        let listener: Listener = recorder.clone();
+        let entry = |listener: &Listener| {
+            let mut pending = restock(listener);
+            pending.fence = fence;
+            pending
+        };
+
+        // Another writer of the process holds the turn past the commit timeout.
+        let writers = connector.writers();
+        let held = writers.turn(TurnHolder::Snapshots);
+        let first = entry(&listener);
+        journal.append(first.fence, first.entry, &listener).expect("queued");
+        thread::sleep(Duration::from_millis(600));
+        assert!(
+            told(&recorder).is_empty(),
+            "nothing is answered before the outcome is known"
+        );
+        drop(held);
+
+        let outcomes = wait_for_outcomes(&recorder, 1);
+        assert!(
+            matches!(outcomes[0], Err(JournalError::Unavailable(_))),
+            "the batch never reached its commit: {outcomes:?}"
+        );
+        // The next batch goes through the new writer; the old one, which had waited for the
+        // turn, wrote nothing when it got it.
+        let second = entry(&listener);
+        journal.append(second.fence, second.entry, &listener).expect("queued");
+        let outcomes = wait_for_outcomes(&recorder, 2);
+        assert_eq!(outcomes[1], Ok(()), "the new writer commits");
+        thread::sleep(Duration::from_millis(200));
+        assert_eq!(outbox_rows(&connector), 1, "only the answered batch landed");
     }
 
     #[test]
