@@ -31,17 +31,18 @@
 //! made durable, by a thread of its own while the next batch is written (see [`answers`]).
 
 mod answers;
+mod supervisor;
+mod writer;
 
 pub use answers::LogBarrier;
 
 use super::committed_feed::CommittedFeed;
-use super::db::{Connector, DbConnection, TurnHolder, Writers};
-use super::repos::buyer_index::{self, Filing, Unfiled};
+use super::db::{Connector, DbConnection};
+use super::repos::buyer_index::{Filing, Unfiled};
 use super::repos::outbox::{AppendedEvents, RelayPosition};
 use super::repos::payments::{self, PaymentState};
 use super::repos::{catalog, leases, orders, outbox};
-use answers::{Answer, Answers, PgLog, WalFile};
-use diesel::connection::SimpleConnection;
+use answers::{Answers, PgLog, WalFile};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use livecart_actors::events::DomainEvent;
@@ -53,9 +54,11 @@ use livecart_actors::ListingId;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{self, TrySendError};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use supervisor::Supervisor;
+use writer::{Shared, Writer};
 
 /// How the journal batches and how long it trusts a commit.
 #[derive(Debug, Clone, Copy)]
@@ -293,395 +296,6 @@ struct Committed {
     seq: Option<i64>,
 }
 
-/// What the writer of the moment and the supervisor share.
-struct Shared {
-    /// The actors' entries; only the writer of the moment takes from it.
-    inbox: Mutex<Inbox>,
-    /// The batch the writer is committing, from the moment it took it until it is answered.
-    /// Whoever takes it out answers it: the writer once its commit returned, or the supervisor
-    /// once the commit failed or did not return in time.
-    in_flight: Mutex<Option<InFlight>>,
-    /// Wakes the supervisor at once when a commit failed or the queue closed.
-    alarm: Condvar,
-    /// The writer that may take from the queue; an abandoned one finds it changed and ends.
-    generation: AtomicU64,
-    /// The queue's senders are gone: the app is shutting down.
-    closed: AtomicBool,
-    answers: Answers,
-    writer_id: String,
-    position: Arc<RelayPosition>,
-    max_batch: usize,
-    batch_no: AtomicI64,
-}
-
-impl Shared {
-    fn close(&self) {
-        self.closed.store(true, Ordering::SeqCst);
-        let _guard = lock(&self.in_flight);
-        self.alarm.notify_all();
-    }
-}
-
-/// A mutex whose holder panicked is taken as it is: every field it guards is consistent after
-/// each statement that changes it.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A batch being committed.
-struct InFlight {
-    batch_no: i64,
-    batch: Batch,
-    waiters: Waiters,
-    started: Instant,
-    /// The writer committing it.
-    generation: u64,
-    /// Set by that writer when the commit failed: its outcome is to be resolved at once.
-    failed: Option<String>,
-}
-
-/// A writer thread with its own connection, and the server session it runs in (PostgreSQL).
-struct Writer {
-    thread: thread::JoinHandle<()>,
-    session: Option<leases::Session>,
-}
-
-impl Writer {
-    /// Opens a connection and starts a writer on it that takes batches from the queue until it
-    /// is abandoned (a newer `generation`), its commit fails, or the queue closes.
-    /// `sync_on_commit` false: a connection that commits without waiting for the disk, whose
-    /// batches are answered once [`answers`] has made the log durable.
-    fn start(
-        connector: &Connector,
-        shared: &Arc<Shared>,
-        generation: u64,
-        sync_on_commit: bool,
-    ) -> anyhow::Result<Writer> {
-        let mut conn = connector.connect()?;
-        if !sync_on_commit {
-            match &mut conn {
-                DbConnection::Sqlite(c) => c.batch_execute("PRAGMA synchronous = NORMAL;")?,
-                DbConnection::Pg(c) => c.batch_execute("SET synchronous_commit = off")?,
-            }
-        }
-        if let DbConnection::Sqlite(c) = &mut conn {
-            // Each order lands on a random page of the buyers' key index (one buyer's orders
-            // sit together, and buyers come in any order), so the journal re-reads pages unless
-            // its connection keeps them. It keeps them while no other connection commits (see
-            // `RelayPosition`), with the file mapped so a page not held costs no `pread`.
-            c.batch_execute(&format!(
-                "PRAGMA cache_size = -{JOURNAL_CACHE_KIB}; PRAGMA mmap_size = 1073741824;"
-            ))?;
-        }
-        let session = leases::session_of(&mut conn)?;
-        leases::register_writer(&mut conn, &shared.writer_id)?;
-        let unfiled = connector.unfiled();
-        let writers = connector.writers();
-        {
-            // What the last connection left unfiled (a sweep cut short, a crash), before any batch.
-            let _turn = writers.turn(TurnHolder::Journal);
-            buyer_index::file_everything(&mut conn, &unfiled)?;
-        }
-        let shared = shared.clone();
-        let thread = thread::Builder::new()
-            .name("livecart-journal-writer".into())
-            .spawn(move || write_batches(&shared, conn, generation, &writers, &unfiled))?;
-        Ok(Writer { thread, session })
-    }
-}
-
-/// The writer's loop: takes every entry queued when it is free (up to `max_batch`), commits
-/// them as one batch and hands the batch to [`answers`], itself: no thread between the queue,
-/// the commit and the sync. A failed commit is left to the supervisor, and the writer ends with
-/// its connection, which is never reused.
-fn write_batches(shared: &Shared, mut conn: DbConnection, generation: u64, writers: &Writers, unfiled: &Unfiled) {
-    let mut filing = Filing::default();
-    let mut pending: Vec<Pending> = Vec::with_capacity(shared.max_batch);
-    loop {
-        {
-            let mut inbox = lock(&shared.inbox);
-            if shared.generation.load(Ordering::SeqCst) != generation {
-                return;
-            }
-            if inbox.carried.is_empty() {
-                let Ok(first) = inbox.queue.recv() else {
-                    drop(inbox);
-                    shared.close();
-                    return;
-                };
-                pending.push(first);
-            } else {
-                pending.append(&mut inbox.carried);
-            }
-            while pending.len() < shared.max_batch {
-                match inbox.queue.try_recv() {
-                    Ok(next) => pending.push(next),
-                    Err(_) => break,
-                }
-            }
-        }
-        metrics::histogram!("livecart_journal_batch_size").record(pending.len() as f64);
-        let (listeners, entries): (Vec<_>, Vec<_>) =
-            pending.drain(..).map(|p| (p.listener, (p.fence, p.entry))).unzip();
-        let batch: Batch = Arc::new(entries);
-        let batch_no = shared.batch_no.fetch_add(1, Ordering::SeqCst) + 1;
-        *lock(&shared.in_flight) = Some(InFlight {
-            batch_no,
-            batch: batch.clone(),
-            waiters: Waiters(listeners),
-            started: Instant::now(),
-            generation,
-            failed: None,
-        });
-        let outcome = {
-            let _turn = writers.turn(TurnHolder::Journal);
-            if shared.generation.load(Ordering::SeqCst) != generation {
-                // Replaced while it waited for the turn (SQLite): the supervisor, which reads
-                // the outcome under the same turn, answered the batch as not written, so it
-                // must not be written now.
-                return;
-            }
-            let started = Instant::now();
-            let outcome = commit(
-                &mut conn,
-                &shared.writer_id,
-                batch_no,
-                &batch,
-                &shared.position,
-                &mut filing,
-                unfiled,
-            );
-            metrics::histogram!("livecart_journal_commit_seconds").record(started.elapsed().as_secs_f64());
-            outcome
-        };
-        let mut slot = lock(&shared.in_flight);
-        if !slot
-            .as_ref()
-            .is_some_and(|f| f.generation == generation && f.batch_no == batch_no)
-        {
-            // The supervisor took the batch (the commit ran too long): it resolves and answers
-            // it, and this connection is abandoned.
-            return;
-        }
-        match outcome {
-            Ok((committed, saved)) => {
-                let Some(flight) = slot.take() else { return };
-                drop(slot);
-                if let Some(seq) = saved {
-                    shared.position.saved(seq);
-                }
-                let written: Vec<bool> = committed.outcomes.iter().map(Result::is_ok).collect();
-                let events = committed.seq.and_then(|seq| committed_events(&batch, &written, seq));
-                shared.answers.send(Answer {
-                    batch_no,
-                    waiters: flight.waiters,
-                    outcomes: committed.outcomes,
-                    events,
-                    wrote: written.contains(&true),
-                });
-            }
-            Err(err) => {
-                if let Some(flight) = slot.as_mut() {
-                    flight.failed = Some(err.to_string());
-                }
-                shared.alarm.notify_all();
-                return;
-            }
-        }
-    }
-}
-
-/// Watches the writer: a commit that failed or runs past `commit_timeout` is resolved here
-/// before anyone is answered, and a new writer takes over with a fresh connection. Wakes at
-/// once on a failure, otherwise a few times per `commit_timeout`: nothing per batch.
-struct Supervisor {
-    connector: Connector,
-    shared: Arc<Shared>,
-    writer: Option<Writer>,
-    settings: JournalSettings,
-    health: Arc<JournalHealth>,
-}
-
-/// What the supervisor found wrong.
-enum Trouble {
-    /// The batch's commit failed or did not return in time: resolve it.
-    Batch(InFlight, String),
-    /// The writer ended with no batch in flight (it panicked between batches), or there is none.
-    NoWriter,
-}
-
-impl Supervisor {
-    fn run(mut self) {
-        // However the thread ends (a panic included), `/readyz` reports the journal down.
-        let _stopped = StoppedOnExit(self.health.clone());
-        while let Some(trouble) = self.wait_for_trouble() {
-            // The writer is abandoned whatever happened: its connection is suspect, and if it
-            // ever returns it finds a newer generation and ends.
-            let generation = self.shared.generation.fetch_add(1, Ordering::SeqCst) + 1;
-            let session = self.writer.take().and_then(|w| w.session);
-            if let Trouble::Batch(flight, why) = trouble {
-                metrics::counter!("livecart_journal_failed_batches_total").increment(1);
-                tracing::error!(error = %why, batch.no = flight.batch_no, batch.size = flight.batch.len(), "journal batch failed; resolving its outcome before answering");
-                let outcomes = self.resolve(flight.batch_no, &flight.batch, session);
-                let wrote = outcomes.iter().any(Result::is_ok);
-                // A resolved batch's events are in the table only.
-                self.shared.answers.send(Answer {
-                    batch_no: flight.batch_no,
-                    waiters: flight.waiters,
-                    outcomes,
-                    events: None,
-                    wrote,
-                });
-            }
-            self.replace_writer(generation);
-        }
-    }
-
-    /// Waits until the batch in flight failed or ran too long, or no writer runs; `None` once
-    /// the queue has closed.
-    fn wait_for_trouble(&self) -> Option<Trouble> {
-        let timeout = self.settings.commit_timeout;
-        let tick = (timeout / 4).max(Duration::from_millis(10));
-        let mut slot = lock(&self.shared.in_flight);
-        loop {
-            if self.shared.closed.load(Ordering::SeqCst) {
-                return None;
-            }
-            let why = match slot.as_ref() {
-                Some(flight) => match &flight.failed {
-                    Some(err) => Some(err.clone()),
-                    None if flight.started.elapsed() >= timeout => Some(format!("no answer within {timeout:?}")),
-                    None => None,
-                },
-                None => None,
-            };
-            if let Some(why) = why {
-                return slot.take().map(|flight| Trouble::Batch(flight, why));
-            }
-            if self.writer.as_ref().is_none_or(|w| w.thread.is_finished()) {
-                // A finished writer with a batch in flight left it there: time it out above.
-                if slot.is_none() {
-                    return Some(Trouble::NoWriter);
-                }
-            }
-            slot = self
-                .shared
-                .alarm
-                .wait_timeout(slot, tick)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-    }
-
-    /// Starts a writer on a new connection, once every batch sent so far is answered (a failed
-    /// sync must read which batches the database holds before a new connection can add any).
-    /// Until one connects, it tries again for each batch that arrives, and refuses the batch
-    /// when it cannot: a database that is away turns into fast 503s.
-    fn replace_writer(&mut self, generation: u64) {
-        self.shared.answers.settle();
-        let sync_on_commit = self.shared.answers.sync_on_commit();
-        loop {
-            match Writer::start(&self.connector, &self.shared, generation, sync_on_commit) {
-                Ok(writer) => {
-                    self.writer = Some(writer);
-                    return;
-                }
-                Err(err) => {
-                    let batch = std::mem::take(&mut lock(&self.shared.inbox).carried);
-                    tracing::error!(error = %err, batch.size = batch.len(), "journal cannot connect; batch refused");
-                    self.refuse(batch, &err.to_string());
-                    if !self.carry_next_batch() {
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Waits for the next batch and keeps it for the next writer (`Inbox::carried`); `false`
-    /// once the queue has closed.
-    fn carry_next_batch(&self) -> bool {
-        let mut inbox = lock(&self.shared.inbox);
-        let Ok(first) = inbox.queue.recv() else {
-            drop(inbox);
-            self.shared.close();
-            return false;
-        };
-        let rest: Vec<Pending> = inbox
-            .queue
-            .try_iter()
-            .take(self.shared.max_batch.saturating_sub(1))
-            .collect();
-        inbox.carried.push(first);
-        inbox.carried.extend(rest);
-        true
-    }
-
-    /// Answers a batch that could not be written as not written (nothing of it was sent).
-    fn refuse(&self, batch: Vec<Pending>, why: &str) {
-        if batch.is_empty() {
-            return;
-        }
-        metrics::counter!("livecart_journal_failed_batches_total").increment(1);
-        let outcomes = vec![Err(JournalError::Unavailable(why.to_owned())); batch.len()];
-        self.shared.answers.send(Answer {
-            batch_no: self.shared.batch_no.fetch_add(1, Ordering::SeqCst) + 1,
-            waiters: Waiters(batch.into_iter().map(|p| p.listener).collect()),
-            outcomes,
-            events: None,
-            wrote: false,
-        });
-    }
-
-    /// Finds out for certain whether the batch landed, retrying until storage answers.
-    fn resolve(&self, batch_no: i64, batch: &Batch, session: Option<leases::Session>) -> Outcomes {
-        self.health.resolving_since_ms.store(now_ms(), Ordering::Relaxed);
-        let started = Instant::now();
-        let mut pause = Duration::from_millis(50);
-        let outcomes = loop {
-            match self.look_up(batch_no, batch, session) {
-                Ok(outcomes) => break outcomes,
-                Err(err) => {
-                    tracing::warn!(error = %err, batch.no = batch_no, waited_ms = started.elapsed().as_millis() as u64, "cannot resolve the journal batch yet; retrying");
-                    thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_secs(1));
-                }
-            }
-        };
-        self.health.resolving_since_ms.store(0, Ordering::Relaxed);
-        let landed = outcomes.iter().any(Result::is_ok);
-        tracing::warn!(batch.no = batch_no, batch.landed = landed, "journal batch resolved");
-        outcomes
-    }
-
-    fn look_up(&self, batch_no: i64, batch: &Batch, session: Option<leases::Session>) -> anyhow::Result<Outcomes> {
-        let mut conn = self.connector.connect()?;
-        // SQLite: the old writer may still be waiting for the write turn, or committing under
-        // it. Reading under the turn sees its commit if it made one, and once the turn is
-        // released it finds itself replaced and writes nothing (see `write_batches`).
-        let writers = self.connector.writers();
-        let _turn = writers.turn(TurnHolder::Journal);
-        if let (Some(session), DbConnection::Pg(pg)) = (session, &mut conn) {
-            // The old session could still commit if COMMIT is yet to reach it: end it first.
-            if !leases::terminate_session(pg, session)? {
-                anyhow::bail!("the old journal session has not ended yet");
-            }
-        }
-        let (last_batch, refused) = leases::writer_position(&mut conn, &self.shared.writer_id)?;
-        if last_batch != batch_no {
-            let why = "the batch did not commit".to_owned();
-            return Ok(vec![Err(JournalError::Unavailable(why)); batch.len()]);
-        }
-        let refused = parse_refused(&refused);
-        Ok((0..batch.len())
-            .map(|i| match refused.get(&i) {
-                Some(err) => Err(err.clone()),
-                None => Ok(()),
-            })
-            .collect())
-    }
-}
-
 /// Writes a batch in one transaction; per entry, `Ok` or why that entry alone was refused, with
 /// the events' sequence numbers; and the relay's position it saved, if that had moved. On SQLite
 /// the batch also files a stretch of keyless orders in the buyers' index (`buyer_index`).
@@ -852,6 +466,8 @@ fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::infrastructure::db::TurnHolder;
+    use diesel::connection::SimpleConnection;
     use livecart_actors::events::EventPayload;
     use livecart_actors::ids::new_id;
     use livecart_actors::journal::CommitListener;
