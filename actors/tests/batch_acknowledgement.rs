@@ -6,46 +6,27 @@
 use chrono::{DateTime, Duration, Utc};
 use livecart_actors::ids::new_id;
 use livecart_actors::inventory::{
-    InventoryActor, InventoryState, ListingTerms, Placed, Reserve, ReserveError, ReserveFailed, ReserveRequest, Retire,
-    Snapshot,
+    InventoryActor, InventoryState, Placed, Reserve, ReserveError, ReserveFailed, ReserveRequest, Retire, Snapshot,
 };
-use livecart_actors::journal::{tell_listeners, Journal, JournalEntry, JournalError, Listener, Outcome};
+use livecart_actors::journal::{JournalEntry, JournalError};
 use livecart_actors::lease::Fence;
 use livecart_actors::room::RoomStatus;
 use livecart_actors::{ManualClock, OrderId, RoomId};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-/// Holds every entry until `release` answers all of them as one batch.
-#[derive(Default)]
-struct HeldJournal {
-    held: Mutex<Vec<(Listener, JournalEntry)>>,
-}
+mod support;
+use support::HeldJournal;
 
-impl Journal for HeldJournal {
-    fn append(&self, _fence: Fence, entry: JournalEntry, listener: &Listener) -> Result<(), JournalError> {
-        self.held.lock().expect("journal lock").push((listener.clone(), entry));
-        Ok(())
-    }
-}
-
-impl HeldJournal {
-    /// The orders held, in append order.
-    fn held_orders(&self) -> Vec<OrderId> {
-        let held = self.held.lock().expect("journal lock");
-        held.iter()
-            .filter_map(|(_, entry)| match entry {
-                JournalEntry::OrderPlaced { order, .. } => Some(order.id),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Answers every held entry as one batch, the i-th with `outcomes[i]`.
-    fn release(&self, outcomes: Vec<Outcome>) {
-        let held = std::mem::take(&mut *self.held.lock().expect("journal lock"));
-        assert_eq!(held.len(), outcomes.len(), "one outcome per held entry");
-        tell_listeners(held.into_iter().map(|(listener, _)| listener).collect(), outcomes);
-    }
+/// The orders held, in append order.
+fn held_orders(journal: &HeldJournal) -> Vec<OrderId> {
+    journal
+        .entries()
+        .iter()
+        .filter_map(|(_, entry)| match entry {
+            JournalEntry::OrderPlaced { order, .. } => Some(order.id),
+            _ => None,
+        })
+        .collect()
 }
 
 fn unavailable() -> JournalError {
@@ -56,14 +37,7 @@ fn unavailable() -> JournalError {
 fn listing(journal: Arc<HeldJournal>) -> (actix::Addr<InventoryActor>, RoomId) {
     use actix::Actor;
     let room_id = new_id();
-    let terms = ListingTerms {
-        listing_id: new_id(),
-        room_id,
-        price_cents: 500,
-        per_user_limit: 5,
-        starts_at: None,
-        ends_at: None,
-    };
+    let terms = support::open_terms(room_id);
     let state = InventoryState::new(terms, RoomStatus::Live, 3, Duration::minutes(15));
     let start = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).expect("valid");
     let clock = Arc::new(ManualClock::new(start));
@@ -113,7 +87,7 @@ async fn each_reservation_gets_its_own_entrys_outcome_from_one_batch() {
     let pending: Vec<Answer> = requests.into_iter().map(|r| reserve(&inventory, room_id, r)).collect();
 
     assert_eq!(handled(&inventory).await, 0, "the three units are held while in flight");
-    assert_eq!(journal.held_orders(), ids, "appended in the order decided");
+    assert_eq!(held_orders(&journal), ids, "appended in the order decided");
     assert!(
         pending.iter().all(|answer| !answer.is_finished()),
         "nobody is answered before the batch's outcome"

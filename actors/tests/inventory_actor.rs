@@ -15,6 +15,8 @@ use livecart_actors::{Clock, ManualClock};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+mod support;
+
 /// Commits at once, or fails every entry while `failing` is set, refuses entries of an epoch
 /// below `epoch` as a newer owner's journal would, or never answers while `hanging` is set;
 /// counts what it committed.
@@ -76,12 +78,7 @@ async fn reserve(inventory: &actix::Addr<InventoryActor>, room_id: uuid::Uuid) -
 }
 
 fn request() -> ReserveRequest {
-    ReserveRequest {
-        order_id: new_id(),
-        user_id: new_id(),
-        quantity: 1,
-        idempotency_key: None,
-    }
+    support::one_unit_for_a_new_buyer()
 }
 
 #[actix_rt::test]

@@ -5,15 +5,13 @@
 
 use chrono::{DateTime, Duration, Utc};
 use livecart_actors::ids::new_id;
-use livecart_actors::inventory::{
-    InventoryActor, InventoryState, ListingTerms, Placed, Reserve, ReserveRequest, Snapshot,
-};
-use livecart_actors::journal::{tell_listeners, Journal, JournalEntry, JournalError, Listener};
+use livecart_actors::inventory::{InventoryActor, InventoryState, Placed, Reserve, ReserveRequest, Snapshot};
+use livecart_actors::journal::{JournalEntry, JournalError};
 use livecart_actors::lease::Fence;
 use livecart_actors::room::RoomStatus;
 use livecart_actors::{ManualClock, OrderId, RoomId};
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Reservations of the sale: more than the listing keeps in flight at once.
 const SOLD: u64 = 2_000;
@@ -21,64 +19,45 @@ const SOLD: u64 = 2_000;
 /// Expiries a listing has in flight at most (`EXPIRIES_IN_FLIGHT` in the actor).
 const IN_FLIGHT: usize = 64;
 
-#[derive(Default)]
-struct HeldJournal {
-    held: Mutex<Vec<(Listener, JournalEntry)>>,
+mod support;
+use support::HeldJournal;
+
+/// Entries the listing has sent and the test not answered yet.
+fn held_count(journal: &HeldJournal) -> usize {
+    journal.entries().len()
 }
 
-impl Journal for HeldJournal {
-    fn append(&self, _fence: Fence, entry: JournalEntry, listener: &Listener) -> Result<(), JournalError> {
-        self.held.lock().expect("journal lock").push((listener.clone(), entry));
-        Ok(())
-    }
+/// Answers everything held as one batch, each entry with `outcome`; the orders of the expiries
+/// among them.
+fn release(journal: &HeldJournal, outcome: Result<(), JournalError>) -> Vec<OrderId> {
+    let outcomes = vec![outcome; held_count(journal)];
+    journal
+        .release(outcomes)
+        .into_iter()
+        .filter_map(|entry| match entry {
+            JournalEntry::OrderExpired { order_id, .. } => Some(order_id),
+            _ => None,
+        })
+        .collect()
 }
 
-impl HeldJournal {
-    fn held(&self) -> usize {
-        self.held.lock().expect("journal lock").len()
-    }
-
-    /// Answers everything held as one batch, each entry with `outcome`; returns the orders of
-    /// the expiries among them.
-    fn release(&self, outcome: Result<(), JournalError>) -> Vec<OrderId> {
-        let held = std::mem::take(&mut *self.held.lock().expect("journal lock"));
-        let expired = held
-            .iter()
-            .filter_map(|(_, entry)| match entry {
-                JournalEntry::OrderExpired { order_id, .. } => Some(*order_id),
-                _ => None,
-            })
-            .collect();
-        let outcomes = vec![outcome; held.len()];
-        tell_listeners(held.into_iter().map(|(listener, _)| listener).collect(), outcomes);
-        expired
-    }
-
-    /// Waits (on real time: the actor's expiry tick) until the listing has sent something.
-    async fn wait_for_entries(&self) -> usize {
-        for _ in 0..400 {
-            let held = self.held();
-            if held > 0 {
-                return held;
-            }
-            actix_rt::time::sleep(std::time::Duration::from_millis(25)).await;
+/// Waits (on real time: the actor's expiry tick) until the listing has sent something.
+async fn wait_for_entries(journal: &HeldJournal) -> usize {
+    for _ in 0..400 {
+        let held = held_count(journal);
+        if held > 0 {
+            return held;
         }
-        panic!("the listing sent nothing to the journal within 10 s");
+        actix_rt::time::sleep(std::time::Duration::from_millis(25)).await;
     }
+    panic!("the listing sent nothing to the journal within 10 s");
 }
 
 /// A live listing with `SOLD` units, every one reserved by its own buyer and committed.
 async fn sold_out_sale(journal: Arc<HeldJournal>, clock: Arc<ManualClock>) -> (actix::Addr<InventoryActor>, RoomId) {
     use actix::Actor;
     let room_id = new_id();
-    let terms = ListingTerms {
-        listing_id: new_id(),
-        room_id,
-        price_cents: 500,
-        per_user_limit: 5,
-        starts_at: None,
-        ends_at: None,
-    };
+    let terms = support::open_terms(room_id);
     let state = InventoryState::new(terms, RoomStatus::Live, SOLD, Duration::minutes(15));
     let fence = Fence { room_id, epoch: 1 };
     let inventory = InventoryActor::new(state, fence, journal.clone(), clock, None).start();
@@ -86,10 +65,10 @@ async fn sold_out_sale(journal: Arc<HeldJournal>, clock: Arc<ManualClock>) -> (a
     let replies: Vec<_> = (0..SOLD)
         .map(|_| actix_rt::spawn(inventory.send(Reserve::new(room_id, request()))))
         .collect();
-    while journal.held() < SOLD as usize {
+    while held_count(&journal) < SOLD as usize {
         actix_rt::task::yield_now().await;
     }
-    journal.release(Ok(()));
+    release(&journal, Ok(()));
     for reply in replies {
         let placed = reply.await.expect("the send ran").expect("mailbox");
         assert!(matches!(placed, Ok(Placed::New(_))), "{placed:?}");
@@ -98,12 +77,7 @@ async fn sold_out_sale(journal: Arc<HeldJournal>, clock: Arc<ManualClock>) -> (a
 }
 
 fn request() -> ReserveRequest {
-    ReserveRequest {
-        order_id: new_id(),
-        user_id: new_id(),
-        quantity: 1,
-        idempotency_key: None,
-    }
+    support::one_unit_for_a_new_buyer()
 }
 
 fn start() -> DateTime<Utc> {
@@ -124,21 +98,21 @@ async fn a_sales_reservations_falling_due_together_expire_a_bounded_slice_at_a_t
     clock.advance(Duration::minutes(15) + Duration::seconds(1));
     let mut expired = HashSet::new();
     while expired.len() < SOLD as usize {
-        let held = journal.wait_for_entries().await;
+        let held = wait_for_entries(&journal).await;
         assert!(
             held <= IN_FLIGHT,
             "{held} expiries in flight at once, at most {IN_FLIGHT}"
         );
         // Nothing more is sent while these wait for their commit.
         actix_rt::task::yield_now().await;
-        assert_eq!(journal.held(), held, "more expiries sent before any was answered");
-        for order_id in journal.release(Ok(())) {
+        assert_eq!(held_count(&journal), held, "more expiries sent before any was answered");
+        for order_id in release(&journal, Ok(())) {
             assert!(expired.insert(order_id), "order {order_id} expired twice");
         }
     }
     assert_eq!(stock_left(&inventory).await, SOLD, "every unit is back on sale once");
     actix_rt::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(journal.held(), 0, "nothing left to expire after a tick");
+    assert_eq!(held_count(&journal), 0, "nothing left to expire after a tick");
 }
 
 #[actix_rt::test]
@@ -148,19 +122,19 @@ async fn expiries_the_journal_refused_are_tried_again_on_the_next_tick_not_at_on
     let (inventory, _room_id) = sold_out_sale(journal.clone(), clock.clone()).await;
 
     clock.advance(Duration::minutes(15) + Duration::seconds(1));
-    let first = journal.wait_for_entries().await;
+    let first = wait_for_entries(&journal).await;
     assert_eq!(first, IN_FLIGHT);
-    let refused = journal.release(Err(JournalError::Unavailable("disk on fire".into())));
+    let refused = release(&journal, Err(JournalError::Unavailable("disk on fire".into())));
     assert_eq!(refused.len(), IN_FLIGHT);
     // The refused ones hold their stock and are due again; the slice's room is free again.
     assert_eq!(stock_left(&inventory).await, 0);
-    assert_eq!(journal.held(), 0, "a refused slice is not retried in a loop");
-    let retried = journal.wait_for_entries().await;
+    assert_eq!(held_count(&journal), 0, "a refused slice is not retried in a loop");
+    let retried = wait_for_entries(&journal).await;
     assert_eq!(retried, IN_FLIGHT, "the next tick sends a full slice again");
-    let mut expired: HashSet<OrderId> = journal.release(Ok(())).into_iter().collect();
+    let mut expired: HashSet<OrderId> = release(&journal, Ok(())).into_iter().collect();
     while expired.len() < SOLD as usize {
-        journal.wait_for_entries().await;
-        expired.extend(journal.release(Ok(())));
+        wait_for_entries(&journal).await;
+        expired.extend(release(&journal, Ok(())));
     }
     assert_eq!(stock_left(&inventory).await, SOLD);
 }
