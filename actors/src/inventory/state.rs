@@ -20,7 +20,9 @@ pub(crate) type IdMap<K, V> = foldhash::HashMap<K, V>;
 
 mod amend;
 mod lifecycle;
+mod sharded;
 pub use lifecycle::{Expiring, PayError, PayPlan, StoredPayment};
+use sharded::ShardedIdMap;
 
 /// The most units one order may ask for; anything larger is an absurd quantity, not a big buyer.
 pub const MAX_ORDER_QUANTITY: u32 = 10_000;
@@ -126,8 +128,8 @@ pub struct InventoryState {
     total: u64,
     /// Units held by reserved or paid orders.
     taken: u64,
-    per_user: IdMap<UserId, u32>,
-    holdings: IdMap<OrderId, Holding>,
+    per_user: ShardedIdMap<u32>,
+    holdings: ShardedIdMap<Holding>,
     /// Keys of the orders this incarnation made, per buyer, so a lookup borrows the request's
     /// key. Older keys are not loaded: the journal's unique index catches a reuse, and the
     /// application looks the earlier order up in storage.
@@ -167,8 +169,8 @@ impl InventoryState {
             reservation_ttl,
             total,
             taken: 0,
-            per_user: IdMap::default(),
-            holdings: IdMap::default(),
+            per_user: ShardedIdMap::default(),
+            holdings: ShardedIdMap::default(),
             keys: IdMap::default(),
             inconsistent: false,
             deadlines: BinaryHeap::new(),
@@ -216,7 +218,7 @@ impl InventoryState {
     pub fn holdings(&self) -> StoredHoldings {
         let mut reserved_units: IdMap<UserId, u32> = IdMap::default();
         let mut reserved: Vec<StoredOrder> = Vec::new();
-        for (order_id, holding) in &self.holdings {
+        for (order_id, holding) in self.holdings.iter() {
             if holding.status != OrderStatus::Reserved {
                 continue;
             }
