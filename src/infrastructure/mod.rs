@@ -15,3 +15,11 @@ pub mod repos;
 pub mod room_store;
 pub mod snapshots;
 pub mod streams;
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// Takes a mutex whose holder panicked as it is: for data that is whole after every statement
+/// that changes it, so a panic elsewhere cannot have left it half-changed.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -125,9 +125,9 @@ pub struct SqlJournal {
 }
 
 impl SqlJournal {
-    /// Starts the writer and its supervisor. Every batch that wrote events hands them to `feed`, so the
-    /// outbox relay publishes them without polling or reading them back; each batch also saves
-    /// the relay's `position` when it moved (see [`RelayPosition`]).
+    /// Starts the writer and its supervisor. Every batch that wrote events hands them to `feed`,
+    /// so the outbox relay publishes them without polling or reading them back; each batch also
+    /// saves the relay's `position` when it moved (see [`RelayPosition`]).
     pub fn start(
         connector: Connector,
         settings: JournalSettings,

@@ -2,9 +2,10 @@
 //! before anyone is answered, and puts a new writer on a new connection (see the module above).
 
 use super::answers::Answer;
-use super::writer::{lock, InFlight, Shared, Writer};
+use super::writer::{InFlight, Shared, Writer};
 use super::{now_ms, parse_refused, Batch, JournalHealth, JournalSettings, Outcomes, Pending, StoppedOnExit, Waiters};
 use crate::infrastructure::db::{Connector, DbConnection, TurnHolder};
+use crate::infrastructure::lock;
 use crate::infrastructure::repos::leases;
 use livecart_actors::journal::JournalError;
 use std::sync::atomic::Ordering;

@@ -5,12 +5,13 @@
 use super::answers::{Answer, Answers};
 use super::{commit, committed_events, Batch, Inbox, Pending, Waiters, JOURNAL_CACHE_KIB};
 use crate::infrastructure::db::{Connector, DbConnection, TurnHolder, Writers};
+use crate::infrastructure::lock;
 use crate::infrastructure::repos::buyer_index::{self, Filing, Unfiled};
 use crate::infrastructure::repos::leases;
 use crate::infrastructure::repos::outbox::RelayPosition;
 use diesel::connection::SimpleConnection;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Instant;
 
@@ -43,21 +44,13 @@ impl Shared {
     }
 }
 
-/// A mutex whose holder panicked is taken as it is: every field it guards is consistent after
-/// each statement that changes it.
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// A batch being committed.
 pub(super) struct InFlight {
     pub(super) batch_no: i64,
     pub(super) batch: Batch,
     pub(super) waiters: Waiters,
     pub(super) started: Instant,
-    /// The writer committing it.
-    pub(super) generation: u64,
-    /// Set by that writer when the commit failed: its outcome is to be resolved at once.
+    /// Set by the writer when the commit failed: its outcome is to be resolved at once.
     pub(super) failed: Option<String>,
 }
 
@@ -151,7 +144,6 @@ fn write_batches(shared: &Shared, mut conn: DbConnection, generation: u64, write
             batch: batch.clone(),
             waiters: Waiters(listeners),
             started: Instant::now(),
-            generation,
             failed: None,
         });
         let outcome = {
@@ -176,17 +168,13 @@ fn write_batches(shared: &Shared, mut conn: DbConnection, generation: u64, write
             outcome
         };
         let mut slot = lock(&shared.in_flight);
-        if !slot
-            .as_ref()
-            .is_some_and(|f| f.generation == generation && f.batch_no == batch_no)
-        {
+        let Some(flight) = slot.take_if(|f| f.batch_no == batch_no) else {
             // The supervisor took the batch (the commit ran too long): it resolves and answers
             // it, and this connection is abandoned.
             return;
-        }
+        };
         match outcome {
             Ok((committed, saved)) => {
-                let Some(flight) = slot.take() else { return };
                 drop(slot);
                 if let Some(seq) = saved {
                     shared.position.saved(seq);
@@ -202,9 +190,11 @@ fn write_batches(shared: &Shared, mut conn: DbConnection, generation: u64, write
                 });
             }
             Err(err) => {
-                if let Some(flight) = slot.as_mut() {
-                    flight.failed = Some(err.to_string());
-                }
+                // Back in the slot, marked: the supervisor resolves it at once.
+                *slot = Some(InFlight {
+                    failed: Some(err.to_string()),
+                    ..flight
+                });
                 shared.alarm.notify_all();
                 return;
             }

@@ -1,6 +1,7 @@
 //! Coalesced, batched snapshot writes shared by both adapters.
 
 use super::{fail, SnapshotKey, TIMEOUT};
+use crate::infrastructure::lock;
 use futures_util::future::BoxFuture;
 use livecart_actors::snapshot::SnapshotError;
 use std::collections::HashMap;
@@ -38,11 +39,6 @@ struct Queue {
     /// Callers of [`WriteBehind::flush`], answered after the next write.
     barriers: Mutex<Vec<Reply>>,
     wake: Notify,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // The maps hold whole entries between statements; a panic elsewhere cannot break them.
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 pub(super) struct WriteBehind {

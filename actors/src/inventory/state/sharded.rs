@@ -1,8 +1,8 @@
 //! A map keyed by ids, split into a few maps by the id's random bits, so it never grows in one
 //! step: a hash map doubles its table when it fills, moving every entry at once. A hot listing's
 //! holdings grow by one per order for a whole sale, and a single map of them stopped the
-//! listing for 13 ms at 229,000 orders, 25 ms at 459,000 and 47 ms at 918,000 (in isolation; more
-//! on a busy machine), with every buyer of the moment waiting. Split in [`SHARDS`], each part
+//! listing for 12–13 ms at 229,376 orders, 25 ms at 458,752 and 47–52 ms at 917,504 (in
+//! isolation, two runs; more on a busy machine), with every buyer of the moment waiting. Split in [`SHARDS`], each part
 //! doubles on its own, at a sixteenth of the size, and the parts reach their thresholds a few
 //! thousand orders apart.
 
