@@ -162,6 +162,37 @@ pub(crate) fn statements_sent<R>(
     (result, sent)
 }
 
+/// The statements `run` sends on `conn` that diesel did not keep prepared: each is parsed and
+/// planned again every time it runs. Give it a fresh connection (a statement cached before
+/// `run` counts as not kept).
+#[cfg(test)]
+pub(crate) fn statements_not_kept<R>(
+    conn: &mut DbConnection,
+    run: impl FnOnce(&mut DbConnection) -> R,
+) -> (R, Vec<String>) {
+    use diesel::connection::{Connection, InstrumentationEvent};
+    use std::sync::{Arc, Mutex, PoisonError};
+    let seen = Arc::new(Mutex::new((Vec::<String>::new(), Vec::<String>::new())));
+    let recorder = seen.clone();
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        let mut seen = recorder.lock().unwrap_or_else(PoisonError::into_inner);
+        match event {
+            InstrumentationEvent::StartQuery { query, .. } => seen.0.push(query.to_string()),
+            InstrumentationEvent::CacheQuery { sql, .. } => seen.1.push(sql.to_owned()),
+            _ => {}
+        }
+    });
+    let result = run(conn);
+    conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
+    let (started, cached) = std::mem::take(&mut *seen.lock().unwrap_or_else(PoisonError::into_inner));
+    let mut not_kept: Vec<String> = started
+        .into_iter()
+        .filter(|query| !cached.iter().any(|sql| query.starts_with(sql.as_str())))
+        .collect();
+    not_kept.dedup();
+    (result, not_kept)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -3,7 +3,9 @@
 use super::Storage;
 use crate::application::ports::catalog::ListingRecord;
 use crate::infrastructure::db::schema::catalog_listings::dsl as listings;
-use crate::infrastructure::db::{parse_id, time, with_conn, with_write_conn, StorageError, StorageResult};
+use crate::infrastructure::db::{
+    parse_id, time, with_conn, with_write_conn, DbConnection, StorageError, StorageResult,
+};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use livecart_actors::{ListingId, RoomId};
@@ -93,15 +95,7 @@ impl Storage {
     }
 
     pub async fn find_listing(&self, id: ListingId) -> StorageResult<Option<ListingRecord>> {
-        with_conn(&self.pool, move |conn| {
-            let row: Option<Row> = listings::catalog_listings
-                .find(id.to_string())
-                .select(listing_columns!())
-                .first(conn)
-                .optional()?;
-            row.map(from_row).transpose()
-        })
-        .await
+        with_conn(&self.pool, move |conn| listing_by_id(conn, id)).await
     }
 
     /// The room's listings in the order they were placed.
@@ -179,4 +173,14 @@ impl Storage {
         })
         .await
     }
+}
+
+/// A listing by its key, in a statement SQLite keeps prepared (see [`super::by_key`]).
+pub(super) fn listing_by_id(conn: &mut DbConnection, id: ListingId) -> StorageResult<Option<ListingRecord>> {
+    let row: Option<Row> = listings::catalog_listings
+        .find(id.to_string())
+        .select(listing_columns!())
+        .get_result(conn)
+        .optional()?;
+    row.map(from_row).transpose()
 }

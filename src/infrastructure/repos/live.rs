@@ -4,7 +4,9 @@ use super::{outbox, Storage};
 use crate::application::ports::live::RoomRecord;
 use crate::application::ports::Window;
 use crate::infrastructure::db::schema::live_rooms::dsl as rooms;
-use crate::infrastructure::db::{parse_id, time, with_conn, with_write_conn, StorageError, StorageResult};
+use crate::infrastructure::db::{
+    parse_id, time, with_conn, with_write_conn, DbConnection, StorageError, StorageResult,
+};
 use chrono::Utc;
 use diesel::prelude::*;
 use livecart_actors::events::DomainEvent;
@@ -63,15 +65,7 @@ impl Storage {
     }
 
     pub async fn find_room(&self, id: RoomId) -> StorageResult<Option<RoomRecord>> {
-        with_conn(&self.pool, move |conn| {
-            let row: Option<Row> = rooms::live_rooms
-                .find(id.to_string())
-                .select(room_columns!())
-                .first(conn)
-                .optional()?;
-            row.map(from_row).transpose()
-        })
-        .await
+        with_conn(&self.pool, move |conn| room_by_id(conn, id)).await
     }
 
     /// The merchant's rooms in the window, newest first.
@@ -167,4 +161,14 @@ impl Storage {
         })
         .await
     }
+}
+
+/// A room by its key, in a statement SQLite keeps prepared (see [`super::by_key`]).
+pub(super) fn room_by_id(conn: &mut DbConnection, id: RoomId) -> StorageResult<Option<RoomRecord>> {
+    let row: Option<Row> = rooms::live_rooms
+        .find(id.to_string())
+        .select(room_columns!())
+        .get_result(conn)
+        .optional()?;
+    row.map(from_row).transpose()
 }

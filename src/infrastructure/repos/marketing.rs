@@ -289,15 +289,7 @@ impl Storage {
     }
 
     pub async fn find_coupon(&self, id: Uuid) -> StorageResult<Option<CouponRecord>> {
-        with_conn(&self.pool, move |conn| {
-            let row: Option<CouponRow> = coupons::marketing_coupons
-                .find(id.to_string())
-                .select(coupon_columns!())
-                .first(conn)
-                .optional()?;
-            row.map(coupon_from_row).transpose()
-        })
-        .await
+        with_conn(&self.pool, move |conn| coupon_by_id(conn, id)).await
     }
 
     /// Spends the coupon, once: for the room's merchant, or (`order_id`) on that order's payment.
@@ -427,4 +419,14 @@ pub fn redeem(
         Some((None, Some(_), _)) => RedeemError::Revoked,
         Some((None, None, _)) => RedeemError::Expired,
     })
+}
+
+/// A coupon by its key, in a statement SQLite keeps prepared (see [`super::by_key`]).
+pub(super) fn coupon_by_id(conn: &mut DbConnection, id: Uuid) -> StorageResult<Option<CouponRecord>> {
+    let row: Option<CouponRow> = coupons::marketing_coupons
+        .find(id.to_string())
+        .select(coupon_columns!())
+        .get_result(conn)
+        .optional()?;
+    row.map(coupon_from_row).transpose()
 }

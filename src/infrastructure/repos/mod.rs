@@ -20,6 +20,45 @@ macro_rules! newest_first {
     }};
 }
 
+/// How a row is read by its key: `.find(key).get_result(conn)`, never `.first(conn)`.
+///
+/// `.first()` adds a bound `LIMIT`, and SQLite (3.47 on) reads a bound `LIMIT` while planning,
+/// so it plans such a statement again every time it runs: about 120,000 instructions per read,
+/// against a statement diesel keeps prepared and SQLite runs as planned (measured with callgrind,
+/// `sqlite3Reprepare` under every `.first()`). The request paths of an order (its page, paying,
+/// the provider's notice, cancelling) read the order, its payment and its room that way after a
+/// sale, once per buyer. A key finds at most one row, so the `LIMIT` said nothing.
+mod by_key {
+    #[cfg(test)]
+    mod tests {
+        use crate::infrastructure::db::statements_sent;
+        use crate::infrastructure::repos::orders::tests::{database, order};
+        use crate::infrastructure::repos::{catalog, live, marketing, orders, payments};
+        use livecart_actors::ids::new_id;
+
+        #[test]
+        fn reads_by_key_bind_no_limit_and_find_the_row_or_none() {
+            let mut conn = database();
+            let placed = order(new_id(), None);
+            orders::insert_new(&mut conn, &[&placed]).expect("an order");
+            let (found, sent) = statements_sent(&mut conn, |conn| {
+                let found = orders::order_by_id(conn, placed.id).expect("read").map(|o| o.id);
+                let missing = orders::order_by_id(conn, new_id()).expect("read");
+                assert!(missing.is_none(), "an unknown key finds nothing");
+                payments::payment_by_id(conn, uuid::Uuid::new_v4()).expect("read");
+                live::room_by_id(conn, new_id()).expect("read");
+                catalog::listing_by_id(conn, new_id()).expect("read");
+                marketing::coupon_by_id(conn, uuid::Uuid::new_v4()).expect("read");
+                found
+            });
+            assert_eq!(found, Some(placed.id));
+            assert_eq!(sent.len(), 6, "{sent:#?}");
+            let limited: Vec<&String> = sent.iter().filter(|sql| sql.contains("LIMIT")).collect();
+            assert!(limited.is_empty(), "planned again on every run: {limited:#?}");
+        }
+    }
+}
+
 pub mod buyer_index;
 pub mod catalog;
 pub mod identity;

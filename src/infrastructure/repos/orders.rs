@@ -274,7 +274,8 @@ pub(super) fn sqlite_orders_of_user(
 }
 
 /// Moves an order from one of `from` to `to` inside the journal's transaction (the actor
-/// decided it; the condition keeps a replay from moving it twice).
+/// decided it; the condition keeps a replay from moving it twice). One statement per two
+/// statuses of `from` (every move the journal makes has one or two).
 pub fn mark_status(
     conn: &mut DbConnection,
     id: OrderId,
@@ -282,26 +283,41 @@ pub fn mark_status(
     to: OrderStatus,
     at: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
-    diesel::update(orders::orders_orders.filter(orders::id.eq(id.to_string()).and(orders::status.eq_any(from))))
-        .set((
-            orders::status.eq(to.as_str()),
-            orders::updated_at.eq(time::to_millis(at)),
-        ))
-        .execute(conn)
+    let id = id.to_string();
+    let mut moved = 0;
+    for pair in from.chunks(2) {
+        let [first, rest @ ..] = pair else { continue };
+        moved += SetStatus {
+            to: to.as_str(),
+            at: time::to_millis(at),
+            id: id.clone(),
+            from: first.as_str(),
+            or_from: rest.first().unwrap_or(first).as_str(),
+        }
+        .execute(conn)?;
+    }
+    Ok(moved)
+}
+
+crate::fixed_sql! {
+    /// Every cancel, expiry, payment and refund the journal writes: see `db::fixed_sql`. A
+    /// mass expiry after a sale is a million of them.
+    struct SetStatus {
+        to: &'static str as Text,
+        at: i64 as BigInt,
+        id: String as Text,
+        from: &'static str as Text,
+        or_from: &'static str as Text,
+    }
+    sql = [
+        "UPDATE orders_orders SET status = ", ", updated_at = ", " WHERE id = ",
+        " AND status IN (", ", ", ")",
+    ];
 }
 
 impl Storage {
     pub async fn find_order(&self, id: OrderId) -> StorageResult<Option<Order>> {
-        with_conn(&self.pool, move |conn| {
-            let row: Option<Row> = orders::orders_orders
-                .find(id.to_string())
-                .select(order_columns!())
-                .first(conn)
-                .optional()?;
-            row.map(from_row).transpose()
-        })
-        .await
+        with_conn(&self.pool, move |conn| order_by_id(conn, id)).await
     }
 
     /// The buyer's orders in the window, newest first. PostgreSQL finds them through the prefix
@@ -458,6 +474,16 @@ impl Storage {
     }
 }
 
+/// An order by its key, in a statement SQLite keeps prepared (see [`super::by_key`]).
+pub(super) fn order_by_id(conn: &mut DbConnection, id: OrderId) -> StorageResult<Option<Order>> {
+    let row: Option<Row> = orders::orders_orders
+        .find(id.to_string())
+        .select(order_columns!())
+        .get_result(conn)
+        .optional()?;
+    row.map(from_row).transpose()
+}
+
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
@@ -509,6 +535,50 @@ pub(super) mod tests {
         let refused = insert_new(&mut conn, &batch).expect("inserted");
         assert_eq!(refused, HashSet::from([reused.id]), "the reused key alone");
         assert_eq!(stored(&mut conn), 35);
+    }
+
+    #[test]
+    fn each_move_of_the_lifecycle_leaves_only_its_statuses_and_is_prepared_once_per_connection() {
+        use OrderStatus::{Cancelled, Expired, Paid, Refunded, Reserved};
+        let mut conn = database();
+        let all: Vec<Order> = (0..6).map(|_| order(new_id(), None)).collect();
+        insert_new(&mut conn, &all.iter().collect::<Vec<_>>()).expect("inserted");
+        let at = Utc::now();
+        let ids: Vec<OrderId> = all.iter().map(|o| o.id).collect();
+        let (moved, not_kept) = crate::infrastructure::db::statements_not_kept(&mut conn, |conn| {
+            let mut mark = |i: usize, from: &[OrderStatus], to| mark_status(conn, ids[i], from, to, at).expect("ran");
+            vec![
+                mark(0, &[Reserved], Cancelled),
+                mark(1, &[Reserved], Expired),
+                mark(1, &[Reserved], Expired),
+                mark(2, &[Reserved], Paid),
+                mark(3, &[Reserved], Expired),
+                mark(3, &[Expired, Cancelled], Paid),
+                mark(4, &[Reserved], Cancelled),
+                mark(4, &[Expired, Cancelled], Refunded),
+                mark(5, &[Expired, Cancelled], Refunded),
+            ]
+        });
+        assert_eq!(
+            moved,
+            [1, 1, 0, 1, 1, 1, 1, 1, 0],
+            "a replayed expiry and the refund of a reserved order move nothing"
+        );
+        let statuses: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                orders::orders_orders
+                    .find(id.to_string())
+                    .select(orders::status)
+                    .first(&mut conn)
+                    .expect("stored")
+            })
+            .collect();
+        assert_eq!(
+            statuses,
+            ["cancelled", "expired", "paid", "paid", "refunded", "reserved"]
+        );
+        assert!(not_kept.is_empty(), "parsed again on every run: {not_kept:#?}");
     }
 
     pub(in crate::infrastructure::repos) fn sqlite(conn: &mut DbConnection) -> &mut SqliteConnection {

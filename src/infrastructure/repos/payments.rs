@@ -45,18 +45,19 @@ macro_rules! payment_columns {
 
 /// Inside the journal's transaction: a pending payment reaches its final state with its order.
 pub fn settle(conn: &mut DbConnection, id: Uuid, state: PaymentState, at: DateTime<Utc>) -> QueryResult<usize> {
-    diesel::update(
-        payments::payments_payments.filter(
-            payments::id
-                .eq(id.to_string())
-                .and(payments::state.eq(PaymentState::Pending.as_str())),
-        ),
-    )
-    .set((
-        payments::state.eq(state.as_str()),
-        payments::updated_at.eq(time::to_millis(at)),
-    ))
+    Settle {
+        state: state.as_str(),
+        at: time::to_millis(at),
+        id: id.to_string(),
+        pending: PaymentState::Pending.as_str(),
+    }
     .execute(conn)
+}
+
+crate::fixed_sql! {
+    /// Every payment and refund the journal writes: see `db::fixed_sql`.
+    struct Settle { state: &'static str as Text, at: i64 as BigInt, id: String as Text, pending: &'static str as Text }
+    sql = ["UPDATE payments_payments SET state = ", ", updated_at = ", " WHERE id = ", " AND state = ", ""];
 }
 
 impl Storage {
@@ -69,15 +70,7 @@ impl Storage {
     }
 
     pub async fn find_payment(&self, id: Uuid) -> StorageResult<Option<PaymentRecord>> {
-        with_conn(&self.pool, move |conn| {
-            let row: Option<Row> = payments::payments_payments
-                .find(id.to_string())
-                .select(payment_columns!())
-                .first(conn)
-                .optional()?;
-            row.map(from_row).transpose()
-        })
-        .await
+        with_conn(&self.pool, move |conn| payment_by_id(conn, id)).await
     }
 
     /// The order's payment still waiting for the provider, if any: paying twice returns it.
@@ -90,7 +83,9 @@ impl Storage {
                         .and(payments::state.eq(PaymentState::Pending.as_str())),
                 )
                 .select(payment_columns!())
-                .first(conn)
+                // The first row found, as `.first()` took it, without its `LIMIT`: see
+                // `super::by_key`.
+                .get_result(conn)
                 .optional()?;
             row.map(from_row).transpose()
         })
@@ -134,4 +129,63 @@ fn insert(conn: &mut DbConnection, payment: &PaymentRecord) -> QueryResult<usize
             payments::updated_at.eq(at),
         ))
         .execute(conn)
+}
+
+/// A payment by its key, in a statement SQLite keeps prepared (see [`super::by_key`]).
+pub(super) fn payment_by_id(conn: &mut DbConnection, id: Uuid) -> StorageResult<Option<PaymentRecord>> {
+    let row: Option<Row> = payments::payments_payments
+        .find(id.to_string())
+        .select(payment_columns!())
+        .get_result(conn)
+        .optional()?;
+    row.map(from_row).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::infrastructure::db::statements_not_kept;
+    use crate::infrastructure::repos::orders::insert_new;
+    use crate::infrastructure::repos::orders::tests::{database, order};
+    use livecart_actors::ids::new_id;
+
+    #[test]
+    fn only_a_pending_payment_settles_and_the_statement_is_prepared_once_per_connection() {
+        let mut conn = database();
+        let placed = order(new_id(), None);
+        insert_new(&mut conn, &[&placed]).expect("the order");
+        let payment = |state| PaymentRecord {
+            id: Uuid::new_v4(),
+            order_id: placed.id,
+            user_id: placed.user_id,
+            amount_cents: placed.total_cents,
+            provider: "fake".into(),
+            state,
+            created_at: Utc::now(),
+        };
+        let (paid, refunded) = (payment(PaymentState::Pending), payment(PaymentState::Pending));
+        for p in [&paid, &refunded] {
+            insert(&mut conn, p).expect("a payment");
+        }
+        let at = Utc::now();
+        let (settled, not_kept) = statements_not_kept(&mut conn, |conn| {
+            [
+                settle(conn, paid.id, PaymentState::Succeeded, at),
+                settle(conn, paid.id, PaymentState::Refunded, at),
+                settle(conn, refunded.id, PaymentState::Refunded, at),
+            ]
+            .map(|n| n.expect("ran"))
+        });
+        assert_eq!(settled, [1, 0, 1], "a settled payment does not move again");
+        let state = |id: Uuid, conn: &mut DbConnection| -> String {
+            payments::payments_payments
+                .find(id.to_string())
+                .select(payments::state)
+                .first(conn)
+                .expect("stored")
+        };
+        assert_eq!(state(paid.id, &mut conn), "succeeded");
+        assert_eq!(state(refunded.id, &mut conn), "refunded");
+        assert!(not_kept.is_empty(), "parsed again on every run: {not_kept:#?}");
+    }
 }
