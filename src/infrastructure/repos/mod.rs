@@ -27,7 +27,8 @@ macro_rules! newest_first {
 /// against a statement diesel keeps prepared and SQLite runs as planned (measured with callgrind,
 /// `sqlite3Reprepare` under every `.first()`). The request paths of an order (its page, paying,
 /// the provider's notice, cancelling) read the order, its payment and its room that way after a
-/// sale, once per buyer. A key finds at most one row, so the `LIMIT` said nothing.
+/// sale, once per buyer, and a sell-out asks for each keyed buyer left out whether their order was
+/// placed before. A key finds at most one row, so the `LIMIT` said nothing.
 mod by_key {
     #[cfg(test)]
     mod tests {
@@ -40,11 +41,15 @@ mod by_key {
         fn reads_by_key_bind_no_limit_and_find_the_row_or_none() {
             let mut conn = database();
             let placed = order(new_id(), None);
-            orders::insert_new(&mut conn, &[&placed]).expect("an order");
+            let keyed = order(new_id(), Some("k"));
+            let keyed_id = keyed.id;
+            orders::insert_new(&mut conn, &[&placed, &keyed]).expect("orders");
             let (found, sent) = statements_sent(&mut conn, |conn| {
                 let found = orders::order_by_id(conn, placed.id).expect("read").map(|o| o.id);
                 let missing = orders::order_by_id(conn, new_id()).expect("read");
                 assert!(missing.is_none(), "an unknown key finds nothing");
+                let keyed = orders::order_by_idempotency_key(conn, keyed.user_id, "k").expect("read");
+                assert_eq!(keyed.map(|o| o.id), Some(keyed_id));
                 payments::payment_by_id(conn, uuid::Uuid::new_v4()).expect("read");
                 live::room_by_id(conn, new_id()).expect("read");
                 catalog::listing_by_id(conn, new_id()).expect("read");
@@ -52,7 +57,7 @@ mod by_key {
                 found
             });
             assert_eq!(found, Some(placed.id));
-            assert_eq!(sent.len(), 6, "{sent:#?}");
+            assert_eq!(sent.len(), 7, "{sent:#?}");
             let limited: Vec<&String> = sent.iter().filter(|sql| sql.contains("LIMIT")).collect();
             assert!(limited.is_empty(), "planned again on every run: {limited:#?}");
         }

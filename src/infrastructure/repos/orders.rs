@@ -458,20 +458,28 @@ impl Storage {
 
     /// The buyer's order made with this idempotency key, if any.
     pub async fn order_by_key(&self, user_id: UserId, key: String) -> StorageResult<Option<Order>> {
-        with_conn(&self.pool, move |conn| {
-            let row: Option<Row> = orders::orders_orders
-                .filter(
-                    orders::user_id
-                        .eq(user_id.to_string())
-                        .and(orders::idempotency_key.eq(key)),
-                )
-                .select(order_columns!())
-                .first(conn)
-                .optional()?;
-            row.map(from_row).transpose()
-        })
-        .await
+        with_conn(&self.pool, move |conn| order_by_idempotency_key(conn, user_id, &key)).await
     }
+}
+
+/// The buyer's order with this idempotency key (unique per buyer), in a statement SQLite keeps
+/// prepared (see [`super::by_key`]). Every keyed order refused `SoldOut` asks it (it may be a
+/// resent order that was placed), so a sell-out asks it once per buyer left out.
+pub(super) fn order_by_idempotency_key(
+    conn: &mut DbConnection,
+    user_id: UserId,
+    key: &str,
+) -> StorageResult<Option<Order>> {
+    let row: Option<Row> = orders::orders_orders
+        .filter(
+            orders::user_id
+                .eq(user_id.to_string())
+                .and(orders::idempotency_key.eq(key)),
+        )
+        .select(order_columns!())
+        .get_result(conn)
+        .optional()?;
+    row.map(from_row).transpose()
 }
 
 /// An order by its key, in a statement SQLite keeps prepared (see [`super::by_key`]).
