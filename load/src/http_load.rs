@@ -80,7 +80,7 @@ async fn connection(orders: Arc<Orders>, pacing: Pacing, conn: usize, recorder: 
         let begun = match schedule {
             None => Instant::now(),
             Some(s) => {
-                let due = s.due(k);
+                let Some(due) = s.due_before(k, pacing.end) else { break };
                 sleep_until(due.into()).await;
                 began(due, Instant::now())
             }
@@ -157,6 +157,60 @@ async fn exchange(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// Answers every read on every connection with an empty 201: enough HTTP/1 for one order at
+    /// a time per connection.
+    async fn answering_201() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let address = listener.local_addr().expect("its address");
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {
+                        let answer = b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n";
+                        if stream.write_all(answer).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        address
+    }
+
+    #[tokio::test]
+    async fn an_open_loop_pass_whose_requests_fall_due_after_its_end_ends_with_it() {
+        let address = answering_201().await;
+        let orders = Arc::new(Orders {
+            address,
+            host: HeaderValue::from_static("127.0.0.1"),
+            uri: Uri::from_static("/v1/rooms/r/orders"),
+            body: Bytes::from_static(b"{}"),
+            bearers: vec![HeaderValue::from_static("Bearer t")],
+            success: StatusCode::CREATED,
+            refusals: &[],
+        });
+        // What a design that acknowledged almost nothing in its closed loop is offered: every
+        // connection but the first has its first request due hours after the pass ends.
+        let start = Instant::now() + Duration::from_millis(50);
+        let recorder = Arc::new(Recorder::new(start, Duration::from_millis(200)));
+        let pacing = Pacing {
+            connections: 8,
+            rate: Some(0.001),
+            start,
+            end: recorder.end(),
+        };
+        let ended = tokio::time::timeout(Duration::from_secs(60), run(orders, pacing, Arc::clone(&recorder))).await;
+        assert!(ended.is_ok(), "the pass waited for requests due after its end");
+        assert_eq!(
+            recorder.finish(Some(0.001)).acked_total,
+            1,
+            "only the first connection's first request was due"
+        );
+    }
 
     #[test]
     fn an_expected_refusal_is_counted_by_code_and_anything_else_is_an_error() {

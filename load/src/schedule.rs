@@ -35,6 +35,15 @@ impl Schedule {
     pub fn due(&self, k: u64) -> Instant {
         self.first + self.every.saturating_mul(k.min(u32::MAX as u64) as u32)
     }
+
+    /// When request `k` falls due, or `None` when that is at or after `end`: a request due once
+    /// the pass is over is never sent, and its connection must not wait for it. At a rate far
+    /// below the number of connections (a design that answered almost nothing in its closed
+    /// loop) a connection's first request falls due long after the pass ends.
+    pub fn due_before(&self, k: u64, end: Instant) -> Option<Instant> {
+        let due = self.due(k);
+        (due < end).then_some(due)
+    }
 }
 
 /// When a request counts as begun: the moment it fell due when it is sent late (so a stall shows
@@ -79,6 +88,23 @@ mod tests {
         assert_eq!(began(due, late), due);
         let early = due - Duration::from_micros(10);
         assert_eq!(began(due, early), early);
+    }
+
+    #[test]
+    fn nothing_falls_due_at_or_after_the_end() {
+        let start = Instant::now();
+        let end = start + Duration::from_secs(1);
+        // 2 requests per second over 4 connections: each sends every 2 s, the fourth 1.5 s late.
+        let first = Schedule::new(start, 2.0, 4, 0);
+        assert_eq!(first.due_before(0, end), Some(start));
+        assert_eq!(first.due_before(1, end), None, "due at 2 s");
+        assert_eq!(Schedule::new(start, 2.0, 4, 3).due_before(0, end), None, "due at 1.5 s");
+        let last = Schedule::new(start, 0.0, 1000, 999);
+        assert_eq!(
+            last.due_before(0, end),
+            None,
+            "a near-zero rate puts the first request past the end"
+        );
     }
 
     #[test]

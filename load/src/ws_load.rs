@@ -134,7 +134,7 @@ async fn buyer(
         let begun = match schedule {
             None => Instant::now(),
             Some(s) => {
-                let due = s.due(k);
+                let Some(due) = s.due_before(k, end) else { break };
                 sleep_until(due.into()).await;
                 began(due, Instant::now())
             }
