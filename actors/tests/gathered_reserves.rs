@@ -14,7 +14,7 @@ use livecart_actors::inventory::{
 use livecart_actors::journal::{Journal, JournalEntry, JournalError, Listener};
 use livecart_actors::lease::Fence;
 use livecart_actors::room::RoomStatus;
-use livecart_actors::{RoomId, SystemClock, UserId};
+use livecart_actors::{Clock, RoomId, SystemClock, UserId};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -34,8 +34,27 @@ impl Journal for CountingJournal {
 const STOCK: u64 = 100;
 const PER_USER_LIMIT: u32 = 2;
 
+/// The system's time, counting how often it is read.
+#[derive(Default)]
+struct CountedClock(AtomicUsize);
+
+impl Clock for CountedClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        SystemClock.now()
+    }
+}
+
 /// A live flash listing on an arbiter of its own, as the server runs it.
 fn listing_on(arbiter: &Arbiter, journal: Arc<CountingJournal>) -> (actix::Addr<InventoryActor>, RoomId) {
+    listing_with_clock(arbiter, journal, Arc::new(SystemClock))
+}
+
+fn listing_with_clock(
+    arbiter: &Arbiter,
+    journal: Arc<CountingJournal>,
+    clock: Arc<dyn Clock>,
+) -> (actix::Addr<InventoryActor>, RoomId) {
     let room_id = new_id();
     let terms = ListingTerms {
         listing_id: new_id(),
@@ -47,7 +66,7 @@ fn listing_on(arbiter: &Arbiter, journal: Arc<CountingJournal>) -> (actix::Addr<
     };
     let state = InventoryState::new(terms, RoomStatus::Live, STOCK, chrono::Duration::minutes(15));
     let fence = Fence { room_id, epoch: 1 };
-    let actor = InventoryActor::new(state, fence, journal, Arc::new(SystemClock), None);
+    let actor = InventoryActor::new(state, fence, journal, clock, None);
     (InventoryActor::start_in_arbiter(&arbiter.handle(), |_| actor), room_id)
 }
 
@@ -163,4 +182,30 @@ async fn a_reserve_whose_caller_gave_up_before_the_actor_read_it_is_not_decided(
     assert_eq!(left, STOCK - 1, "only the order someone waited for was made");
     assert_eq!(journal.0.load(Ordering::SeqCst), 1);
     arbiter.stop();
+}
+
+#[actix_rt::test]
+async fn the_reserves_of_one_gathering_are_decided_at_one_reading_of_the_clock() {
+    let arbiter = Arbiter::new();
+    let journal = Arc::new(CountingJournal::default());
+    let clock = Arc::new(CountedClock::default());
+    let (listing, room_id) = listing_with_clock(&arbiter, journal.clone(), clock.clone());
+    // The actor's first tick and its start read the clock too: let them pass first.
+    let warm = inventory::reserve(&listing, Reserve::new(room_id, one_unit(new_id(), None))).await;
+    assert!(matches!(warm, Ok(Ok(Placed::New(_)))), "{warm:?}");
+    let before = clock.0.load(Ordering::SeqCst);
+
+    let gathered = (0..50).map(|_| inventory::reserve(&listing, Reserve::new(room_id, one_unit(new_id(), None))));
+    let answers = join_all(gathered).await;
+
+    assert!(
+        answers.iter().all(|a| matches!(a, Ok(Ok(Placed::New(_))))),
+        "{answers:?}"
+    );
+    let reads = clock.0.load(Ordering::SeqCst) - before;
+    // One for the message; a tick of the actor's timers may fall in between.
+    assert!(
+        reads <= 3,
+        "the clock was read {reads} times for 50 reserves sent together"
+    );
 }

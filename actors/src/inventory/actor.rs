@@ -18,7 +18,7 @@ use super::gather::ReserveMany;
 use super::state::{
     CancelError, InventoryState, PayError, PayPlan, ReserveError, ReserveRequest, Reserved, StoredPayment,
 };
-use crate::clock::Clock;
+use crate::clock::{to_whole_millis, Clock};
 use crate::events::{DomainEvent, EventPayload};
 use crate::ids::{OrderId, RoomId, UserId};
 use crate::journal::{Journal, JournalEntry, JournalError, Listener, Outcome};
@@ -28,6 +28,7 @@ use crate::order::Order;
 use crate::room::{RoomStatus, StockChanged};
 use crate::snapshot::{ListingSnapshot, NoSnapshots, SnapshotStore};
 use actix::prelude::*;
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -630,7 +631,8 @@ impl Handler<Reserve> for InventoryActor {
     type Result = ReserveReply;
 
     fn handle(&mut self, msg: Reserve, _ctx: &mut Self::Context) -> ReserveReply {
-        self.decide_reserve(msg)
+        let decided = self.decided_at();
+        self.decide_reserve(msg, decided)
     }
 }
 
@@ -640,17 +642,35 @@ impl Handler<ReserveMany> for InventoryActor {
     /// Each reserve is decided as a `Reserve` of its own would be, in the order gathered; one
     /// whose caller has given up is not decided (its slot answers `Closed` to nobody).
     fn handle(&mut self, msg: ReserveMany, _ctx: &mut Self::Context) {
+        // One time for the whole message: its reserves are decided back to back, and reading
+        // the clock and turning it into a calendar time was a tenth of each one's cost.
+        let decided = self.decided_at();
         for (reserve, slot) in msg.entries {
             if slot.caller_gone() {
                 continue;
             }
-            self.decide_reserve(reserve).park(Replier::Gathered(slot));
+            self.decide_reserve(reserve, decided).park(Replier::Gathered(slot));
         }
     }
 }
 
+/// When reserves are decided: the listing's time (its sale window, the reservation's deadline,
+/// the event's time) and the moment the wait for the commit starts.
+#[derive(Debug, Clone, Copy)]
+struct DecidedAt {
+    now: DateTime<Utc>,
+    sent: Instant,
+}
+
 impl InventoryActor {
-    fn decide_reserve(&mut self, msg: Reserve) -> ReserveReply {
+    fn decided_at(&self) -> DecidedAt {
+        DecidedAt {
+            now: to_whole_millis(self.clock.now()),
+            sent: Instant::now(),
+        }
+    }
+
+    fn decide_reserve(&mut self, msg: Reserve, DecidedAt { now, sent }: DecidedAt) -> ReserveReply {
         self.activity = self.activity.wrapping_add(1);
         if self.retiring {
             return ReserveReply::now(Err(ReserveFailed::Retiring));
@@ -658,7 +678,6 @@ impl InventoryActor {
         if msg.room_id != self.state.terms().room_id {
             return ReserveReply::now(Err(ReserveFailed::NotInRoom));
         }
-        let now = self.clock.now();
         let (user_id, quantity) = (msg.request.user_id, msg.request.quantity);
         match self.state.reserve(msg.request, now) {
             Err(refusal @ (ReserveError::SoldOut | ReserveError::LimitExceeded))
@@ -688,7 +707,7 @@ impl InventoryActor {
                 match self.append(entry) {
                     Ok(()) => {
                         self.began();
-                        ReserveReply::at_commit(self.commits.clone(), order, Instant::now())
+                        ReserveReply::at_commit(self.commits.clone(), order, sent)
                     }
                     Err(err) => {
                         // Not queued, so certainly not written.

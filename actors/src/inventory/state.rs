@@ -291,7 +291,7 @@ impl InventoryState {
     /// the per-user limit, in that order, and on success the units are held at once.
     pub fn reserve(&mut self, req: ReserveRequest, now: DateTime<Utc>) -> Result<Reserved, ReserveError> {
         // Stored times have millisecond precision; answer with exactly what a later read returns.
-        let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
+        let now = crate::clock::to_whole_millis(now);
         if let Some(key) = &req.idempotency_key {
             if let Some(used) = self.keys.get(&req.user_id).and_then(|keys| keys.get(key.as_str())) {
                 return if used.quantity == req.quantity {
