@@ -239,3 +239,75 @@ async fn a_retired_actor_answers_the_orders_it_has_in_flight_before_it_stops() {
         "the committed order is answered as placed, not dropped for a retry that would order twice: {answer:?}"
     );
 }
+
+/// Sends the reserve as the server does (`inventory::reserve`: gathered with the others this
+/// thread sends in the same turn) and returns its pending answer.
+fn reserve_gathered(inventory: &actix::Addr<InventoryActor>, room_id: RoomId, request: ReserveRequest) -> Answer {
+    let inventory = inventory.clone();
+    actix_rt::spawn(async move {
+        livecart_actors::inventory::reserve(&inventory, Reserve::new(room_id, request))
+            .await
+            .expect("mailbox")
+    })
+}
+
+/// Lets this thread's tasks run (the gatherings' flushes, the actor) until `n` entries are held.
+async fn appended(journal: &HeldJournal, n: usize) {
+    for _ in 0..10_000 {
+        if journal.entries().len() >= n {
+            return;
+        }
+        actix_rt::task::yield_now().await;
+    }
+    panic!("{} entries appended, not {n}", journal.entries().len());
+}
+
+#[actix_rt::test]
+async fn gathered_reserves_of_two_gatherings_in_one_batch_each_get_their_own_outcome() {
+    use actix::Actor;
+    let journal = Arc::new(HeldJournal::default());
+    let room_id = new_id();
+    let state = InventoryState::new(
+        support::open_terms(room_id),
+        RoomStatus::Live,
+        10,
+        Duration::minutes(15),
+    );
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let inventory = InventoryActor::new(state, Fence { room_id, epoch: 1 }, journal.clone(), clock, None).start();
+
+    // Two turns of this thread, so two gatherings, answered by one batch.
+    let first: Vec<ReserveRequest> = (0..3).map(|_| request(None)).collect();
+    let second: Vec<ReserveRequest> = (0..2).map(|_| request(None)).collect();
+    let ids: Vec<OrderId> = first.iter().chain(&second).map(|r| r.order_id).collect();
+    let mut pending: Vec<Answer> = first
+        .into_iter()
+        .map(|r| reserve_gathered(&inventory, room_id, r))
+        .collect();
+    appended(&journal, 3).await;
+    pending.extend(second.into_iter().map(|r| reserve_gathered(&inventory, room_id, r)));
+    appended(&journal, 5).await;
+    assert_eq!(handled(&inventory).await, 5, "five units held while in flight");
+    assert_eq!(held_orders(&journal), ids, "appended in the order gathered");
+
+    journal.release(vec![
+        Ok(()),
+        Err(JournalError::KeyConflict),
+        Ok(()),
+        Err(unavailable()),
+        Ok(()),
+    ]);
+    let mut answers = Vec::new();
+    for answer_of in pending {
+        answers.push(answer(answer_of).await);
+    }
+    assert_eq!(placed_id(&answers[0]), Some(ids[0]));
+    assert_eq!(
+        answers[1],
+        Err(ReserveFailed::Refused(ReserveError::IdempotencyKeyReused))
+    );
+    assert_eq!(placed_id(&answers[2]), Some(ids[2]));
+    assert!(matches!(answers[3], Err(ReserveFailed::Storage(_))), "{:?}", answers[3]);
+    assert_eq!(placed_id(&answers[4]), Some(ids[4]));
+    assert_eq!(handled(&inventory).await, 7, "the two refused entries' units came back");
+}
