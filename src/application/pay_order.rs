@@ -50,7 +50,7 @@ pub async fn pay_order(
         state: PaymentState::Pending,
         created_at: services.clock.now(),
     };
-    match coupon_id {
+    let already = match coupon_id {
         Some(coupon_id) => {
             services
                 .payment_records
@@ -58,6 +58,10 @@ pub async fn pay_order(
                 .await?
         }
         None => services.payment_records.insert_payment(payment.clone()).await?,
+    };
+    // Another request for this order stored its payment first: that one is the payment.
+    if let Some(waiting) = already {
+        return Ok(view(&waiting));
     }
     let request = PaymentRequest {
         payment_id: payment.id,

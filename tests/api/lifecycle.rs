@@ -298,4 +298,19 @@ on_both_backends! {
         assert_eq!(events_about(&app, "order.expired", early), 1);
         assert_eq!(events_about(&app, "order.expired", later), 1);
     }
+
+    async fn paying_one_order_many_times_at_once_starts_one_payment(backend) {
+        // The provider takes a while, so every request arrives while the first is pending.
+        let (_clock, app, room, listing) = shop(backend, sandbox(3_000, "succeed", 1), 5, 5).await;
+        let (buyer, order) = reserve(&app, room, listing, 1).await;
+
+        let pays = futures_util::future::join_all((0..8).map(|_| pay(&app, &buyer, order))).await;
+        let ids: std::collections::HashSet<&str> = pays.iter().filter_map(|p| p["payment_id"].as_str()).collect();
+        assert_eq!(ids.len(), 1, "every answer names the one payment: {ids:?}");
+        let stored = query_number(
+            &app.database_url,
+            &format!("SELECT COUNT(*) AS n FROM payments_payments WHERE order_id = '{order}'"),
+        );
+        assert_eq!(stored, 1, "one payment stored for the order");
+    }
 }

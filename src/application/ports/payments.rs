@@ -49,14 +49,16 @@ pub struct PaymentRecord {
 }
 
 pub trait PaymentRepo: Send + Sync + 'static {
-    fn insert_payment(&self, payment: PaymentRecord) -> StoreFuture<()>;
+    /// Creates the payment unless its order already has one pending, which it answers instead
+    /// (`Some`): requests to pay one order at once start one payment.
+    fn insert_payment(&self, payment: PaymentRecord) -> StoreFuture<Option<PaymentRecord>>;
     /// Creates the payment and spends the coupon on its order in one transaction: both or
-    /// neither.
+    /// neither; or answers the order's payment already pending, and spends nothing.
     fn insert_payment_redeeming(
         &self,
         payment: PaymentRecord,
         coupon_id: Uuid,
-    ) -> BoxFuture<'static, Result<(), RedeemError>>;
+    ) -> BoxFuture<'static, Result<Option<PaymentRecord>, RedeemError>>;
     fn find_payment(&self, id: Uuid) -> StoreFuture<Option<PaymentRecord>>;
     /// The order's payment still waiting for the provider, if any: paying twice returns it.
     fn pending_payment_of_order(&self, order_id: OrderId) -> StoreFuture<Option<PaymentRecord>>;

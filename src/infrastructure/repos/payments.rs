@@ -61,10 +61,11 @@ crate::fixed_sql! {
 }
 
 impl Storage {
-    pub async fn insert_payment(&self, payment: PaymentRecord) -> StorageResult<()> {
+    /// Stores the payment unless its order already has one pending, which it answers instead:
+    /// see [`insert_unless_pending`].
+    pub async fn insert_payment(&self, payment: PaymentRecord) -> StorageResult<Option<PaymentRecord>> {
         with_write_conn(&self.pool, &self.writers, move |conn| {
-            insert(conn, &payment)?;
-            Ok(())
+            conn.transaction(|conn| insert_unless_pending(conn, &payment))
         })
         .await
     }
@@ -75,21 +76,7 @@ impl Storage {
 
     /// The order's payment still waiting for the provider, if any: paying twice returns it.
     pub async fn pending_payment_of_order(&self, order_id: OrderId) -> StorageResult<Option<PaymentRecord>> {
-        with_conn(&self.pool, move |conn| {
-            let row: Option<Row> = payments::payments_payments
-                .filter(
-                    payments::order_id
-                        .eq(order_id.to_string())
-                        .and(payments::state.eq(PaymentState::Pending.as_str())),
-                )
-                .select(payment_columns!())
-                // The first row found, as `.first()` took it, without its `LIMIT`: see
-                // `super::by_key`.
-                .get_result(conn)
-                .optional()?;
-            row.map(from_row).transpose()
-        })
-        .await
+        with_conn(&self.pool, move |conn| pending_of_order(conn, order_id)).await
     }
 
     /// A pending payment reaches `state` with no change to its order; `false` when it was no
@@ -101,18 +88,82 @@ impl Storage {
         .await
     }
 
-    /// The payment, with the coupon spent on its order, in one transaction.
-    pub async fn insert_payment_redeeming(&self, payment: PaymentRecord, coupon_id: Uuid) -> Result<(), RedeemError> {
+    /// The payment, with the coupon spent on its order, in one transaction; or, when the order
+    /// already has a payment pending, that one, and the coupon is not spent.
+    pub async fn insert_payment_redeeming(
+        &self,
+        payment: PaymentRecord,
+        coupon_id: Uuid,
+    ) -> Result<Option<PaymentRecord>, RedeemError> {
         with_write_conn(&self.pool, &self.writers, move |conn| {
             Ok(conn.transaction(|conn| {
+                lock_payments_of(conn, payment.order_id)?;
+                if let Some(waiting) =
+                    pending_of_order(conn, payment.order_id).map_err(|e| RedeemError::Store(e.into()))?
+                {
+                    return Ok(Some(waiting));
+                }
                 super::marketing::redeem(conn, coupon_id, Some(payment.order_id), payment.created_at)?;
                 insert(conn, &payment)?;
-                Ok::<_, RedeemError>(())
+                Ok::<_, RedeemError>(None)
             }))
         })
         .await
         .map_err(|e| RedeemError::Store(e.into()))?
     }
+}
+
+/// Inside a transaction: stores `payment` unless its order already has one pending, which it
+/// answers instead. A buyer who taps "pay" twice, or a client that resends, must start one
+/// payment at the provider, not one per request: before this, eight requests at once stored
+/// three to seven payments, each sent to the provider. The check and the insert are serialized
+/// per order ([`lock_payments_of`]), so the second request finds the first one's payment.
+fn insert_unless_pending(
+    conn: &mut DbConnection,
+    payment: &PaymentRecord,
+) -> Result<Option<PaymentRecord>, StorageError> {
+    lock_payments_of(conn, payment.order_id)?;
+    if let Some(waiting) = pending_of_order(conn, payment.order_id)? {
+        return Ok(Some(waiting));
+    }
+    insert(conn, payment)?;
+    Ok(None)
+}
+
+/// Holds the order's payments for the rest of the transaction. PostgreSQL: a transaction-scoped
+/// advisory lock keyed by the order, in a key space of its own (two `int4` keys never meet the
+/// outbox's `bigint` one). SQLite: nothing to take, every write of the process already holds
+/// the database's write turn (`with_write_conn`).
+fn lock_payments_of(conn: &mut DbConnection, order_id: OrderId) -> QueryResult<()> {
+    if let DbConnection::Pg(c) = conn {
+        PaymentsOfOrder {
+            order_id: order_id.to_string(),
+        }
+        .execute(c)?;
+    }
+    Ok(())
+}
+
+crate::fixed_sql! {
+    /// See [`lock_payments_of`]; 1885436193 is `"pay!"` as a big-endian `int4`.
+    struct PaymentsOfOrder { order_id: String as Text }
+    sql = ["SELECT pg_advisory_xact_lock(1885436193, hashtext(", "))"];
+}
+
+/// The order's payment still waiting for the provider, if any.
+fn pending_of_order(conn: &mut DbConnection, order_id: OrderId) -> StorageResult<Option<PaymentRecord>> {
+    let row: Option<Row> = payments::payments_payments
+        .filter(
+            payments::order_id
+                .eq(order_id.to_string())
+                .and(payments::state.eq(PaymentState::Pending.as_str())),
+        )
+        .select(payment_columns!())
+        // The first row found, as `.first()` took it, without its `LIMIT`: see
+        // `super::by_key`.
+        .get_result(conn)
+        .optional()?;
+    row.map(from_row).transpose()
 }
 
 fn insert(conn: &mut DbConnection, payment: &PaymentRecord) -> QueryResult<usize> {

@@ -124,7 +124,7 @@ impl MarketingRepo for Storage {
 
 impl PaymentRepo for Storage {
     forward! {
-        insert_payment(payment: PaymentRecord) -> ();
+        insert_payment(payment: PaymentRecord) -> Option<PaymentRecord>;
         find_payment(id: Uuid) -> Option<PaymentRecord>;
         pending_payment_of_order(order_id: OrderId) -> Option<PaymentRecord>;
         settle_payment(id: Uuid, state: PaymentState, at: DateTime<Utc>) -> bool;
@@ -134,7 +134,7 @@ impl PaymentRepo for Storage {
         &self,
         payment: PaymentRecord,
         coupon_id: Uuid,
-    ) -> BoxFuture<'static, Result<(), RedeemError>> {
+    ) -> BoxFuture<'static, Result<Option<PaymentRecord>, RedeemError>> {
         let storage = self.clone();
         Box::pin(async move { Storage::insert_payment_redeeming(&storage, payment, coupon_id).await })
     }
