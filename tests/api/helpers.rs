@@ -185,6 +185,11 @@ impl Api {
     pub fn new(address: String) -> Api {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(512)
+            // Below the server's keep-alive (actix-http's 5 s): a connection idle for about that
+            // long could be sent a request just as the server closes it, and the request fails
+            // with `IncompleteMessage`. A test that idles ~5 s between two calls (a WebSocket
+            // flood, then `POST …/end`) failed that way about one run in six on PostgreSQL.
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
             .build()
             .expect("client");
         Api { address, client }
