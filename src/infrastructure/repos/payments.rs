@@ -97,10 +97,7 @@ impl Storage {
     ) -> Result<Option<PaymentRecord>, RedeemError> {
         with_write_conn(&self.pool, &self.writers, move |conn| {
             Ok(conn.transaction(|conn| {
-                lock_payments_of(conn, payment.order_id)?;
-                if let Some(waiting) =
-                    pending_of_order(conn, payment.order_id).map_err(|e| RedeemError::Store(e.into()))?
-                {
+                if let Some(waiting) = held_pending(conn, payment.order_id).map_err(|e| RedeemError::Store(e.into()))? {
                     return Ok(Some(waiting));
                 }
                 super::marketing::redeem(conn, coupon_id, Some(payment.order_id), payment.created_at)?;
@@ -122,12 +119,18 @@ fn insert_unless_pending(
     conn: &mut DbConnection,
     payment: &PaymentRecord,
 ) -> Result<Option<PaymentRecord>, StorageError> {
-    lock_payments_of(conn, payment.order_id)?;
-    if let Some(waiting) = pending_of_order(conn, payment.order_id)? {
+    if let Some(waiting) = held_pending(conn, payment.order_id)? {
         return Ok(Some(waiting));
     }
     insert(conn, payment)?;
     Ok(None)
+}
+
+/// Inside a transaction: holds the order's payments ([`lock_payments_of`]) and answers the one
+/// pending, if any; with none, the caller's insert is the order's only one.
+fn held_pending(conn: &mut DbConnection, order_id: OrderId) -> StorageResult<Option<PaymentRecord>> {
+    lock_payments_of(conn, order_id)?;
+    pending_of_order(conn, order_id)
 }
 
 /// Holds the order's payments for the rest of the transaction. PostgreSQL: a transaction-scoped
